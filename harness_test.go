@@ -1,0 +1,198 @@
+package keystile
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keystile/keystile/store/memory"
+)
+
+// testClock is a settable clock for expiry tests.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+const (
+	testPassword     = "correct horse battery staple"
+	testClientSecret = "s3cret-of-the-backend-client-0123456789"
+	spaRedirect      = "https://spa.example.com/cb"
+	backendRedirect  = "https://backend.example.com/cb"
+)
+
+// testEnv is a real Server behind a real HTTP listener on loopback.
+type testEnv struct {
+	t      *testing.T
+	srv    *Server
+	http   *httptest.Server
+	clock  *testClock
+	logs   *bytes.Buffer
+	issuer string
+}
+
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	hs := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + hs.Listener.Addr().String()
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	key, err := NewHS256Key(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &testClock{now: time.Now()}
+	logs := &bytes.Buffer{}
+	var logMu sync.Mutex
+	srv, err := New(Config{
+		Issuer: issuer,
+		Clients: []Client{
+			{ID: "spa", Public: true, RedirectURIs: []string{spaRedirect, "http://127.0.0.1/native"}, Scopes: []string{"openid", "profile", "read"}},
+			{ID: "backend", SecretHash: HashClientSecret(testClientSecret), RedirectURIs: []string{backendRedirect}},
+		},
+		Store: memory.New(),
+		Keys:  []SigningKey{key},
+		ValidateUser: func(ctx context.Context, username, password string) (Identity, error) {
+			if username == "alice" && password == testPassword {
+				return Identity{Subject: "alice", Claims: map[string]any{"role": "admin", "sub": "mallory", "iss": "evil"}}, nil
+			}
+			return Identity{}, ErrInvalidCredentials
+		},
+		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: logs, mu: &logMu}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:    clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.Config.Handler = srv.Handler()
+	hs.Start()
+	t.Cleanup(hs.Close)
+	return &testEnv{t: t, srv: srv, http: hs, clock: clock, logs: logs, issuer: issuer}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// browser returns an HTTP client with a cookie jar that does not follow
+// redirects, so tests see every Location.
+func (e *testEnv) browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 10 * time.Second}
+}
+
+// authorizeQuery is a valid /authorize request for the spa client.
+func authorizeQuery() url.Values {
+	return url.Values{
+		"response_type":         {"code"},
+		"client_id":             {"spa"},
+		"redirect_uri":          {spaRedirect},
+		"state":                 {"st & = ü"},
+		"scope":                 {"openid read"},
+		"code_challenge":        {rfcChallenge},
+		"code_challenge_method": {"S256"},
+	}
+}
+
+var hiddenInput = regexp.MustCompile(`name="(request_id|csrf_token)"[^>]*value="([^"]*)"|value="([^"]*)"[^>]*name="(request_id|csrf_token)"`)
+
+// loginForm is what the login page carries.
+type loginForm struct{ requestID, csrf string }
+
+func parseLoginForm(t *testing.T, body string) loginForm {
+	t.Helper()
+	var f loginForm
+	for _, m := range hiddenInput.FindAllStringSubmatch(body, -1) {
+		name, val := m[1], m[2]
+		if name == "" {
+			name, val = m[4], m[3]
+		}
+		switch name {
+		case "request_id":
+			f.requestID = val
+		case "csrf_token":
+			f.csrf = val
+		}
+	}
+	if f.requestID == "" || f.csrf == "" {
+		t.Fatalf("login page has no request_id/csrf_token:\n%s", body)
+	}
+	return f
+}
+
+func (e *testEnv) get(c *http.Client, path string, q url.Values) (*http.Response, string) {
+	e.t.Helper()
+	resp, err := c.Get(e.issuer + path + "?" + q.Encode())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp, readBody(e.t, resp)
+}
+
+func (e *testEnv) postForm(c *http.Client, path string, form url.Values, header http.Header) (*http.Response, string) {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.issuer+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp, readBody(e.t, resp)
+}
+
+func readBody(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// login runs /authorize and the login form with q and returns the redirect.
+func (e *testEnv) login(c *http.Client, q url.Values) *url.URL {
+	e.t.Helper()
+	resp, body := e.get(c, "/authorize", q)
+	if resp.StatusCode != http.StatusOK {
+		e.t.Fatalf("/authorize: status %d: %s", resp.StatusCode, body)
+	}
+	f := parseLoginForm(e.t, body)
+	resp, body = e.postForm(c, "/login", url.Values{"request_id": {f.requestID}, "csrf_token": {f.csrf}, "username": {"alice"}, "password": {testPassword}}, nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		e.t.Fatalf("/login: status %d, want 303: %s", resp.StatusCode, body)
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return loc
+}

@@ -1,0 +1,272 @@
+// Package keystile is a minimal OAuth 2 authorization server with PKCE.
+//
+// A Server answers /authorize (with its own login form), /token, the JWKS and
+// the RFC 8414 metadata document. It issues RFC 9068 JWT access tokens that
+// carry the custom claims returned by a user-validation callback, and the
+// package ships the middleware (Verifier, RequireClaim) that resource servers
+// use to check those tokens, in the same process or from the JWKS URL.
+package keystile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"golang.org/x/time/rate"
+
+	"github.com/keystile/keystile/store"
+)
+
+// Identity is what a ValidateUserFunc returns for a successful sign-in: the
+// subject of the tokens, and custom claims to put into them. A custom claim
+// never overrides a registered one (iss, sub, aud, exp, scope, …).
+type Identity struct {
+	Subject string
+	Claims  map[string]any
+}
+
+// ErrInvalidCredentials is what a ValidateUserFunc returns for an unknown user
+// or a wrong password. The login form shows the same message for both.
+var ErrInvalidCredentials = errors.New("keystile: invalid username or password")
+
+// ValidateUserFunc checks a username and password. It returns
+// ErrInvalidCredentials (or an error wrapping it) to reject the sign-in; any
+// other error is treated as a server failure and logged.
+type ValidateUserFunc func(ctx context.Context, username, password string) (Identity, error)
+
+// Grant types a client may use.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
+// Client is a registered OAuth client.
+type Client struct {
+	// ID is the client_id.
+	ID string
+	// Name is shown on the login page; defaults to ID.
+	Name string
+	// Public clients (SPAs, native apps) have no secret; they still need PKCE.
+	Public bool
+	// SecretHash is the stored form of a confidential client's secret:
+	// "sha256:<hex>" (see HashClientSecret) or an argon2id PHC string.
+	SecretHash string
+	// RedirectURIs are compared by exact string match. A loopback IP literal
+	// (http://127.0.0.1/… or http://[::1]/…) may vary its port (RFC 8252 §7.3).
+	RedirectURIs []string
+	// AllowedOrigins are the browser origins allowed to call the token
+	// endpoint cross-origin.
+	AllowedOrigins []string
+	// Scopes the client may request; empty means only the empty scope.
+	Scopes []string
+	// GrantTypes the client may use; default [authorization_code, refresh_token].
+	GrantTypes []string
+	// Claims are added to tokens issued to the client through client
+	// credentials.
+	Claims map[string]any
+}
+
+// Config configures a Server. Zero values of optional fields are safe defaults.
+type Config struct {
+	// Issuer is the https URL (http only on loopback) that identifies this
+	// server; it is the iss of every token and the base of every endpoint URL.
+	// It is never taken from the request's Host header.
+	Issuer string
+	// Audience is the aud of access tokens; default the Issuer.
+	Audience string
+	// Clients are the registered clients.
+	Clients []Client
+	// Store keeps pending requests and codes. Required.
+	Store store.Store
+	// Keys sign access tokens: the first one signs, every one verifies and the
+	// public ones are published in the JWKS. Required.
+	Keys []SigningKey
+	// ValidateUser checks the login form's credentials. Required.
+	ValidateUser ValidateUserFunc
+	// AccessTokenTTL is the lifetime of access tokens; default 15 minutes.
+	AccessTokenTTL time.Duration
+	// CodeTTL is the lifetime of authorization codes; default 60 seconds.
+	CodeTTL time.Duration
+	// LoginTTL is how long a pending /authorize request waits for the user to
+	// sign in; default 10 minutes.
+	LoginTTL time.Duration
+	// ProductName is shown on the login page; default "Keystile".
+	ProductName string
+	// LoginRate is how many login attempts per second one username (and one
+	// client address) may make, with bursts of LoginBurst; defaults 1/s, 5.
+	LoginRate  rate.Limit
+	LoginBurst int
+	// Logger receives structured logs; default slog.Default(). Secrets and
+	// tokens are never logged.
+	Logger *slog.Logger
+	// Now is the clock; default time.Now. Tests set it.
+	Now func() time.Time
+}
+
+// Server is a Keystile authorization server. Create it with New and serve
+// Handler; it is safe for concurrent use.
+type Server struct {
+	cfg      Config
+	issuer   *url.URL
+	clients  map[string]*Client
+	store    store.Store
+	keys     []SigningKey
+	log      *slog.Logger
+	now      func() time.Time
+	limiter  *loginLimiter
+	verifier *Verifier
+	secure   bool // issuer is https: cookies get Secure and the __Host- prefix
+}
+
+// New validates cfg and returns a Server. The error names the bad field.
+func New(cfg Config) (*Server, error) {
+	if err := applyDefaults(&cfg); err != nil {
+		return nil, err
+	}
+	iss, err := validateIssuer(cfg.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Store == nil {
+		return nil, errors.New("keystile: Config.Store is required")
+	}
+	if cfg.ValidateUser == nil {
+		return nil, errors.New("keystile: Config.ValidateUser is required")
+	}
+	if len(cfg.Keys) == 0 {
+		return nil, errors.New("keystile: Config.Keys needs at least one signing key")
+	}
+	clients := make(map[string]*Client, len(cfg.Clients))
+	for i := range cfg.Clients {
+		c := cfg.Clients[i]
+		if err := ValidateClient(c); err != nil {
+			return nil, fmt.Errorf("keystile: Config.Clients[%d]: %w", i, err)
+		}
+		if _, dup := clients[c.ID]; dup {
+			return nil, fmt.Errorf("keystile: Config.Clients[%d]: duplicate client id %q", i, c.ID)
+		}
+		if c.Name == "" {
+			c.Name = c.ID
+		}
+		if len(c.GrantTypes) == 0 {
+			c.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
+		}
+		clients[c.ID] = &c
+	}
+	s := &Server{
+		cfg:     cfg,
+		issuer:  iss,
+		clients: clients,
+		store:   cfg.Store,
+		keys:    slices.Clone(cfg.Keys),
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		limiter: newLoginLimiter(cfg.LoginRate, cfg.LoginBurst),
+		secure:  iss.Scheme == "https",
+	}
+	v, err := NewVerifier(VerifierConfig{
+		Issuer:   cfg.Issuer,
+		Audience: cfg.Audience,
+		Keys:     s.keys,
+		Now:      cfg.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keystile: building the verifier: %w", err)
+	}
+	s.verifier = v
+	return s, nil
+}
+
+func applyDefaults(cfg *Config) error {
+	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
+	if cfg.Audience == "" {
+		cfg.Audience = cfg.Issuer
+	}
+	if cfg.AccessTokenTTL == 0 {
+		cfg.AccessTokenTTL = 15 * time.Minute
+	}
+	if cfg.CodeTTL == 0 {
+		cfg.CodeTTL = 60 * time.Second
+	}
+	if cfg.LoginTTL == 0 {
+		cfg.LoginTTL = 10 * time.Minute
+	}
+	if cfg.AccessTokenTTL < 0 || cfg.CodeTTL < 0 || cfg.LoginTTL < 0 {
+		return errors.New("keystile: Config TTLs must not be negative")
+	}
+	if cfg.ProductName == "" {
+		cfg.ProductName = "Keystile"
+	}
+	if cfg.LoginRate == 0 {
+		cfg.LoginRate = 1
+	}
+	if cfg.LoginBurst == 0 {
+		cfg.LoginBurst = 5
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return nil
+}
+
+// validateIssuer accepts an absolute https URL, or http on a loopback host,
+// with no query or fragment (RFC 8414 §2).
+func validateIssuer(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || raw == "" || u.Host == "" {
+		return nil, fmt.Errorf("keystile: Config.Issuer %q is not an absolute URL", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("keystile: Config.Issuer %q must have no query, fragment or userinfo", raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopbackHost(u.Hostname()) {
+			return nil, fmt.Errorf("keystile: Config.Issuer %q: plain http is allowed only on loopback", raw)
+		}
+	default:
+		return nil, fmt.Errorf("keystile: Config.Issuer %q must be https", raw)
+	}
+	return u, nil
+}
+
+// Issuer returns the configured issuer URL.
+func (s *Server) Issuer() string { return s.cfg.Issuer }
+
+// Verifier returns the in-process verifier for this server's access tokens,
+// for guarding resource routes that run in the same program.
+func (s *Server) Verifier() *Verifier { return s.verifier }
+
+// endpoint returns the absolute URL of one of the server's endpoints, built
+// from the configured issuer only.
+func (s *Server) endpoint(path string) string { return s.cfg.Issuer + path }
+
+// Handler returns the server's routes. Mount it at the issuer's path.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(recoverer(s.log))
+	r.Use(limitRequest)
+
+	pages := r.With(pageHeaders)
+	pages.Get("/authorize", s.handleAuthorize)
+	pages.Post("/authorize", s.handleAuthorize)
+	pages.With(s.sameOriginForm).Post("/login", s.handleLogin)
+
+	r.Post("/token", s.handleToken)
+	r.Get("/.well-known/jwks.json", s.handleJWKS)
+	r.Get("/.well-known/oauth-authorization-server", s.handleMetadata)
+	r.Handle("/static/*", staticHandler())
+	return r
+}

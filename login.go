@@ -1,0 +1,144 @@
+package keystile
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+
+	"github.com/keystile/keystile/store"
+)
+
+// Bounds on the login form's fields, checked before any hashing.
+const (
+	maxUsernameLen = 256
+	maxPasswordLen = 1024
+)
+
+var errLoginExpired = &Error{Code: ErrCodeInvalidRequest, Description: "This sign-in page has expired or was already used. Go back to the application and start again.", Status: http.StatusBadRequest}
+
+// handleLogin serves the login form's POST. The form is bound to a pending
+// /authorize request by its request id, to the browser that started it by
+// the binding cookie, and to the page by its CSRF token; all three must
+// match. Bad credentials show the form again with one message whether the
+// user is unknown or the password wrong; success issues a code and sends the
+// browser back to the client with 303 (RFC 9700 §4.11).
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, oauthError(ErrCodeInvalidRequest, "The form could not be read."))
+		return
+	}
+	p, _, perr := singleValues(r.PostForm)
+	if perr != nil {
+		s.errorPage(w, r, perr)
+		return
+	}
+	requestID := p["request_id"]
+	if requestID == "" || len(requestID) > maxSecretLen {
+		s.errorPage(w, r, errLoginExpired)
+		return
+	}
+	ctx := r.Context()
+	now := s.now()
+	pending, err := s.store.GetAuthRequest(ctx, hashSecret(requestID), now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.errorPage(w, r, errLoginExpired)
+		return
+	case err != nil:
+		s.errorPage(w, r, serverError(err))
+		return
+	}
+	if !s.sameBrowser(r, pending) || !equalHash(hashSecret(p["csrf_token"]), pending.CSRFHash) {
+		s.errorPage(w, r, &Error{Code: ErrCodeAccessDenied, Description: "This sign-in page was not opened in this browser. Go back to the application and start again.", Status: http.StatusForbidden})
+		return
+	}
+	client, ok := s.clients[pending.ClientID]
+	if !ok { // the client was removed from the config since
+		s.errorPage(w, r, errLoginExpired)
+		return
+	}
+	username, password := p["username"], p["password"]
+	view := loginView{ClientName: client.Name, RequestID: requestID, CSRFToken: p["csrf_token"], Username: username, Scopes: pending.Scope}
+	if username == "" || password == "" || len(username) > maxUsernameLen || len(password) > maxPasswordLen {
+		view.Error = "Enter your username and password."
+		s.renderLogin(w, http.StatusBadRequest, view)
+		return
+	}
+	allowed, refund := s.limiter.reserve(username, clientAddr(r), now)
+	if !allowed {
+		view.Error = "Too many sign-in attempts. Wait a minute, then try again."
+		s.renderLogin(w, http.StatusTooManyRequests, view)
+		return
+	}
+	id, err := s.cfg.ValidateUser(ctx, username, password)
+	switch {
+	case errors.Is(err, ErrInvalidCredentials):
+		s.log.InfoContext(ctx, "sign-in refused", "client_id", client.ID)
+		view.Error = "That username and password do not match. Check them and try again."
+		s.renderLogin(w, http.StatusOK, view)
+		return
+	case err != nil:
+		s.errorPage(w, r, serverError(err))
+		return
+	case id.Subject == "":
+		s.errorPage(w, r, serverError(errors.New("ValidateUser returned an empty subject")))
+		return
+	}
+	refund()
+	// Consume the pending request atomically: one sign-in, one code, even if
+	// the form is posted twice at once.
+	pending, err = s.store.ConsumeAuthRequest(ctx, hashSecret(requestID), now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.errorPage(w, r, errLoginExpired)
+		return
+	case err != nil:
+		s.errorPage(w, r, serverError(err))
+		return
+	}
+	code := newSecret()
+	err = s.store.CreateCode(ctx, store.AuthCode{
+		Hash:        hashSecret(code),
+		ClientID:    pending.ClientID,
+		RedirectURI: pending.RedirectURI,
+		Challenge:   pending.Challenge,
+		Subject:     id.Subject,
+		Claims:      id.Claims,
+		Scope:       pending.Scope,
+		Nonce:       pending.Nonce,
+		AuthTime:    now,
+		ExpiresAt:   now.Add(s.cfg.CodeTTL),
+	})
+	if err != nil {
+		s.redirectError(w, r, pending.RedirectURI, pending.State, serverError(err))
+		return
+	}
+	s.log.InfoContext(ctx, "sign-in succeeded", "client_id", client.ID, "sub", id.Subject)
+	s.redirectWith(w, r, pending.RedirectURI, pending.State, url.Values{"code": {code}})
+}
+
+// sameBrowser reports whether the request carries the binding cookie of the
+// browser that started the pending request.
+func (s *Server) sameBrowser(r *http.Request, pending store.AuthRequest) bool {
+	c, err := r.Cookie(s.browserCookieName())
+	if err != nil || !validCookieSecret(c.Value) {
+		return false
+	}
+	return equalHash(hashSecret(c.Value), pending.BrowserHash)
+}
+
+func equalHash(a, b []byte) bool {
+	return len(b) > 0 && subtle.ConstantTimeCompare(a, b) == 1
+}
+
+// clientAddr is the peer address. Forwarded headers are ignored: without a
+// configured trusted proxy they are whatever the attacker writes.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,336 @@
+package keystile
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// The pages and their assets are compiled into the binary, so that a
+// deployment is one file and a page can never load anything from elsewhere.
+var (
+	//go:embed templates
+	templateFiles embed.FS
+	//go:embed static
+	staticFiles embed.FS
+)
+
+// Each page is the shared layout plus one "content" template. Parsing at
+// start-up turns a broken template into a failed build test, not a 500.
+var (
+	loginTemplate = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/login.html"))
+	errorTemplate = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/error.html"))
+)
+
+// pageCSP allows the page's own stylesheet and images and nothing else: no
+// script at all, no framing (clickjacking of the login form), no <base> or
+// plugins (SECURITY.md §6). It deliberately has no form-action: Chromium
+// applies form-action to the 303 that follows the login POST, and that
+// redirect goes to the client's redirect URI on another origin.
+const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+// loginView is what the authorize and login handlers know about the login
+// form. Every field is request data or derived from it, and is escaped by
+// html/template.
+type loginView struct {
+	ClientName string   // the client's display name
+	RequestID  string   // the pending authorization request, posted back
+	CSRFToken  string   // posted back; checked against the pending request
+	Username   string   // kept on retry
+	Error      string   // a safe sentence for the user, or ""
+	Scopes     []string // requested scope values, shown in plain words
+}
+
+// errorView is an error page. Code is the OAuth error code (RFC 6749
+// §4.1.2.1), shown small; Message is a safe sentence for the user. Title is
+// the heading; when empty, renderError derives it from Code and Message.
+type errorView struct {
+	Code    string
+	Message string
+	Title   string
+}
+
+// loginPage and errorPage are the template data: the view plus what the
+// layout needs.
+type loginPage struct {
+	loginView
+	Product       string
+	Title         string
+	ScopeLines    []scopeLine
+	FocusPassword bool
+}
+
+type errorPage struct {
+	errorView
+	Product string
+	Hint    string
+}
+
+// scopeLine is one requested scope: a sentence when the scope is a standard
+// one, otherwise the raw value, shown as code.
+type scopeLine struct {
+	Text  string
+	Scope string
+}
+
+// scopeWords describes the standard OIDC scopes (OIDC Core §5.4, §11) in
+// the words a user would use.
+var scopeWords = map[string]string{
+	"openid":         "Confirm who you are",
+	"profile":        "See your basic profile, such as your name",
+	"email":          "See your email address",
+	"phone":          "See your phone number",
+	"address":        "See your postal address",
+	"offline_access": "Stay signed in while you are away",
+}
+
+func scopeLines(scopes []string) []scopeLine {
+	lines := make([]scopeLine, 0, len(scopes))
+	seen := make(map[string]bool, len(scopes))
+	for _, sc := range scopes {
+		if sc == "" || seen[sc] {
+			continue
+		}
+		seen[sc] = true
+		if text, ok := scopeWords[sc]; ok {
+			lines = append(lines, scopeLine{Text: text})
+		} else {
+			lines = append(lines, scopeLine{Text: "Use the permission", Scope: sc})
+		}
+	}
+	return lines
+}
+
+// Titles of the error page, by what went wrong from the user's point of view.
+const (
+	titleInvalidLink = "This sign-in link is not valid"
+	titleCannotGoOn  = "We can't continue this sign-in"
+	titleExpired     = "This sign-in page has expired"
+	titleServer      = "Something went wrong"
+)
+
+// errorTitle picks the heading of an error page. The codes are coarse
+// (an unknown client and a malformed link are both invalid_request), so the
+// message, which the handlers write for users, refines them.
+func errorTitle(code, message string) string {
+	msg := strings.ToLower(message)
+	switch {
+	case code == ErrCodeServerError:
+		return titleServer
+	case strings.Contains(msg, "expired"):
+		return titleExpired
+	case code == ErrCodeInvalidClient, code == ErrCodeUnauthorizedClient, code == ErrCodeAccessDenied,
+		strings.Contains(msg, "not registered"):
+		return titleCannotGoOn
+	case code == ErrCodeInvalidRequest:
+		return titleInvalidLink
+	default:
+		return titleCannotGoOn
+	}
+}
+
+// renderLogin writes the login form with the given status.
+func (s *Server) renderLogin(w http.ResponseWriter, status int, v loginView) {
+	p := loginPage{
+		loginView:  v,
+		Product:    s.productName(),
+		Title:      "Sign in",
+		ScopeLines: scopeLines(v.Scopes),
+		// On a retry the username is already there: the password is what
+		// the user has to type again.
+		FocusPassword: v.Error != "" && v.Username != "",
+	}
+	s.renderPage(w, status, loginTemplate, p)
+}
+
+// renderError writes an error page with the given status. It shows the
+// message and the code, never a cause: errorView carries none.
+func (s *Server) renderError(w http.ResponseWriter, status int, v errorView) {
+	if v.Title == "" {
+		v.Title = errorTitle(v.Code, v.Message)
+	}
+	p := errorPage{errorView: v, Product: s.productName()}
+	if v.Message == "" {
+		p.Message = "The sign-in could not be completed."
+	}
+	if v.Code == ErrCodeServerError {
+		p.Hint = "Please try again in a few minutes. If it keeps happening, contact the application's support."
+	} else {
+		p.Hint = "Go back to the application you came from and start signing in again."
+	}
+	s.renderPage(w, status, errorTemplate, p)
+}
+
+func (s *Server) productName() string {
+	if s.cfg.ProductName != "" {
+		return s.cfg.ProductName
+	}
+	return "Keystile"
+}
+
+// renderPage executes the page into a buffer before touching the response,
+// so that a template error becomes a plain 500, not half a page under a 200.
+func (s *Server) renderPage(w http.ResponseWriter, status int, t *template.Template, data any) {
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
+		log := s.log
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Error("rendering a page failed", "template", t.Name(), "error", err)
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	// Also set here, not only in pageHeaders, so that a page rendered from a
+	// route without that middleware is still never cached or framed.
+	setPageHeaders(h)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// pageHeaders sets the security headers every HTML page and every redirect
+// from a page route needs (SECURITY.md §6): the CSP, anti-framing, no
+// referrer (the URL may carry a code or state), and no caching (the page
+// holds a CSRF token and the user's name).
+func pageHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setPageHeaders(w.Header())
+		next.ServeHTTP(w, r)
+	})
+}
+
+func setPageHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
+// staticAsset is one embedded file, read once at start-up.
+type staticAsset struct {
+	body        []byte
+	contentType string
+	etag        string
+}
+
+// staticTypes are set explicitly rather than taken from the system's MIME
+// table, which varies between machines.
+var staticTypes = map[string]string{
+	".css":   "text/css; charset=utf-8",
+	".svg":   "image/svg+xml",
+	".png":   "image/png",
+	".ico":   "image/x-icon",
+	".woff2": "font/woff2",
+}
+
+// staticAssets maps a file's name below static/ ("keystile.css") to its
+// content. Only regular files are in it, so a directory, a path with ".."
+// or any other name is simply not found.
+var staticAssets = mustLoadStatic()
+
+func mustLoadStatic() map[string]staticAsset {
+	sub, err := fs.Sub(staticFiles, "static")
+	if err != nil {
+		panic(fmt.Errorf("keystile: opening embedded static files: %w", err))
+	}
+	assets := map[string]staticAsset{}
+	err = fs.WalkDir(sub, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := fs.ReadFile(sub, name)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", name, err)
+		}
+		ct, ok := staticTypes[path.Ext(name)]
+		if !ok {
+			ct = "application/octet-stream"
+		}
+		sum := sha256.Sum256(body)
+		assets[name] = staticAsset{body: body, contentType: ct, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		return nil
+	})
+	if err != nil {
+		panic(fmt.Errorf("keystile: loading embedded static files: %w", err))
+	}
+	return assets
+}
+
+// staticHandler serves the embedded static/ files. It is registered as
+// "/static/*" on a chi router mounted at the issuer's path; the file name is
+// the route's wildcard, so the mount prefix does not matter. Without a chi
+// route it takes what follows the first "/static/" of the path. There are no
+// directory listings: only the embedded files' exact names are found.
+func staticHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		a, ok := staticAssets[staticName(r)]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", a.contentType)
+		h.Set("Cache-Control", "public, max-age=3600")
+		h.Set("ETag", a.etag)
+		h.Set("X-Content-Type-Options", "nosniff")
+		// An SVG opened directly is a document; it gets nothing to run.
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; frame-ancestors 'none'")
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+	})
+}
+
+// staticName is the requested file's name relative to static/, or "" when
+// there is none.
+func staticName(r *http.Request) string {
+	if rctx := chi.RouteContext(r.Context()); rctx != nil {
+		// The last "*" is this route's: a Mount adds its own before it.
+		if i := lastIndex(rctx.URLParams.Keys, "*"); i >= 0 {
+			name := rctx.URLParams.Values[i]
+			// chi routes on the escaped path when there is one.
+			if r.URL.RawPath != "" {
+				unescaped, err := url.PathUnescape(name)
+				if err != nil {
+					return ""
+				}
+				name = unescaped
+			}
+			return name
+		}
+	}
+	_, name, ok := strings.Cut(r.URL.Path, "/static/")
+	if !ok {
+		return ""
+	}
+	return name
+}
+
+func lastIndex(keys []string, key string) int {
+	for i := len(keys) - 1; i >= 0; i-- {
+		if keys[i] == key {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,217 @@
+package keystile
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/keystile/keystile/store"
+)
+
+// tokenResponse is the successful answer of /token (RFC 6749 §5.1).
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope,omitempty"`
+}
+
+// handleToken serves POST /token. Every answer is JSON with Cache-Control:
+// no-store, errors as RFC 6749 §5.2 describes.
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	p, err := readTokenForm(r)
+	if err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	}
+	client, err := s.authenticateClient(r, p)
+	if err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	}
+	var resp *tokenResponse
+	switch gt := p["grant_type"]; gt {
+	case "":
+		err = oauthError(ErrCodeInvalidRequest, "grant_type is required")
+	case GrantAuthorizationCode:
+		if !client.allowsGrant(gt) {
+			err = oauthError(ErrCodeUnauthorizedClient, "the client may not use this grant type")
+			break
+		}
+		resp, err = s.exchangeCode(r, client, p)
+	default:
+		err = oauthError(ErrCodeUnsupportedGrantType, "the grant type is not supported")
+	}
+	if err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// readTokenForm parses the body only (never the URL query: SECURITY.md §2)
+// as application/x-www-form-urlencoded, and refuses repeated parameters.
+func readTokenForm(r *http.Request) (params, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, oauthError(ErrCodeInvalidRequest, "the body must be application/x-www-form-urlencoded")
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, &Error{Code: ErrCodeInvalidRequest, Description: "the request body is too large", Status: http.StatusRequestEntityTooLarge}
+		}
+		return nil, oauthError(ErrCodeInvalidRequest, "the request body could not be read")
+	}
+	return parseTokenForm(string(body))
+}
+
+// parseTokenForm is the pure parser behind readTokenForm (fuzzed).
+func parseTokenForm(body string) (params, error) {
+	if strings.Count(body, "&") >= maxParams {
+		return nil, oauthError(ErrCodeInvalidRequest, "the request has too many parameters")
+	}
+	values, err := url.ParseQuery(body)
+	if err != nil {
+		return nil, oauthError(ErrCodeInvalidRequest, "the body is not valid form encoding")
+	}
+	p, _, perr := singleValues(values)
+	if perr != nil {
+		return nil, perr
+	}
+	return p, nil
+}
+
+// authenticateClient identifies the client by client_secret_basic,
+// client_secret_post or, for public clients, client_id alone (RFC 6749
+// §2.3.1). Using two methods at once is an error. Every failure is the same
+// invalid_client, so nothing tells which part was wrong.
+func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) {
+	id, secret := p["client_id"], p["client_secret"]
+	badClient := &Error{Code: ErrCodeInvalidClient, Description: "client authentication failed", Status: http.StatusUnauthorized}
+	if h := r.Header.Get("Authorization"); h != "" {
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			return nil, badClient
+		}
+		// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+		uid, err1 := url.QueryUnescape(user)
+		upass, err2 := url.QueryUnescape(pass)
+		if err1 != nil || err2 != nil {
+			return nil, badClient
+		}
+		if secret != "" || (id != "" && id != uid) {
+			return nil, oauthError(ErrCodeInvalidRequest, "use one client authentication method")
+		}
+		id, secret = uid, upass
+	}
+	if id == "" {
+		return nil, badClient
+	}
+	client, ok := s.clients[id]
+	if !ok {
+		// Spend the same work as a real check, so timing does not reveal
+		// which client ids exist.
+		checkClientSecret(dummySecretHash, secret)
+		return nil, badClient
+	}
+	if client.Public {
+		if secret != "" {
+			return nil, badClient
+		}
+		return client, nil
+	}
+	if secret == "" || !checkClientSecret(client.SecretHash, secret) {
+		return nil, badClient
+	}
+	return client, nil
+}
+
+// dummySecretHash is checked against for unknown client ids.
+var dummySecretHash = HashClientSecret("keystile-dummy-secret")
+
+var errBadCode = oauthError(ErrCodeInvalidGrant, "the authorization code is invalid, expired, already used, or was issued to another client or redirect URI")
+
+// exchangeCode redeems an authorization code (RFC 6749 §4.1.3, RFC 7636
+// §4.5). The code is consumed before anything else is checked, so that a
+// failed verifier or a wrong redirect URI burns it: a stolen code cannot be
+// tried twice (SECURITY.md §3).
+func (s *Server) exchangeCode(r *http.Request, client *Client, p params) (*tokenResponse, error) {
+	code := p["code"]
+	if code == "" {
+		return nil, oauthError(ErrCodeInvalidRequest, "code is required")
+	}
+	if len(code) > maxSecretLen {
+		return nil, errBadCode
+	}
+	now := s.now()
+	ac, err := s.store.ConsumeCode(r.Context(), hashSecret(code), now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errBadCode
+	case err != nil:
+		return nil, serverError(err)
+	}
+	if ac.ClientID != client.ID || ac.RedirectURI != p["redirect_uri"] {
+		return nil, errBadCode
+	}
+	if p["code_verifier"] == "" {
+		return nil, oauthError(ErrCodeInvalidGrant, "code_verifier is required (PKCE)")
+	}
+	if !verifyS256(p["code_verifier"], ac.Challenge) {
+		return nil, oauthError(ErrCodeInvalidGrant, "code_verifier does not match the code_challenge")
+	}
+	return s.issueAccessToken(ac.Subject, client.ID, ac.Scope, ac.Claims, ac.AuthTime, now)
+}
+
+// registeredClaims are never taken from custom claims (SECURITY.md §9):
+// the JWT registered claims (RFC 7519 §4.1), those RFC 9068 and OIDC give a
+// meaning in access or ID tokens, and token-type markers.
+var registeredClaims = map[string]bool{
+	"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true,
+	"client_id": true, "scope": true, "scp": true, "auth_time": true, "acr": true, "amr": true,
+	"azp": true, "nonce": true, "at_hash": true, "c_hash": true, "sid": true, "cnf": true,
+	"act": true, "may_act": true, "typ": true, "token_use": true, "tid": true,
+}
+
+// issueAccessToken signs an RFC 9068 access token.
+func (s *Server) issueAccessToken(subject, clientID string, scope []string, custom map[string]any, authTime, now time.Time) (*tokenResponse, error) {
+	claims := jwt.MapClaims{}
+	for k, v := range custom {
+		if !registeredClaims[k] {
+			claims[k] = v
+		}
+	}
+	exp := now.Add(s.cfg.AccessTokenTTL)
+	claims["iss"] = s.cfg.Issuer
+	claims["sub"] = subject
+	claims["aud"] = s.cfg.Audience
+	claims["client_id"] = clientID
+	claims["iat"] = now.Unix()
+	claims["exp"] = exp.Unix()
+	claims["jti"] = newSecret()[:22] // 132 bits
+	if !authTime.IsZero() {
+		claims["auth_time"] = authTime.Unix()
+	}
+	scopeStr := strings.Join(scope, " ")
+	if scopeStr != "" {
+		claims["scope"] = scopeStr
+	}
+	tok, err := s.keys[0].signAccessToken(claims)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	return &tokenResponse{
+		AccessToken: tok,
+		TokenType:   "Bearer",
+		ExpiresIn:   int64(s.cfg.AccessTokenTTL / time.Second),
+		Scope:       scopeStr,
+	}, nil
+}
