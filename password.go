@@ -159,6 +159,11 @@ func (p argonParams) encode() string {
 
 // derive runs argon2id in one of the argonSlots.
 func (p argonParams) derive(ctx context.Context, password string, keyLen uint32) ([]byte, error) {
+	// A request whose client has gone costs nothing; select alone would
+	// pick at random between a free slot and a done context.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("keystile: waiting to check a password: %w", err)
+	}
 	select {
 	case argonSlots <- struct{}{}:
 	case <-ctx.Done():
@@ -178,11 +183,11 @@ func parseArgon2id(encoded string) (argonParams, error) {
 	}
 	parts := strings.Split(encoded, "$")
 	// "", "argon2id", "v=19", "m=…,t=…,p=…", salt, hash
-	if len(parts) != 6 || parts[0] != "" {
-		return p, errors.New("keystile: not a PHC string ($argon2id$v=19$m=…,t=…,p=…$salt$hash)")
-	}
-	if parts[1] != "argon2id" {
+	if len(parts) > 2 && parts[0] == "" && parts[1] != "argon2id" {
 		return p, errors.New("keystile: the hash algorithm is not argon2id")
+	}
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return p, errors.New("keystile: not a PHC string ($argon2id$v=19$m=…,t=…,p=…$salt$hash)")
 	}
 	if parts[2] != "v="+strconv.Itoa(argon2.Version) {
 		return p, fmt.Errorf("keystile: argon2id version must be v=%d", argon2.Version)

@@ -1,0 +1,551 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/keystile/keystile"
+)
+
+// fileConfig is the configuration file, key for key (DESIGN.md, "The binary,
+// as an operator meets it"). Durations are Go duration strings ("15m").
+type fileConfig struct {
+	Issuer      string         `yaml:"issuer"`
+	Audience    string         `yaml:"audience"`
+	Listen      string         `yaml:"listen"`
+	Store       string         `yaml:"store"`
+	Signing     signingConfig  `yaml:"signing"`
+	Tokens      tokensConfig   `yaml:"tokens"`
+	UsersFile   string         `yaml:"users_file"`
+	LogLevel    string         `yaml:"log_level"`
+	ProductName string         `yaml:"product_name"`
+	Clients     []clientConfig `yaml:"clients"`
+}
+
+type signingConfig struct {
+	Algorithm  string `yaml:"algorithm"`   // RS256 | ES256 | EdDSA | HS256
+	KeyFile    string `yaml:"key_file"`    // private key file (keystile.LoadKeyFile), created if missing
+	SecretFile string `yaml:"secret_file"` // HS256 secret, at least 32 bytes
+}
+
+type tokensConfig struct {
+	AccessTTL      string `yaml:"access_ttl"`
+	CodeTTL        string `yaml:"code_ttl"`
+	LoginTTL       string `yaml:"login_ttl"`        // a pending /authorize waits this long for the login form
+	SessionTTL     string `yaml:"session_ttl"`      // single sign-on; "off" turns it off
+	RefreshIdleTTL string `yaml:"refresh_idle_ttl"` // an unused refresh token
+	RefreshMaxTTL  string `yaml:"refresh_max_ttl"`  // a refresh-token family, however often used
+}
+
+type clientConfig struct {
+	ID                     string         `yaml:"id"`
+	Name                   string         `yaml:"name"`
+	Public                 bool           `yaml:"public"`
+	SecretHash             string         `yaml:"secret_hash"`
+	RedirectURIs           []string       `yaml:"redirect_uris"`
+	PostLogoutRedirectURIs []string       `yaml:"post_logout_redirect_uris"`
+	AllowedOrigins         []string       `yaml:"allowed_origins"`
+	Scopes                 []string       `yaml:"scopes"`
+	GrantTypes             []string       `yaml:"grant_types"`
+	Claims                 map[string]any `yaml:"claims"`
+}
+
+// Defaults for settings the file and the environment leave empty.
+const (
+	defaultListen    = "127.0.0.1:9000"
+	defaultStore     = "sqlite:keystile.db"
+	defaultAlgorithm = "RS256"
+	defaultKeyFile   = "keystile-signing.pem"
+	defaultAccessTTL = 15 * time.Minute
+	defaultCodeTTL   = 60 * time.Second
+	maxAccessTTL     = 24 * time.Hour
+	// RFC 6749 §4.1.2: "A maximum authorization code lifetime of 10 minutes
+	// is RECOMMENDED."
+	maxCodeTTL    = 10 * time.Minute
+	maxLoginTTL   = time.Hour
+	maxSessionTTL = 30 * 24 * time.Hour
+	maxRefreshTTL = 365 * 24 * time.Hour
+	// minHS256Secret is the HS256 key size RFC 7518 §3.2 requires: a key of
+	// the same size as the hash output.
+	minHS256Secret = 32
+	// maxConfigFile bounds every file the configuration names.
+	maxConfigFile = 4 << 20
+)
+
+// settings is the configuration after the environment is applied, paths are
+// resolved and every value is checked: what serve needs to start.
+type settings struct {
+	Issuer      string
+	Audience    string
+	Listen      string
+	Store       storeSpec
+	Algorithm   string // "RS256", "ES256", "EdDSA" or "HS256"
+	KeyFile     string // not HS256: absolute path of the PEM key file
+	HS256Secret []byte // HS256: the secret itself
+	AccessTTL   time.Duration
+	CodeTTL     time.Duration
+	// Zero leaves the library's default; SessionTTL < 0 turns single
+	// sign-on off.
+	LoginTTL       time.Duration
+	SessionTTL     time.Duration
+	RefreshIdleTTL time.Duration
+	RefreshMaxTTL  time.Duration
+	UsersFile      string // absolute path, or "" when there is none
+	Users          *userDB
+	Clients        []keystile.Client
+	LogLevel       slog.Level
+	ProductName    string
+}
+
+// envOverride is one KEYSTILE_* variable that replaces a scalar setting of
+// the file. A path from the environment is relative to the working directory,
+// where the operator typed it, not to the configuration file.
+type envOverride struct {
+	name  string
+	field func(*fileConfig) *string
+	abs   func(string) string // for paths: makes them absolute
+}
+
+var envOverrides = []envOverride{
+	{"KEYSTILE_ISSUER", func(c *fileConfig) *string { return &c.Issuer }, nil},
+	{"KEYSTILE_AUDIENCE", func(c *fileConfig) *string { return &c.Audience }, nil},
+	{"KEYSTILE_LISTEN", func(c *fileConfig) *string { return &c.Listen }, nil},
+	{"KEYSTILE_STORE", func(c *fileConfig) *string { return &c.Store }, storeFromWorkingDir},
+	{"KEYSTILE_SIGNING_ALGORITHM", func(c *fileConfig) *string { return &c.Signing.Algorithm }, nil},
+	{"KEYSTILE_SIGNING_KEY_FILE", func(c *fileConfig) *string { return &c.Signing.KeyFile }, fileFromWorkingDir},
+	{"KEYSTILE_SIGNING_SECRET_FILE", func(c *fileConfig) *string { return &c.Signing.SecretFile }, fileFromWorkingDir},
+	{"KEYSTILE_TOKENS_ACCESS_TTL", func(c *fileConfig) *string { return &c.Tokens.AccessTTL }, nil},
+	{"KEYSTILE_TOKENS_CODE_TTL", func(c *fileConfig) *string { return &c.Tokens.CodeTTL }, nil},
+	{"KEYSTILE_TOKENS_LOGIN_TTL", func(c *fileConfig) *string { return &c.Tokens.LoginTTL }, nil},
+	{"KEYSTILE_TOKENS_SESSION_TTL", func(c *fileConfig) *string { return &c.Tokens.SessionTTL }, nil},
+	{"KEYSTILE_TOKENS_REFRESH_IDLE_TTL", func(c *fileConfig) *string { return &c.Tokens.RefreshIdleTTL }, nil},
+	{"KEYSTILE_TOKENS_REFRESH_MAX_TTL", func(c *fileConfig) *string { return &c.Tokens.RefreshMaxTTL }, nil},
+	{"KEYSTILE_USERS_FILE", func(c *fileConfig) *string { return &c.UsersFile }, fileFromWorkingDir},
+	{"KEYSTILE_LOG_LEVEL", func(c *fileConfig) *string { return &c.LogLevel }, nil},
+	{"KEYSTILE_PRODUCT_NAME", func(c *fileConfig) *string { return &c.ProductName }, nil},
+}
+
+// envSigningSecret holds the HS256 secret itself. It wins over
+// signing.secret_file, so that a container can take it from its secret store.
+const envSigningSecret = "KEYSTILE_SIGNING_SECRET"
+
+// configError lists every problem found in a configuration, one per line.
+type configError struct {
+	file     string
+	problems []string
+}
+
+func (e *configError) Error() string {
+	if len(e.problems) == 1 {
+		return "configuration " + e.file + ": " + e.problems[0]
+	}
+	return fmt.Sprintf("configuration %s has %d problems:\n  %s", e.file, len(e.problems), strings.Join(e.problems, "\n  "))
+}
+
+// loadConfig reads the configuration file at path, applies the KEYSTILE_*
+// variables that getenv returns, and checks everything, reading the users
+// file and the HS256 secret. The error lists every problem it found.
+func loadConfig(path string, getenv func(string) string) (*settings, error) {
+	raw, err := readBounded(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the configuration: %w", err)
+	}
+	fc, err := decodeConfig(raw)
+	if err != nil {
+		return nil, &configError{file: path, problems: []string{err.Error()}}
+	}
+	absPath, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %s: %w", path, err)
+	}
+	c := &checker{dir: filepath.Dir(absPath)}
+	fromEnv := c.applyEnv(&fc, getenv)
+	s := c.check(fc, getenv(envSigningSecret), fromEnv)
+	if len(c.problems) > 0 {
+		return nil, &configError{file: path, problems: c.problems}
+	}
+	return s, nil
+}
+
+// decodeConfig parses the YAML strictly: an unknown key is an error that
+// names it, so that a typo does not silently leave a setting at its default.
+func decodeConfig(raw []byte) (fileConfig, error) {
+	var fc fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
+		return fc, yamlError(err)
+	}
+	return fc, nil
+}
+
+var unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
+
+// yamlError rewrites yaml.v3's messages in the configuration's terms: "field
+// x not found in type main.fileConfig" becomes `unknown key "x"`.
+func yamlError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	lines := make([]string, len(te.Errors))
+	for i, e := range te.Errors {
+		if m := unknownField.FindStringSubmatch(e); m != nil {
+			e = fmt.Sprintf("line %s: unknown key %q", m[1], m[2])
+		}
+		lines[i] = e
+	}
+	return errors.New(strings.Join(lines, "; "))
+}
+
+// checker collects problems, one clear line each.
+type checker struct {
+	dir      string // the configuration file's directory
+	problems []string
+}
+
+func (c *checker) addf(format string, args ...any) {
+	c.problems = append(c.problems, fmt.Sprintf(format, args...))
+}
+
+// applyEnv replaces settings with the KEYSTILE_* variables that are set,
+// and reports which settings came from the environment.
+func (c *checker) applyEnv(fc *fileConfig, getenv func(string) string) map[string]bool {
+	fromEnv := map[string]bool{}
+	for _, o := range envOverrides {
+		v := getenv(o.name)
+		if v == "" {
+			continue
+		}
+		if o.abs != nil {
+			v = o.abs(v)
+		}
+		*o.field(fc) = v
+		fromEnv[o.name] = true
+	}
+	return fromEnv
+}
+
+// fileFromWorkingDir makes a path from the environment absolute, so that
+// resolving against the configuration's directory later leaves it alone.
+func fileFromWorkingDir(v string) string {
+	if abs, err := filepath.Abs(v); err == nil {
+		return abs
+	}
+	return v
+}
+
+// storeFromWorkingDir does the same for the file of a sqlite: store.
+func storeFromWorkingDir(v string) string {
+	if rest, ok := strings.CutPrefix(v, "sqlite:"); ok && rest != "" {
+		return "sqlite:" + fileFromWorkingDir(rest)
+	}
+	return v
+}
+
+// resolve makes a path from the configuration file relative to its directory.
+func (c *checker) resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
+
+// name returns how a problem refers to a setting: its key in the file, and
+// the variable if that is where the value came from.
+func name(key, env string, fromEnv map[string]bool) string {
+	if fromEnv[env] {
+		return key + " (from " + env + ")"
+	}
+	return key
+}
+
+func (c *checker) check(fc fileConfig, envSecret string, fromEnv map[string]bool) *settings {
+	s := &settings{
+		Issuer:      strings.TrimSuffix(fc.Issuer, "/"),
+		Audience:    fc.Audience,
+		Listen:      fc.Listen,
+		ProductName: fc.ProductName,
+	}
+
+	// issuer: keystile.New checks it again; checking here puts the problem
+	// in the same list as the others.
+	if fc.Issuer == "" {
+		c.addf("issuer is required (the https URL of this server, e.g. https://auth.example.com)")
+	} else if err := checkIssuer(fc.Issuer); err != nil {
+		c.addf("%s: %v", name("issuer", "KEYSTILE_ISSUER", fromEnv), err)
+	}
+
+	if s.Listen == "" {
+		s.Listen = defaultListen
+	}
+	if _, port, err := net.SplitHostPort(s.Listen); err != nil {
+		c.addf("%s: %q is not HOST:PORT", name("listen", "KEYSTILE_LISTEN", fromEnv), s.Listen)
+	} else if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		c.addf("%s: port %q is not a number from 0 to 65535", name("listen", "KEYSTILE_LISTEN", fromEnv), port)
+	}
+
+	storeRaw := fc.Store
+	if storeRaw == "" {
+		storeRaw = defaultStore
+	}
+	if spec, err := parseStoreSpec(storeRaw); err != nil {
+		c.addf("%s: %v", name("store", "KEYSTILE_STORE", fromEnv), err)
+	} else {
+		spec.Path = c.resolve(spec.Path)
+		s.Store = spec
+	}
+
+	c.checkSigning(s, fc.Signing, envSecret, fromEnv)
+
+	s.AccessTTL = c.duration(name("tokens.access_ttl", "KEYSTILE_TOKENS_ACCESS_TTL", fromEnv), fc.Tokens.AccessTTL, defaultAccessTTL, maxAccessTTL)
+	s.CodeTTL = c.duration(name("tokens.code_ttl", "KEYSTILE_TOKENS_CODE_TTL", fromEnv), fc.Tokens.CodeTTL, defaultCodeTTL, maxCodeTTL)
+	s.LoginTTL = c.duration(name("tokens.login_ttl", "KEYSTILE_TOKENS_LOGIN_TTL", fromEnv), fc.Tokens.LoginTTL, 0, maxLoginTTL)
+	if fc.Tokens.SessionTTL == "off" {
+		s.SessionTTL = -1
+	} else {
+		s.SessionTTL = c.duration(name("tokens.session_ttl", "KEYSTILE_TOKENS_SESSION_TTL", fromEnv), fc.Tokens.SessionTTL, 0, maxSessionTTL)
+	}
+	s.RefreshIdleTTL = c.duration(name("tokens.refresh_idle_ttl", "KEYSTILE_TOKENS_REFRESH_IDLE_TTL", fromEnv), fc.Tokens.RefreshIdleTTL, 0, maxRefreshTTL)
+	s.RefreshMaxTTL = c.duration(name("tokens.refresh_max_ttl", "KEYSTILE_TOKENS_REFRESH_MAX_TTL", fromEnv), fc.Tokens.RefreshMaxTTL, 0, maxRefreshTTL)
+	if s.RefreshIdleTTL > 0 && s.RefreshMaxTTL > 0 && s.RefreshIdleTTL > s.RefreshMaxTTL {
+		c.addf("tokens.refresh_idle_ttl (%s) is longer than tokens.refresh_max_ttl (%s)", s.RefreshIdleTTL, s.RefreshMaxTTL)
+	}
+
+	s.UsersFile = c.resolve(fc.UsersFile)
+	s.Users = newUserDB()
+	if s.UsersFile != "" {
+		users, err := loadUsers(s.UsersFile)
+		var pl *problemList
+		switch {
+		case errors.As(err, &pl):
+			for _, p := range pl.problems {
+				c.addf("%s %s: %s", name("users_file", "KEYSTILE_USERS_FILE", fromEnv), pl.file, p)
+			}
+		case err != nil:
+			c.addf("%s: %v", name("users_file", "KEYSTILE_USERS_FILE", fromEnv), err)
+		default:
+			s.Users = users
+		}
+	}
+
+	if fc.LogLevel != "" {
+		if err := s.LogLevel.UnmarshalText([]byte(fc.LogLevel)); err != nil {
+			c.addf("%s: %q is not one of debug, info, warn, error", name("log_level", "KEYSTILE_LOG_LEVEL", fromEnv), fc.LogLevel)
+		}
+	}
+
+	s.Clients = c.checkClients(fc.Clients)
+	return s
+}
+
+// checkIssuer accepts what keystile.New accepts: an absolute https URL, or
+// http on a loopback host, without query, fragment or userinfo (RFC 8414 §2).
+func checkIssuer(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.HasSuffix(raw, "?") || strings.HasSuffix(raw, "#") {
+		return fmt.Errorf("%q must have no query, fragment or userinfo", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("%q: plain http is allowed only on loopback (127.0.0.1, [::1], localhost); use https", raw)
+	default:
+		return fmt.Errorf("%q must be an https URL", raw)
+	}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (c *checker) checkSigning(s *settings, sc signingConfig, envSecret string, fromEnv map[string]bool) {
+	algKey := name("signing.algorithm", "KEYSTILE_SIGNING_ALGORITHM", fromEnv)
+	s.Algorithm = sc.Algorithm
+	if s.Algorithm == "" {
+		s.Algorithm = defaultAlgorithm
+	}
+	switch s.Algorithm {
+	case keystile.AlgRS256, keystile.AlgES256, keystile.AlgEdDSA:
+		if sc.SecretFile != "" || envSecret != "" {
+			c.addf("%s is %s, but an HS256 secret is set (signing.secret_file or %s): remove one", algKey, s.Algorithm, envSigningSecret)
+		}
+		s.KeyFile = sc.KeyFile
+		if s.KeyFile == "" {
+			s.KeyFile = defaultKeyFile
+		}
+		s.KeyFile = c.resolve(s.KeyFile)
+		// A missing key is created at start, but its directory must exist.
+		if st, err := os.Stat(filepath.Dir(s.KeyFile)); err != nil || !st.IsDir() {
+			c.addf("%s: directory %s does not exist", name("signing.key_file", "KEYSTILE_SIGNING_KEY_FILE", fromEnv), filepath.Dir(s.KeyFile))
+		}
+	case "HS256":
+		if sc.KeyFile != "" {
+			c.addf("%s is HS256, but signing.key_file is set: remove one", algKey)
+		}
+		secret := []byte(envSecret)
+		switch {
+		case envSecret != "":
+			// The environment wins over the file (see envSigningSecret).
+		case sc.SecretFile == "":
+			c.addf("%s is HS256: set signing.secret_file (or %s) to a secret of at least %d random bytes", algKey, envSigningSecret, minHS256Secret)
+			return
+		default:
+			path := c.resolve(sc.SecretFile)
+			b, err := readBounded(path)
+			if err != nil {
+				c.addf("%s: %v", name("signing.secret_file", "KEYSTILE_SIGNING_SECRET_FILE", fromEnv), err)
+				return
+			}
+			// Editors and `echo` end files with a newline that is not part of
+			// the secret.
+			secret = bytes.TrimRight(b, "\r\n")
+		}
+		if len(secret) < minHS256Secret {
+			from := "signing.secret_file"
+			if envSecret != "" {
+				from = envSigningSecret
+			}
+			c.addf("%s: the HS256 secret is %d bytes, too weak; use at least %d random bytes (e.g. head -c 48 /dev/urandom | base64)", from, len(secret), minHS256Secret)
+			return
+		}
+		s.HS256Secret = secret
+	default:
+		c.addf("%s: %q is not supported (use RS256, ES256, EdDSA or HS256)", algKey, s.Algorithm)
+	}
+}
+
+// duration parses a Go duration string such as "15m" within (0, limit];
+// an empty one is def.
+func (c *checker) duration(key, raw string, def, limit time.Duration) time.Duration {
+	if raw == "" {
+		return def
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil {
+		c.addf("%s: %q is not a duration (write it like 15m, 90s or 1h30m)", key, raw)
+		return def
+	}
+	if d <= 0 || d > limit {
+		c.addf("%s: %s is out of range (more than 0, at most %s)", key, d, limit)
+		return def
+	}
+	return d
+}
+
+// checkClients turns the clients into keystile.Client values, checking each
+// with keystile.ValidateClient, the same check keystile.New makes.
+func (c *checker) checkClients(ccs []clientConfig) []keystile.Client {
+	clients := make([]keystile.Client, 0, len(ccs))
+	seen := map[string]int{}
+	for i, cc := range ccs {
+		cl := keystile.Client{
+			ID:             cc.ID,
+			Name:           cc.Name,
+			Public:         cc.Public,
+			SecretHash:     cc.SecretHash,
+			RedirectURIs:   cc.RedirectURIs,
+			AllowedOrigins: cc.AllowedOrigins,
+			Scopes:         cc.Scopes,
+			GrantTypes:     cc.GrantTypes,
+			Claims:         cc.Claims,
+
+			PostLogoutRedirectURIs: cc.PostLogoutRedirectURIs,
+		}
+		if err := keystile.ValidateClient(cl); err != nil {
+			c.addf("clients[%d]: %v", i, err)
+			continue
+		}
+		if j, dup := seen[cl.ID]; dup {
+			c.addf("clients[%d]: client id %q is also clients[%d]", i, cl.ID, j)
+			continue
+		}
+		seen[cl.ID] = i
+		if _, err := json.Marshal(cl.Claims); err != nil {
+			c.addf("clients[%d] (%s): claims cannot be put into a token: %v", i, cl.ID, err)
+			continue
+		}
+		clients = append(clients, cl)
+	}
+	return clients
+}
+
+// storeSpec is a parsed store setting.
+type storeSpec struct {
+	Kind string // "sqlite" or "memory"
+	Path string // sqlite: the database file
+}
+
+// parseStoreSpec reads "sqlite:PATH" or "memory:". The error never repeats
+// the value, which for a database URL may hold a password.
+func parseStoreSpec(raw string) (storeSpec, error) {
+	scheme, rest, ok := strings.Cut(raw, ":")
+	if !ok {
+		return storeSpec{}, errors.New(`must be sqlite:PATH or memory:`)
+	}
+	switch scheme {
+	case "sqlite":
+		if rest == "" {
+			return storeSpec{}, errors.New(`sqlite: needs a file, e.g. sqlite:keystile.db`)
+		}
+		return storeSpec{Kind: "sqlite", Path: rest}, nil
+	case "memory":
+		if rest != "" {
+			return storeSpec{}, errors.New(`memory: takes nothing after the colon`)
+		}
+		return storeSpec{Kind: "memory"}, nil
+	case "postgres", "postgresql":
+		return storeSpec{}, errors.New("PostgreSQL is not supported yet; use sqlite:PATH")
+	default:
+		return storeSpec{}, fmt.Errorf("unknown store scheme %q (use sqlite:PATH or memory:)", truncate(scheme, 20))
+	}
+}
+
+// readBounded reads a file the configuration names, refusing huge ones.
+func readBounded(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(b) > maxConfigFile {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxConfigFile)
+	}
+	return b, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

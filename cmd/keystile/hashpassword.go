@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/keystile/keystile"
+)
+
+// maxPasswordInput bounds what hash-password reads from stdin; HashPassword
+// itself refuses passwords over 1024 bytes.
+const maxPasswordInput = 4096
+
+// runHashPassword is `keystile hash-password`: it prints the argon2id PHC
+// string of a password for the users file. The password comes from stdin
+// (one line) or, on a terminal, is typed twice without echo; never from the
+// command line, which other users of the machine can read.
+func runHashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("hash-password", flag.ContinueOnError)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	var (
+		password string
+		err      error
+	)
+	if f, ok := stdin.(*os.File); ok && isTerminal(f) {
+		password, err = promptPassword(f, stderr)
+	} else {
+		password, err = readPasswordLine(stdin)
+	}
+	if err != nil {
+		return err
+	}
+	hash, err := keystile.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, hash)
+	return err
+}
+
+// promptPassword asks for the password twice on the terminal, without echo.
+func promptPassword(tty *os.File, prompt io.Writer) (string, error) {
+	fd := int(tty.Fd())
+	fmt.Fprint(prompt, "Password: ")
+	first, err := term.ReadPassword(fd)
+	fmt.Fprintln(prompt)
+	if err != nil {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	fmt.Fprint(prompt, "Repeat the password: ")
+	second, err := term.ReadPassword(fd)
+	fmt.Fprintln(prompt)
+	if err != nil {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	if !bytes.Equal(first, second) {
+		return "", errors.New("the two passwords differ")
+	}
+	if len(first) == 0 {
+		return "", errors.New("the password is empty")
+	}
+	return string(first), nil
+}
+
+// readPasswordLine reads a password piped on stdin: everything up to one
+// optional final line break. Spaces are part of the password.
+func readPasswordLine(r io.Reader) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxPasswordInput+1))
+	if err != nil {
+		return "", fmt.Errorf("reading the password from stdin: %w", err)
+	}
+	if len(b) > maxPasswordInput {
+		return "", fmt.Errorf("stdin holds more than %d bytes; give the password alone", maxPasswordInput)
+	}
+	s := strings.TrimSuffix(string(b), "\n")
+	s = strings.TrimSuffix(s, "\r")
+	if strings.ContainsAny(s, "\r\n") {
+		return "", errors.New("stdin holds more than one line; give the password alone")
+	}
+	if s == "" {
+		return "", errors.New("no password on stdin")
+	}
+	return s, nil
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/keystile/keystile/store"
+)
+
+// HTTP server limits. Go's zero values mean "no limit", which lets one slow
+// client hold a connection forever (SECURITY.md §10).
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	// writeTimeout leaves room for a login that waits for a free argon2 slot
+	// while other logins are being checked.
+	writeTimeout    = 30 * time.Second
+	idleTimeout     = 120 * time.Second
+	maxHeaderBytes  = 32 << 10
+	shutdownTimeout = 15 * time.Second
+	purgeInterval   = time.Minute
+)
+
+// serveHTTP serves h on ln until ctx is done, then shuts down gracefully:
+// requests in flight get shutdownTimeout to finish. Meanwhile it purges
+// expired records from st every minute. Once it listens it prints
+// "keystile: listening on http://ADDR" to stdout, the line scripts and tests
+// wait for (with --listen 127.0.0.1:0 it carries the port the system chose).
+func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, st store.Store, log *slog.Logger, stdout io.Writer) error {
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	purgeCtx, stopPurge := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { purgeLoop(purgeCtx, st, log, purgeInterval) })
+	defer wg.Wait()
+	defer stopPurge()
+
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	addr := ln.Addr().String()
+	fmt.Fprintf(stdout, "keystile: listening on http://%s\n", addr)
+	log.Info("listening", "addr", addr)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving on %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		_ = hs.Close()
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving on %s: %w", addr, err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// purgeLoop deletes expired pending requests and codes at start and then
+// every interval, so that the store does not grow without bound.
+func purgeLoop(ctx context.Context, st store.Store, log *slog.Logger, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := st.DeleteExpired(ctx, time.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("purging expired records", "err", err)
+		case n > 0:
+			log.Debug("purged expired records", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// accessLog logs one line per request: method, path, status, duration and
+// the client's address. Never the query (it carries codes and state), the
+// headers (Authorization, cookies) or the body (passwords, verifiers).
+func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				slog.String("method", truncate(r.Method, 16)),
+				slog.String("path", truncate(r.URL.Path, 256)),
+				slog.Int("status", sw.statusCode()),
+				slog.Duration("duration", time.Since(start)),
+				slog.String("remote", r.RemoteAddr),
+			)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// statusWriter remembers the status code written through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) statusCode() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// isTerminal reports whether v is an *os.File that is a terminal.
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

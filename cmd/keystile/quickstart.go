@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/store/sqlite"
+)
+
+// Quickstart settings. The files go in --dir, the working directory by
+// default, so that a second start keeps the signing key (tokens from the
+// last run still verify) and shows where the state lives.
+const (
+	quickstartListen   = "127.0.0.1:9000"
+	quickstartDB       = "keystile-quickstart.db"
+	quickstartKey      = "keystile-quickstart-key.pem"
+	quickstartClientID = "demo"
+	quickstartUsername = "demo"
+)
+
+// runQuickstart is `keystile` with no arguments: a server for trying
+// Keystile out in a browser. It listens on loopback only, and its demo
+// user's password is new at every start, shown once in the banner and kept
+// only as an argon2id hash in memory.
+func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("quickstart", flag.ContinueOnError)
+	defListen := os.Getenv("KEYSTILE_LISTEN")
+	if defListen == "" {
+		defListen = quickstartListen
+	}
+	listen := fs.String("listen", defListen, "loopback HOST:PORT to listen on")
+	dir := fs.String("dir", ".", "directory for the quickstart's database and signing key")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	host, _, err := net.SplitHostPort(*listen)
+	if err != nil {
+		return usageError{fmt.Sprintf("--listen %q is not HOST:PORT", *listen)}
+	}
+	if !isLoopback(host) {
+		return usageError{fmt.Sprintf("--listen %q: the quickstart listens on loopback only (127.0.0.1, [::1] or localhost); for anything else use keystile serve", *listen)}
+	}
+	if st, err := os.Stat(*dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("--dir %s is not a directory", *dir)
+	}
+	log := newLogger(stderr, slog.LevelInfo)
+
+	keyPath := filepath.Join(*dir, quickstartKey)
+	pk, err := keystile.LoadOrCreateRSAKey(keyPath)
+	if err != nil {
+		return fmt.Errorf("signing key %s: %w", keyPath, err)
+	}
+	key, err := keystile.NewRS256Key(pk)
+	if err != nil {
+		return fmt.Errorf("signing key %s: %w", keyPath, err)
+	}
+	dbPath := filepath.Join(*dir, quickstartDB)
+	st, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return fmt.Errorf("opening the SQLite store %s: %w", dbPath, err)
+	}
+	defer st.Close()
+
+	password, err := newDemoPassword()
+	if err != nil {
+		return err
+	}
+	hash, err := keystile.HashPassword(password)
+	if err != nil {
+		return fmt.Errorf("hashing the demo password: %w", err)
+	}
+	users := newUserDB()
+	users.add(userEntry{
+		Username:     quickstartUsername,
+		Subject:      quickstartUsername,
+		PasswordHash: hash,
+		Claims: map[string]any{
+			"name":               "Demo User",
+			"preferred_username": quickstartUsername,
+			"email":              "demo@example.com",
+		},
+	})
+
+	// Listen before building the server: with port 0 the issuer needs the
+	// port the system chose.
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	issuer := "http://" + ln.Addr().String()
+	srv, err := keystile.New(keystile.Config{
+		Issuer: issuer,
+		Clients: []keystile.Client{{
+			ID:           quickstartClientID,
+			Name:         "Keystile demo page",
+			Public:       true,
+			RedirectURIs: []string{issuer + "/demo/"},
+			Scopes:       []string{"openid", "profile", "email"},
+		}},
+		Store:        st,
+		Keys:         []keystile.SigningKey{key},
+		ValidateUser: users.validate,
+		LookupUser:   users.lookup,
+		ProductName:  "Keystile quickstart",
+		Logger:       log,
+	})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("starting the quickstart server: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", http.RedirectHandler("/demo/", http.StatusFound))
+	mux.Handle("GET /demo/", demoHandler())
+	mux.Handle("/", srv.Handler())
+
+	printBanner(stdout, issuer, password, *dir)
+	return serveHTTP(ctx, ln, accessLog(log, mux), st, log, stdout)
+}
+
+// newDemoPassword returns 120 random bits, base64url: 20 characters that
+// survive copying from a terminal.
+func newDemoPassword() (string, error) {
+	b := make([]byte, 15)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating the demo password: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func printBanner(w io.Writer, issuer, password, dir string) {
+	const rule = "======================================================================"
+	fmt.Fprintf(w, `%[1]s
+  KEYSTILE QUICKSTART: for trying Keystile out. NOT FOR PRODUCTION.
+%[1]s
+  Demo page:   %[2]s/demo/
+  Discovery:   %[2]s/.well-known/oauth-authorization-server
+  JWKS:        %[2]s/.well-known/jwks.json
+
+  Sign in on the demo page with
+    username:  %[3]s
+    password:  %[4]s
+  The password is new at every start and is shown only here.
+
+  Demo client: %[5]s (public, PKCE S256), redirect URI %[2]s/demo/
+  Files:       %[6]s, %[7]s
+
+  For real use, write a configuration file (see 'keystile help') and run
+    keystile serve --config keystile.yaml
+  with users from 'keystile hash-password' and clients from
+  'keystile client-secret'.
+%[1]s
+`, rule, issuer, quickstartUsername, password, quickstartClientID,
+		filepath.Join(dir, quickstartDB), filepath.Join(dir, quickstartKey))
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/store"
+	"github.com/keystile/keystile/store/memory"
+	"github.com/keystile/keystile/store/sqlite"
+)
+
+// runServe is `keystile serve --config FILE`: the server for real use.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
+	configPath := flags.String("config", os.Getenv("KEYSTILE_CONFIG"), "the YAML configuration file")
+	listen := flags.String("listen", "", "HOST:PORT to listen on, over listen and KEYSTILE_LISTEN")
+	if err := parseFlags(flags, args); err != nil {
+		return err
+	}
+	if *configPath == "" {
+		return usageError{"--config FILE is required (or set KEYSTILE_CONFIG)"}
+	}
+	s, err := loadConfig(*configPath, os.Getenv)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		s.Listen = *listen
+	}
+	log := newLogger(stderr, s.LogLevel)
+
+	keys, err := signingKeys(s, log)
+	if err != nil {
+		return err
+	}
+	key := keys[0].Key
+	st, err := openStore(ctx, s.Store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if s.Store.Kind == "memory" {
+		log.Warn("the store is memory: pending logins and codes are lost at every restart, and replicas cannot share it")
+	}
+	if s.Users.Len() == 0 {
+		log.Warn("no users are configured (users_file): nobody can sign in; client credentials still work")
+	}
+
+	srv, err := keystile.New(keystile.Config{
+		Issuer:              s.Issuer,
+		Audience:            s.Audience,
+		Clients:             s.Clients,
+		Store:               st,
+		Keys:                []keystile.SigningKey{key},
+		ValidateUser:        s.Users.validate,
+		LookupUser:          s.Users.lookup,
+		AccessTokenTTL:      s.AccessTTL,
+		CodeTTL:             s.CodeTTL,
+		LoginTTL:            s.LoginTTL,
+		SessionTTL:          s.SessionTTL,
+		RefreshTokenIdleTTL: s.RefreshIdleTTL,
+		RefreshTokenMaxTTL:  s.RefreshMaxTTL,
+		ProductName:         s.ProductName,
+		Logger:              log,
+	})
+	if err != nil {
+		return fmt.Errorf("configuration %s: %w", *configPath, err)
+	}
+	// New takes the signer; SetKeys adds the other keys of the file with
+	// their retirement times.
+	if err := srv.SetKeys(keys); err != nil {
+		return fmt.Errorf("signing key file %s: %w", s.KeyFile, err)
+	}
+	handler, err := mountAtIssuer(s.Issuer, srv.Handler())
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", s.Listen)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	if s.Algorithm != keystile.AlgHS256 {
+		hupCtx, stopHup := context.WithCancel(ctx)
+		defer stopHup()
+		reloadKeysOnHangup(hupCtx, srv, s, log)
+	}
+	log.Info("keystile started", "issuer", s.Issuer, "store", s.Store.Kind, "algorithm", key.Algorithm(),
+		"kid", key.KeyID(), "clients", len(s.Clients), "users", s.Users.Len())
+	return serveHTTP(ctx, ln, accessLog(log, handler), st, log, stdout)
+}
+
+// signingKeys returns the keys the server starts with: the entries of the
+// key file, newest (the signer) first, or the HS256 secret alone. A missing
+// key file is created with one new key of the configured algorithm.
+func signingKeys(s *settings, log *slog.Logger) ([]keystile.KeyFileEntry, error) {
+	if s.Algorithm == keystile.AlgHS256 {
+		k, err := keystile.NewHS256Key(s.HS256Secret)
+		if err != nil {
+			return nil, fmt.Errorf("HS256 secret: %w", err)
+		}
+		return []keystile.KeyFileEntry{{Key: k}}, nil
+	}
+	entries, err := keystile.LoadKeyFile(s.KeyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, err := keystile.RotateKeyFile(s.KeyFile, s.Algorithm, time.Now(), 0); err != nil {
+			return nil, fmt.Errorf("creating the signing key: %w", err)
+		}
+		log.Info("created a signing key file", "path", s.KeyFile, "algorithm", s.Algorithm)
+		entries, err = keystile.LoadKeyFile(s.KeyFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if got := entries[0].Key.Algorithm(); got != s.Algorithm {
+		return nil, fmt.Errorf("signing.algorithm is %s, but the signing key in %s is %s", s.Algorithm, s.KeyFile, got)
+	}
+	return entries, nil
+}
+
+// reloadKeysOnHangup re-reads the key file whenever the process gets SIGHUP,
+// until ctx is done: how `keystile rotate-key` reaches a running server
+// without a restart. A file that cannot be used leaves the keys unchanged.
+func reloadKeysOnHangup(ctx context.Context, srv *keystile.Server, s *settings, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go func() {
+		defer signal.Stop(hup)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_ = reloadKeys(srv, s, log)
+			}
+		}
+	}()
+}
+
+func reloadKeys(srv *keystile.Server, s *settings, log *slog.Logger) error {
+	entries, err := keystile.LoadKeyFile(s.KeyFile)
+	if err == nil && entries[0].Key.Algorithm() != s.Algorithm {
+		err = fmt.Errorf("the signing key in %s is %s, not %s", s.KeyFile, entries[0].Key.Algorithm(), s.Algorithm)
+	}
+	if err == nil {
+		err = srv.SetKeys(entries)
+	}
+	if err != nil {
+		log.Error("reloading the key file failed; the keys are unchanged", "err", err)
+		return err
+	}
+	log.Info("reloaded the key file", "kid", entries[0].Key.KeyID(), "keys", len(srv.SigningKeys()))
+	return nil
+}
+
+// openStore opens the store that spec names.
+func openStore(ctx context.Context, spec storeSpec) (store.Store, error) {
+	switch spec.Kind {
+	case "sqlite":
+		st, err := sqlite.Open(ctx, spec.Path)
+		if err != nil {
+			return nil, fmt.Errorf("opening the SQLite store %s: %w", spec.Path, err)
+		}
+		return st, nil
+	case "memory":
+		return memory.New(), nil
+	default: // parseStoreSpec refused it already
+		return nil, fmt.Errorf("store kind %q is not supported", spec.Kind)
+	}
+}
+
+// mountAtIssuer serves h under the issuer's path, so that an issuer of
+// https://example.com/auth answers at /auth/token (RFC 8414 §3 puts the
+// metadata of such an issuer at /auth/.well-known/…, below the same prefix).
+func mountAtIssuer(issuer string, h http.Handler) (http.Handler, error) {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return nil, fmt.Errorf("issuer %q: %w", issuer, err)
+	}
+	prefix := strings.TrimSuffix(u.Path, "/")
+	if prefix == "" {
+		return h, nil
+	}
+	strip := http.StripPrefix(prefix, h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, prefix+"/") {
+			http.NotFound(w, r)
+			return
+		}
+		strip.ServeHTTP(w, r)
+	}), nil
+}
+
+// newLogger logs JSON for log collectors, or text when w is a terminal and a
+// person reads it.
+func newLogger(w io.Writer, level slog.Leveler) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if isTerminal(w) {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
