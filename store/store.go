@@ -1,5 +1,6 @@
 // Package store defines the persistence Keystile needs: pending authorization
-// requests and authorization codes. Backends live in subpackages (memory,
+// requests, authorization codes, browser sessions, refresh-token families and
+// revoked access tokens. Backends live in subpackages (memory,
 // sqlite) and all pass the conformance suite in storetest.
 //
 // Records are plain values: a backend never hands out a pointer into its own
@@ -22,7 +23,8 @@
 //   - A nil and an empty slice or map are the same value; either may come back.
 //   - Values are copied in and out: changing a slice or map after a create, or
 //     in a returned record, never changes what is stored.
-//   - An empty key (IDHash, Hash) makes the create fail.
+//   - An empty key (IDHash, Hash, a refresh token's FamilyID, a jti) makes
+//     the create fail.
 package store
 
 import (
@@ -37,6 +39,12 @@ var ErrNotFound = errors.New("store: not found")
 
 // ErrDuplicate is returned when a record with the same key already exists.
 var ErrDuplicate = errors.New("store: duplicate key")
+
+// ErrReused is returned when a single-use credential (an authorization code,
+// a refresh token) is presented again after it was used. RFC 9700 §4.14 and
+// RFC 6749 §4.1.2 treat that as a sign of theft: the store has already revoked
+// the refresh-token family the credential belongs to when it returns this.
+var ErrReused = errors.New("store: credential reused")
 
 // AuthRequest is a validated /authorize request waiting for the user to sign
 // in. It is keyed by the SHA-256 of a random request id that the login form
@@ -68,6 +76,11 @@ type AuthCode struct {
 	Nonce       string
 	AuthTime    time.Time
 	ExpiresAt   time.Time
+	// FamilyID names the grant: every refresh token issued from this code
+	// carries it, so that a replay of the code can revoke them all.
+	FamilyID string
+	// SessionIDHash is the browser session the code was issued in, if any.
+	SessionIDHash []byte
 }
 
 // AuthRequests holds pending authorization requests.
@@ -87,19 +100,119 @@ type AuthRequests interface {
 type Codes interface {
 	// CreateCode stores c; ErrDuplicate if c.Hash is taken.
 	CreateCode(ctx context.Context, c AuthCode) error
-	// ConsumeCode deletes and returns the code in one atomic step, so that two
-	// concurrent redemptions cannot both win; ErrNotFound if it is missing,
-	// already consumed or expired at now.
+	// ConsumeCode marks the code used and returns it in one atomic step, so
+	// that two concurrent redemptions cannot both win. ErrNotFound if it is
+	// missing or expired at now. A code that was already consumed returns the
+	// code with ErrReused, after revoking the refresh-token family named by
+	// its FamilyID (RFC 6749 §4.1.2), every time it is presented again. A
+	// consumed code is kept until it expires, so that a replay is recognised
+	// for as long as the code lives. The family is revoked even if it has no
+	// token yet (the winning redemption may still be issuing its first one):
+	// a token created in it afterwards is born revoked. An empty FamilyID
+	// names no family.
 	ConsumeCode(ctx context.Context, hash []byte, now time.Time) (AuthCode, error)
+}
+
+// Session is a signed-in browser: single sign-on across authorization
+// requests. It is keyed by the SHA-256 of the random session cookie value.
+type Session struct {
+	IDHash    []byte
+	Subject   string
+	Claims    map[string]any
+	AuthTime  time.Time // when the user typed their password
+	ExpiresAt time.Time
+}
+
+// Sessions holds browser sessions.
+type Sessions interface {
+	// CreateSession stores s; ErrDuplicate if s.IDHash is taken.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns the session; ErrNotFound if it is missing, ended, or
+	// expired at now.
+	GetSession(ctx context.Context, idHash []byte, now time.Time) (Session, error)
+	// EndSession deletes the session and, when revokeTokens is set, revokes
+	// every refresh-token family whose SessionIDHash is idHash, in one atomic
+	// step. Ending a missing session is not an error; an empty idHash names
+	// no session and revokes nothing.
+	EndSession(ctx context.Context, idHash []byte, revokeTokens bool) error
+}
+
+// RefreshToken is one refresh token (RFC 6749 §1.5). Tokens are rotated on
+// every use: each use marks the token used and issues a successor in the
+// same family, the chain of tokens descended from one authorization.
+type RefreshToken struct {
+	Hash          []byte // SHA-256 of the token
+	FamilyID      string
+	SessionIDHash []byte // the browser session the family started in, if any
+	ClientID      string
+	Subject       string
+	Claims        map[string]any
+	Scope         []string // the scope granted to the family; refreshes may only narrow it
+	Nonce         string
+	AuthTime      time.Time
+	IssuedAt      time.Time
+	// ExpiresAt is the idle expiry of this token; FamilyExpiresAt the
+	// absolute expiry of the family, which no rotation extends.
+	ExpiresAt       time.Time
+	FamilyExpiresAt time.Time
+	// UsedAt is zero until the token is rotated.
+	UsedAt time.Time
+}
+
+// RefreshTokens holds refresh tokens and their families.
+type RefreshTokens interface {
+	// CreateRefreshToken stores t as the first token of its family (or of a
+	// family that exists); ErrDuplicate if t.Hash is taken. The first token
+	// fixes the family's SessionIDHash and FamilyExpiresAt; a token created
+	// in an existing family takes the family's, and one created in a revoked
+	// family is revoked from birth. t.UsedAt is ignored: a new token is
+	// unused.
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// GetRefreshToken returns the token, used or not (UsedAt tells);
+	// ErrNotFound if it is missing, expired at now (its own or its family's
+	// expiry), or its family is revoked.
+	GetRefreshToken(ctx context.Context, hash []byte, now time.Time) (RefreshToken, error)
+	// RotateRefreshToken marks the token oldHash used at now and stores next
+	// in the same family, in one atomic step: of two concurrent rotations of
+	// one token, exactly one succeeds. If oldHash was already used, it revokes
+	// the whole family and returns ErrReused (RFC 9700 §4.14.2), even when
+	// the family is already revoked, so that every replay is seen as one;
+	// otherwise ErrNotFound as for GetRefreshToken. next.FamilyID must equal
+	// the old token's, and next's SessionIDHash and FamilyExpiresAt are
+	// ignored: the family's stay, so that no rotation extends the family. A
+	// refused rotation (an error other than ErrReused) changes nothing.
+	RotateRefreshToken(ctx context.Context, oldHash []byte, next RefreshToken, now time.Time) error
+	// RevokeFamily revokes every token of the family, now and from now on:
+	// the revoked family is kept until its FamilyExpiresAt, so that a token
+	// created in it later is revoked too. Revoking an unknown or revoked
+	// family is not an error (and records nothing).
+	RevokeFamily(ctx context.Context, familyID string) error
+}
+
+// AccessTokenRevocations is the deny-list of revoked JWT access tokens, by
+// jti (RFC 7009). An entry is kept until the token would have expired anyway.
+type AccessTokenRevocations interface {
+	// RevokeAccessToken records jti as revoked until expiresAt. Revoking twice
+	// is not an error; the later expiresAt is kept.
+	RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) error
+	// AccessTokenRevoked reports whether jti is revoked. On an error the
+	// caller must treat the token as revoked (fail closed).
+	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
 }
 
 // Store is everything a Keystile server needs from its storage.
 type Store interface {
 	AuthRequests
 	Codes
+	Sessions
+	RefreshTokens
+	AccessTokenRevocations
 	// DeleteExpired removes every record that is expired at now (ExpiresAt
 	// not after now, the same rule the getters apply) and reports how many it
-	// removed; it keeps the store from growing without bound.
+	// removed; it keeps the store from growing without bound. Used codes go
+	// at their expiry; refresh tokens at their own or their family's expiry,
+	// or at once when their family is revoked; a family record at its
+	// FamilyExpiresAt, revoked or not; revoked jtis at their expiresAt.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	// Close releases the backend's resources.
 	Close() error

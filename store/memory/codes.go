@@ -8,10 +8,13 @@ import (
 )
 
 // codeEntry is a stored code: the record without its claims, which are kept
-// as JSON so that every read decodes a fresh, unshared copy.
+// as JSON so that every read decodes a fresh, unshared copy. Entries are
+// replaced, never changed in place, so a copy taken under the lock stays
+// valid after it.
 type codeEntry struct {
 	code   store.AuthCode // Claims is always nil here
 	claims []byte
+	used   bool
 }
 
 // CreateCode implements [store.Codes].
@@ -38,34 +41,49 @@ func (s *Store) CreateCode(ctx context.Context, c store.AuthCode) error {
 	return nil
 }
 
-// ConsumeCode implements [store.Codes]. The lookup and the delete happen
-// under one lock, so two concurrent redemptions cannot both win.
+// ConsumeCode implements [store.Codes]. The lookup, the mark and, for a
+// replay, the family revocation happen under one lock, so two concurrent
+// redemptions cannot both win.
 func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (store.AuthCode, error) {
 	if err := ctx.Err(); err != nil {
 		return store.AuthCode{}, err
 	}
-	e, err := s.takeCode(hash, now)
+	e, reused, err := s.useCode(hash, now)
 	if err != nil {
 		return store.AuthCode{}, err
 	}
-	// Decoding happens outside the lock: the entry is already ours alone.
-	c := e.code
+	// Decoding happens outside the lock: the claims bytes are never changed.
+	c := copyCode(e.code)
 	if c.Claims, err = decodeClaims(e.claims); err != nil {
 		return store.AuthCode{}, err
+	}
+	if reused {
+		return c, store.ErrReused
 	}
 	return c, nil
 }
 
-func (s *Store) takeCode(hash []byte, now time.Time) (codeEntry, error) {
+// useCode marks the code used and reports whether it already was, revoking
+// its family in that case.
+func (s *Store) useCode(hash []byte, now time.Time) (e codeEntry, reused bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := string(hash)
 	e, ok := s.codes[k]
 	if !ok || !live(e.code.ExpiresAt, now) {
-		return codeEntry{}, store.ErrNotFound
+		return codeEntry{}, false, store.ErrNotFound
 	}
-	delete(s.codes, k)
-	return e, nil
+	if e.used {
+		// The family may not exist yet: the winning redemption may still be
+		// on its way to creating the first refresh token. Revoking it as a
+		// record of its own makes that token born revoked.
+		s.revokeFamilyLocked(e.code.FamilyID, e.code.ExpiresAt)
+		return e, true, nil
+	}
+	used := e
+	used.used = true
+	s.codes[k] = used
+	return e, false, nil
 }
 
 // copyCode returns c with its own copies of every slice and normalised
@@ -73,6 +91,7 @@ func (s *Store) takeCode(hash []byte, now time.Time) (codeEntry, error) {
 func copyCode(c store.AuthCode) store.AuthCode {
 	c.Hash = cloneBytes(c.Hash)
 	c.Scope = cloneStrings(c.Scope)
+	c.SessionIDHash = cloneBytes(c.SessionIDHash)
 	c.AuthTime = normTime(c.AuthTime)
 	c.ExpiresAt = normTime(c.ExpiresAt)
 	return c

@@ -1,6 +1,6 @@
 // Package memory is a [store.Store] kept in process memory, for tests and for
-// programs that embed Keystile and can afford to lose pending requests and
-// codes on restart (both live for a minute or so).
+// programs that embed Keystile and can afford to lose every session and
+// refresh token on restart.
 //
 // It keeps the same value contract as the database backends: values are
 // copied in and out, claims go through JSON, times are kept to the
@@ -23,11 +23,16 @@ import (
 var _ store.Store = (*Store)(nil)
 
 // Store is an in-memory [store.Store]. It is safe for concurrent use; one
-// mutex guards all records, which keeps every consume trivially atomic.
+// mutex guards all records, which keeps every consume, rotation and
+// revocation trivially atomic, including those that touch several maps.
 type Store struct {
 	mu       sync.Mutex
 	requests map[string]store.AuthRequest // key: string(IDHash)
 	codes    map[string]codeEntry         // key: string(Hash)
+	sessions map[string]sessionEntry      // key: string(IDHash)
+	families map[string]family            // key: FamilyID
+	refresh  map[string]refreshEntry      // key: string(Hash)
+	revoked  map[string]time.Time         // key: jti; value: when the entry may go
 }
 
 // New returns an empty Store.
@@ -35,10 +40,17 @@ func New() *Store {
 	return &Store{
 		requests: make(map[string]store.AuthRequest),
 		codes:    make(map[string]codeEntry),
+		sessions: make(map[string]sessionEntry),
+		families: make(map[string]family),
+		refresh:  make(map[string]refreshEntry),
+		revoked:  make(map[string]time.Time),
 	}
 }
 
-// DeleteExpired implements [store.Store].
+// DeleteExpired implements [store.Store]. A refresh token goes when it or its
+// family expires or its family is revoked; a family record itself stays until
+// its own expiry even when revoked, so that a token created in it later (the
+// loser of a code-replay race) is still born revoked.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -55,6 +67,31 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	for k, e := range s.codes {
 		if !live(e.code.ExpiresAt, now) {
 			delete(s.codes, k)
+			n++
+		}
+	}
+	for k, e := range s.sessions {
+		if !live(e.session.ExpiresAt, now) {
+			delete(s.sessions, k)
+			n++
+		}
+	}
+	for k, e := range s.refresh {
+		f := s.families[e.token.FamilyID]
+		if f.revoked || !live(f.expiresAt, now) || !live(e.token.ExpiresAt, now) {
+			delete(s.refresh, k)
+			n++
+		}
+	}
+	for id, f := range s.families {
+		if !live(f.expiresAt, now) {
+			delete(s.families, id)
+			n++
+		}
+	}
+	for jti, exp := range s.revoked {
+		if !live(exp, now) {
+			delete(s.revoked, jti)
 			n++
 		}
 	}

@@ -19,3 +19,7 @@ func BenchmarkCreateConsumeCode(b *testing.B) {
 func BenchmarkCreateConsumeCodeParallel(b *testing.B) {
 	storetest.BenchCreateConsumeCodeParallel(b, memory.New())
 }
+
+func BenchmarkRotateRefreshToken(b *testing.B) {
+	storetest.BenchRotateRefreshToken(b, memory.New())
+}

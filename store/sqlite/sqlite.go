@@ -5,9 +5,11 @@
 // The schema is created and upgraded at [Open] by versioned migrations
 // (pressly/goose) embedded from migrations/. Keys are SHA-256 hashes stored
 // as BLOB primary keys, times are unix milliseconds, scopes and claims are
-// JSON text. Every consume is a single DELETE … RETURNING statement, so two
-// concurrent redemptions of one code cannot both win, whichever connection or
-// process they come from.
+// JSON text. Every single-use step is one statement (DELETE … RETURNING for a
+// request, UPDATE … RETURNING for a code) or one transaction that takes the
+// write lock at BEGIN (a refresh-token rotation, a replay's revocation, a
+// sign-out), so two concurrent redemptions of one credential cannot both
+// win, whichever connection or process they come from.
 package sqlite
 
 import (
@@ -70,7 +72,14 @@ type Store struct {
 // The pool has one connection, so each is prepared exactly once.
 type statements struct {
 	createRequest, getRequest, consumeRequest *sql.Stmt
-	createCode, consumeCode                   *sql.Stmt
+	createCode, consumeCode, usedCode         *sql.Stmt
+	createSession, getSession, endSession     *sql.Stmt
+	revokeSessionFamilies                     *sql.Stmt
+	createFamily, createRefreshToken          *sql.Stmt
+	getRefreshToken, rotateCheck              *sql.Stmt
+	markRefreshUsed, revokeFamily             *sql.Stmt
+	tombstoneFamily                           *sql.Stmt
+	revokeAccessToken, accessTokenRevoked     *sql.Stmt
 }
 
 // prepare prepares every statement; a new record kind adds its lines here.
@@ -84,6 +93,20 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.consumeRequest, consumeRequestSQL},
 		{&s.createCode, createCodeSQL},
 		{&s.consumeCode, consumeCodeSQL},
+		{&s.usedCode, usedCodeSQL},
+		{&s.createSession, createSessionSQL},
+		{&s.getSession, getSessionSQL},
+		{&s.endSession, endSessionSQL},
+		{&s.revokeSessionFamilies, revokeSessionFamiliesSQL},
+		{&s.createFamily, createFamilySQL},
+		{&s.createRefreshToken, createRefreshTokenSQL},
+		{&s.getRefreshToken, getRefreshTokenSQL},
+		{&s.rotateCheck, rotateCheckSQL},
+		{&s.markRefreshUsed, markRefreshUsedSQL},
+		{&s.revokeFamily, revokeFamilySQL},
+		{&s.tombstoneFamily, tombstoneFamilySQL},
+		{&s.revokeAccessToken, revokeAccessTokenSQL},
+		{&s.accessTokenRevoked, accessTokenRevokedSQL},
 	} {
 		st, err := s.db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -161,26 +184,39 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// DeleteExpired implements [store.Store]. Both tables are cleaned in one
+// deleteExpiredSQL are DeleteExpired's statements, each given now. Refresh
+// tokens go before families, so that the count includes the tokens a
+// family's cascade would otherwise delete unseen. A token goes when it or
+// its family expires or its family is revoked; a family itself stays until
+// its own expiry even when revoked, so that a token created in it later (the
+// winner of a code-replay race, still on its way) is born revoked.
+var deleteExpiredSQL = []struct{ what, query string }{
+	{"auth requests", `DELETE FROM auth_requests WHERE expires_at <= ?1`},
+	{"codes", `DELETE FROM auth_codes WHERE expires_at <= ?1`},
+	{"sessions", `DELETE FROM sessions WHERE expires_at <= ?1`},
+	{"refresh tokens", `DELETE FROM refresh_tokens WHERE expires_at <= ?1 OR family_id IN
+		(SELECT id FROM refresh_families WHERE revoked = 1 OR expires_at <= ?1)`},
+	{"refresh families", `DELETE FROM refresh_families WHERE expires_at <= ?1`},
+	{"revoked access tokens", `DELETE FROM revoked_access_tokens WHERE expires_at <= ?1`},
+}
+
+// DeleteExpired implements [store.Store]. Every table is cleaned in one
 // transaction, so the count is the number of rows that really went.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (n int64, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: delete expired: %w", err)
 	}
-	defer func() {
+	// After a Commit, Rollback does nothing.
+	defer tx.Rollback()
+	for _, d := range deleteExpiredSQL {
+		res, err := tx.ExecContext(ctx, d.query, millis(now))
 		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	for _, table := range []string{"auth_requests", "auth_codes"} {
-		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at <= ?`, now.UnixMilli())
-		if err != nil {
-			return 0, fmt.Errorf("sqlite: delete expired %s: %w", table, err)
+			return 0, fmt.Errorf("sqlite: delete expired %s: %w", d.what, err)
 		}
 		m, err := res.RowsAffected()
 		if err != nil {
-			return 0, fmt.Errorf("sqlite: delete expired %s: %w", table, err)
+			return 0, fmt.Errorf("sqlite: delete expired %s: %w", d.what, err)
 		}
 		n += m
 	}

@@ -1,11 +1,17 @@
 package sqlite_test
 
 import (
+	"database/sql"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/keystile/keystile/store"
 	"github.com/keystile/keystile/store/sqlite"
@@ -46,6 +52,19 @@ func code(name string) store.AuthCode {
 		Scope:     []string{"openid"},
 		AuthTime:  t0,
 		ExpiresAt: exp,
+	}
+}
+
+func refresh(name string) store.RefreshToken {
+	return store.RefreshToken{
+		Hash:            []byte("refresh " + name),
+		FamilyID:        "family " + name,
+		ClientID:        "spa",
+		Subject:         "alice",
+		Scope:           []string{"openid", "offline_access"},
+		IssuedAt:        t0,
+		ExpiresAt:       exp,
+		FamilyExpiresAt: exp.Add(time.Hour),
 	}
 }
 
@@ -98,13 +117,14 @@ func TestReopenKeepsRecords(t *testing.T) {
 	if c.Subject != "alice" || c.Claims["role"] != "admin" {
 		t.Errorf("code after reopen = %+v", c)
 	}
-	if _, err := s.ConsumeCode(ctx, code("used").Hash, t0); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("code consumed before reopen: err = %v, want ErrNotFound", err)
+	if _, err := s.ConsumeCode(ctx, code("used").Hash, t0); !errors.Is(err, store.ErrReused) {
+		t.Errorf("code consumed before reopen: err = %v, want ErrReused", err)
 	}
 }
 
 // Two Stores on one file stand for two Keystile processes sharing it: a code
-// is still redeemed once, and no loser sees SQLITE_BUSY.
+// is still redeemed once, a refresh token rotated once, and no loser sees
+// SQLITE_BUSY.
 func TestTwoStoresOneFile(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "keystile.db")
@@ -112,39 +132,148 @@ func TestTwoStoresOneFile(t *testing.T) {
 	defer a.Close()
 	defer b.Close()
 
-	const racers = 50
-	for round := range 3 {
-		c := code(string(rune('a' + round)))
-		if err := a.CreateCode(ctx, c); err != nil {
-			t.Fatalf("CreateCode: %v", err)
-		}
-		start := make(chan struct{})
-		errs := make([]error, racers)
-		var wg sync.WaitGroup
-		for i := range racers {
-			s := a
-			if i%2 == 1 {
-				s = b
+	for _, tc := range []struct {
+		name string
+		// setup stores one credential in a and returns how racer i redeems it.
+		setup func(t *testing.T, round int) func(s *sqlite.Store, i int) error
+	}{
+		{"consume a code", func(t *testing.T, round int) func(*sqlite.Store, int) error {
+			c := code(fmt.Sprint(round))
+			if err := a.CreateCode(ctx, c); err != nil {
+				t.Fatalf("CreateCode: %v", err)
 			}
-			wg.Go(func() {
-				<-start
-				_, errs[i] = s.ConsumeCode(ctx, c.Hash, t0)
-			})
-		}
-		close(start)
-		wg.Wait()
-		wins := 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				wins++
-			case !errors.Is(err, store.ErrNotFound):
-				t.Errorf("a losing consume: err = %v, want ErrNotFound", err)
+			return func(s *sqlite.Store, _ int) error {
+				_, err := s.ConsumeCode(ctx, c.Hash, t0)
+				return err
 			}
+		}},
+		{"rotate a refresh token", func(t *testing.T, round int) func(*sqlite.Store, int) error {
+			r := refresh(fmt.Sprint(round))
+			if err := a.CreateRefreshToken(ctx, r); err != nil {
+				t.Fatalf("CreateRefreshToken: %v", err)
+			}
+			return func(s *sqlite.Store, i int) error {
+				next := r
+				next.Hash = fmt.Appendf(nil, "refresh %d next %d", round, i)
+				return s.RotateRefreshToken(ctx, r.Hash, next, t0)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const racers = 50
+			for round := range 3 {
+				redeem := tc.setup(t, round)
+				start := make(chan struct{})
+				errs := make([]error, racers)
+				var wg sync.WaitGroup
+				for i := range racers {
+					s := a
+					if i%2 == 1 {
+						s = b
+					}
+					wg.Go(func() {
+						<-start
+						errs[i] = redeem(s, i)
+					})
+				}
+				close(start)
+				wg.Wait()
+				wins := 0
+				for _, err := range errs {
+					switch {
+					case err == nil:
+						wins++
+					case !errors.Is(err, store.ErrReused):
+						t.Errorf("a loser: err = %v, want ErrReused", err)
+					}
+				}
+				if wins != 1 {
+					t.Errorf("round %d: %d of %d won, want exactly 1", round, wins, racers)
+				}
+			}
+		})
+	}
+}
+
+// A database created before sessions and refresh tokens existed, with
+// records in it, upgrades in place at Open: its pending request and its code
+// still work, and so do the new tables. Down then Up again must work too, so
+// that an operator can roll back a release.
+func TestUpgradeFrom00001(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "keystile.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatalf("sql.Open: %v", err)
+	}
+	defer db.Close()
+	v1, err := os.ReadFile(filepath.Join("migrations", "00001_auth_requests_and_codes.sql"))
+	if err != nil {
+		t.Fatalf("read migration 00001: %v", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db,
+		fstest.MapFS{"00001_auth_requests_and_codes.sql": {Data: v1}},
+		goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatalf("goose.NewProvider: %v", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("migrate to 00001: %v", err)
+	}
+	for _, q := range []string{
+		`INSERT INTO auth_requests VALUES (x'01', NULL, NULL, 'spa', 'https://app/cb', 'xyz', 'ch', 'n', '["openid"]', ` + fmt.Sprint(exp.UnixMilli()) + `)`,
+		`INSERT INTO auth_codes VALUES (x'02', 'spa', 'https://app/cb', 'ch', 'alice', '{"role":"admin"}', '["openid"]', 'n', ` +
+			fmt.Sprint(t0.UnixMilli()) + `, ` + fmt.Sprint(exp.UnixMilli()) + `)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
 		}
-		if wins != 1 {
-			t.Errorf("round %d: %d of %d consumes won, want exactly 1", round, wins, racers)
-		}
+	}
+
+	s := openFile(t, path)
+	if r, err := s.GetAuthRequest(ctx, []byte{1}, t0); err != nil || r.State != "xyz" {
+		t.Errorf("GetAuthRequest after upgrade = %+v, %v", r, err)
+	}
+	c, err := s.ConsumeCode(ctx, []byte{2}, t0)
+	if err != nil {
+		t.Fatalf("ConsumeCode after upgrade: %v", err)
+	}
+	if c.Subject != "alice" || c.Claims["role"] != "admin" || c.FamilyID != "" || len(c.SessionIDHash) != 0 {
+		t.Errorf("code after upgrade = %+v", c)
+	}
+	if _, err := s.ConsumeCode(ctx, []byte{2}, t0); !errors.Is(err, store.ErrReused) {
+		t.Errorf("second ConsumeCode after upgrade: err = %v, want ErrReused", err)
+	}
+	r := refresh("upgrade")
+	if err := s.CreateRefreshToken(ctx, r); err != nil {
+		t.Fatalf("CreateRefreshToken after upgrade: %v", err)
+	}
+	if err := s.CreateSession(ctx, store.Session{IDHash: []byte("s"), ExpiresAt: exp}); err != nil {
+		t.Fatalf("CreateSession after upgrade: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	all, err := goose.NewProvider(goose.DialectSQLite3, db, os.DirFS("migrations"),
+		goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatalf("goose.NewProvider: %v", err)
+	}
+	if _, err := all.DownTo(ctx, 1); err != nil {
+		t.Fatalf("migrate down to 00001: %v", err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO auth_codes VALUES (x'03', '', '', '', '', 'null', 'null', '', 0, `+
+		fmt.Sprint(exp.UnixMilli())+`)`); err != nil {
+		t.Fatalf("insert a code in the 00001 schema: %v", err)
+	}
+	s = openFile(t, path)
+	defer s.Close()
+	if _, err := s.ConsumeCode(ctx, []byte{3}, t0); err != nil {
+		t.Errorf("ConsumeCode after down and up: %v", err)
+	}
+	if _, err := s.ConsumeCode(ctx, []byte{2}, t0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("code used before the downgrade: err = %v, want ErrNotFound (dropped by Down)", err)
 	}
 }
 
@@ -184,6 +313,22 @@ func BenchmarkCreateConsumeCode(b *testing.B) {
 			s := openFile(b, bc.path(b))
 			defer s.Close()
 			storetest.BenchCreateConsumeCodeParallel(b, s)
+		})
+	}
+}
+
+func BenchmarkRotateRefreshToken(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		path func(b *testing.B) string
+	}{
+		{"file", func(b *testing.B) string { return filepath.Join(b.TempDir(), "keystile.db") }},
+		{"memory", func(*testing.B) string { return ":memory:" }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := openFile(b, bc.path(b))
+			defer s.Close()
+			storetest.BenchRotateRefreshToken(b, s)
 		})
 	}
 }
