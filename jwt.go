@@ -184,6 +184,10 @@ func (k SigningKey) signAccessToken(claims jwt.MapClaims) (string, error) {
 // directory and then linked into place, so a reader never sees half a key
 // and two processes starting together end up using the same key.
 //
+// In a key file with several keys (see LoadKeyFile) it returns the first
+// block, the signing key, if that is an RSA key; use LoadKeyFile to read
+// every key and their dates.
+//
 // The permissions of an existing file are not checked: a library cannot warn
 // anybody, and refusing would break setups where a secret manager mounts the
 // file with its own modes. Keep it readable by the server's user only.
@@ -326,7 +330,7 @@ const jwksMaxAge = "public, max-age=300"
 // handleJWKS serves GET /.well-known/jwks.json, the server's public keys
 // (RFC 7517 §5; RFC 8414 §2 jwks_uri).
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
-	body, err := json.Marshal(publicJWKS(s.keys))
+	body, err := json.Marshal(publicJWKS(s.SigningKeys()))
 	if err != nil {
 		s.writeJSONError(w, r, serverError(fmt.Errorf("encoding the JWKS: %w", err)))
 		return

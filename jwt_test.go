@@ -407,7 +407,7 @@ func TestWriteNewFileKeepsExisting(t *testing.T) {
 
 func TestJWKSEndpoint(t *testing.T) {
 	keys := []SigningKey{sigTestRS(t), sigTestHS(t), sigTestES(t), sigTestEdKey(t)}
-	srv := httptest.NewServer(http.HandlerFunc((&Server{keys: keys}).handleJWKS))
+	srv := httptest.NewServer(http.HandlerFunc((&Server{keys: newKeyRing(keys, 0, nil)}).handleJWKS))
 	defer srv.Close()
 
 	resp, err := http.Get(srv.URL)

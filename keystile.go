@@ -41,6 +41,17 @@ var ErrInvalidCredentials = errors.New("keystile: invalid username or password")
 // other error is treated as a server failure and logged.
 type ValidateUserFunc func(ctx context.Context, username, password string) (Identity, error)
 
+// ErrUnknownUser is what a LookupUserFunc returns for a user that no longer
+// exists or is disabled: their refresh tokens and sessions stop working.
+var ErrUnknownUser = errors.New("keystile: unknown or disabled user")
+
+// LookupUserFunc returns the current identity of a subject, without a
+// password. Keystile calls it when a refresh token is used and when a browser
+// session skips the login form, so that a disabled user gets nothing and
+// tokens carry current claims. It returns ErrUnknownUser (or an error wrapping
+// it) for a user who is gone or disabled; any other error is a server failure.
+type LookupUserFunc func(ctx context.Context, subject string) (Identity, error)
+
 // Grant types a client may use.
 const (
 	GrantAuthorizationCode = "authorization_code"
@@ -72,6 +83,9 @@ type Client struct {
 	// Claims are added to tokens issued to the client through client
 	// credentials.
 	Claims map[string]any
+	// PostLogoutRedirectURIs are where /logout may send the browser back to
+	// (exact string match); anything else shows the signed-out page.
+	PostLogoutRedirectURIs []string
 }
 
 // Config configures a Server. Zero values of optional fields are safe defaults.
@@ -91,6 +105,10 @@ type Config struct {
 	Keys []SigningKey
 	// ValidateUser checks the login form's credentials. Required.
 	ValidateUser ValidateUserFunc
+	// LookupUser, when set, re-checks a user on refresh and on single sign-on
+	// (see LookupUserFunc). Without it, the claims captured at sign-in are
+	// used until the session or the refresh-token family expires.
+	LookupUser LookupUserFunc
 	// AccessTokenTTL is the lifetime of access tokens; default 15 minutes.
 	AccessTokenTTL time.Duration
 	// CodeTTL is the lifetime of authorization codes; default 60 seconds.
@@ -98,6 +116,14 @@ type Config struct {
 	// LoginTTL is how long a pending /authorize request waits for the user to
 	// sign in; default 10 minutes.
 	LoginTTL time.Duration
+	// SessionTTL is how long a browser stays signed in (single sign-on);
+	// default 12 hours. A negative value turns single sign-on off.
+	SessionTTL time.Duration
+	// RefreshTokenIdleTTL is how long an unused refresh token lives; default
+	// 7 days. RefreshTokenMaxTTL bounds a refresh-token family however often
+	// it is used; default 30 days.
+	RefreshTokenIdleTTL time.Duration
+	RefreshTokenMaxTTL  time.Duration
 	// ProductName is shown on the login page; default "Keystile".
 	ProductName string
 	// LoginRate is how many login attempts per second one username (and one
@@ -118,7 +144,7 @@ type Server struct {
 	issuer   *url.URL
 	clients  map[string]*Client
 	store    store.Store
-	keys     []SigningKey
+	keys     *keyRing
 	log      *slog.Logger
 	now      func() time.Time
 	limiter  *loginLimiter
@@ -166,7 +192,7 @@ func New(cfg Config) (*Server, error) {
 		issuer:  iss,
 		clients: clients,
 		store:   cfg.Store,
-		keys:    slices.Clone(cfg.Keys),
+		keys:    newKeyRing(slices.Clone(cfg.Keys), cfg.AccessTokenTTL, cfg.Now),
 		log:     cfg.Logger,
 		now:     cfg.Now,
 		limiter: newLoginLimiter(cfg.LoginRate, cfg.LoginBurst),
@@ -175,7 +201,7 @@ func New(cfg Config) (*Server, error) {
 	v, err := NewVerifier(VerifierConfig{
 		Issuer:   cfg.Issuer,
 		Audience: cfg.Audience,
-		Keys:     s.keys,
+		ring:     s.keys,
 		Now:      cfg.Now,
 	})
 	if err != nil {
@@ -199,7 +225,16 @@ func applyDefaults(cfg *Config) error {
 	if cfg.LoginTTL == 0 {
 		cfg.LoginTTL = 10 * time.Minute
 	}
-	if cfg.AccessTokenTTL < 0 || cfg.CodeTTL < 0 || cfg.LoginTTL < 0 {
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.RefreshTokenIdleTTL == 0 {
+		cfg.RefreshTokenIdleTTL = 7 * 24 * time.Hour
+	}
+	if cfg.RefreshTokenMaxTTL == 0 {
+		cfg.RefreshTokenMaxTTL = 30 * 24 * time.Hour
+	}
+	if cfg.AccessTokenTTL < 0 || cfg.CodeTTL < 0 || cfg.LoginTTL < 0 || cfg.RefreshTokenIdleTTL < 0 || cfg.RefreshTokenMaxTTL < 0 {
 		return errors.New("keystile: Config TTLs must not be negative")
 	}
 	if cfg.ProductName == "" {
@@ -264,7 +299,12 @@ func (s *Server) Handler() http.Handler {
 	pages.Post("/authorize", s.handleAuthorize)
 	pages.With(s.sameOriginForm).Post("/login", s.handleLogin)
 
+	pages.Get("/logout", s.handleLogout)
+	pages.With(s.sameOriginForm).Post("/logout", s.handleLogout)
+
 	r.Post("/token", s.handleToken)
+	r.Post("/revoke", s.handleRevoke)
+	r.Post("/introspect", s.handleIntrospect)
 	r.Get("/.well-known/jwks.json", s.handleJWKS)
 	r.Get("/.well-known/oauth-authorization-server", s.handleMetadata)
 	r.Handle("/static/*", staticHandler())

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,9 +26,20 @@ import (
 // below the issuer's path prefix (/auth), to prove relative links resolve.
 type pageTestServer struct {
 	*httptest.Server
+	// mu orders the test's writes before the handler's reads: a request that
+	// comes from Chromium, another process, gives the race detector no
+	// happens-before edge of its own.
+	mu     sync.Mutex
 	login  loginView
 	errv   errorView
 	status int
+}
+
+// set changes what the pages show, under the lock.
+func (ts *pageTestServer) set(f func(ts *pageTestServer)) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	f(ts)
 }
 
 func newPageTestServer(t *testing.T) *pageTestServer {
@@ -44,10 +56,16 @@ func newPageTestServerAt(t *testing.T, prefix string) *pageTestServer {
 	inner := chi.NewRouter()
 	pages := inner.With(pageHeaders)
 	pages.Get("/authorize", func(w http.ResponseWriter, r *http.Request) {
-		s.renderLogin(w, ts.status, ts.login)
+		ts.mu.Lock()
+		status, v := ts.status, ts.login
+		ts.mu.Unlock()
+		s.renderLogin(w, status, v)
 	})
 	pages.Get("/error", func(w http.ResponseWriter, r *http.Request) {
-		s.renderError(w, ts.status, ts.errv)
+		ts.mu.Lock()
+		status, v := ts.status, ts.errv
+		ts.mu.Unlock()
+		s.renderError(w, status, v)
 	})
 	inner.Handle("/static/*", staticHandler())
 	var root http.Handler = inner
@@ -137,7 +155,9 @@ func findTag(body, name, attr, value string) map[string]string {
 
 func TestLoginPageHeadersAndForm(t *testing.T) {
 	ts := newPageTestServer(t)
-	ts.login = loginView{ClientName: "Photo Album", RequestID: "req-123", CSRFToken: "csrf-456", Scopes: []string{"openid", "profile", "reports:read"}}
+	ts.set(func(ts *pageTestServer) {
+		ts.login = loginView{ClientName: "Photo Album", RequestID: "req-123", CSRFToken: "csrf-456", Scopes: []string{"openid", "profile", "reports:read"}}
+	})
 	resp, body := ts.get(t, "/auth/authorize")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d, want 200", resp.StatusCode)
@@ -239,8 +259,10 @@ func assertOnlyOwnResources(t *testing.T, ts *pageTestServer, pagePath, body str
 
 func TestLoginPageRetry(t *testing.T) {
 	ts := newPageTestServer(t)
-	ts.status = http.StatusOK
-	ts.login = loginView{ClientName: "Photo Album", RequestID: "r", CSRFToken: "c", Username: "alice", Error: "That username and password do not match."}
+	ts.set(func(ts *pageTestServer) { ts.status = http.StatusOK })
+	ts.set(func(ts *pageTestServer) {
+		ts.login = loginView{ClientName: "Photo Album", RequestID: "r", CSRFToken: "c", Username: "alice", Error: "That username and password do not match."}
+	})
 	resp, body := ts.get(t, "/auth/authorize")
 	assertPageHeaders(t, resp)
 	if !strings.Contains(body, `role="alert"`) || !strings.Contains(body, "That username and password do not match.") {
@@ -274,8 +296,10 @@ func TestLoginPageEscapesRequestData(t *testing.T) {
 	for _, payload := range hostile {
 		t.Run(payload, func(t *testing.T) {
 			ts := newPageTestServer(t)
-			ts.status = http.StatusBadRequest
-			ts.login = loginView{ClientName: payload, RequestID: payload, CSRFToken: payload, Username: payload, Error: payload, Scopes: []string{payload}}
+			ts.set(func(ts *pageTestServer) { ts.status = http.StatusBadRequest })
+			ts.set(func(ts *pageTestServer) {
+				ts.login = loginView{ClientName: payload, RequestID: payload, CSRFToken: payload, Username: payload, Error: payload, Scopes: []string{payload}}
+			})
 			resp, body := ts.get(t, "/auth/authorize")
 			if resp.StatusCode != http.StatusBadRequest {
 				t.Errorf("status %d, want the 400 the handler asked for", resp.StatusCode)
@@ -329,7 +353,7 @@ func TestErrorPage(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := newPageTestServer(t)
-			ts.status, ts.errv = tc.status, tc.view
+			ts.set(func(ts *pageTestServer) { ts.status, ts.errv = tc.status, tc.view })
 			resp, body := ts.get(t, "/auth/error")
 			if resp.StatusCode != tc.status {
 				t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
@@ -466,8 +490,12 @@ func TestPageScreenshots(t *testing.T) {
 		dir = t.TempDir()
 	}
 	ts := newPageTestServer(t)
-	ts.login = loginView{ClientName: "Photo Album", RequestID: "r", CSRFToken: "c", Username: "alice", Error: "That username and password do not match. Check them and try again.", Scopes: []string{"openid", "profile", "email"}}
-	ts.errv = errorView{Code: "invalid_request", Message: "The application that sent you here is not registered with this sign-in service."}
+	ts.set(func(ts *pageTestServer) {
+		ts.login = loginView{ClientName: "Photo Album", RequestID: "r", CSRFToken: "c", Username: "alice", Error: "That username and password do not match. Check them and try again.", Scopes: []string{"openid", "profile", "email"}}
+	})
+	ts.set(func(ts *pageTestServer) {
+		ts.errv = errorView{Code: "invalid_request", Message: "The application that sent you here is not registered with this sign-in service."}
+	})
 	for _, shot := range []struct{ name, path, size string }{
 		{"login-desktop.png", "/auth/authorize", "1280,800"},
 		{"login-phone.png", "/auth/authorize", "360,740"},

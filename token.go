@@ -10,16 +10,16 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/keystile/keystile/store"
 )
 
 // tokenResponse is the successful answer of /token (RFC 6749 §5.1).
 type tokenResponse struct {
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
-	Scope       string `json:"scope,omitempty"`
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
 }
 
 // handleToken serves POST /token. Every answer is JSON with Cache-Control:
@@ -36,17 +36,20 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var resp *tokenResponse
-	switch gt := p["grant_type"]; gt {
-	case "":
+	grant := p["grant_type"]
+	switch {
+	case grant == "":
 		err = oauthError(ErrCodeInvalidRequest, "grant_type is required")
-	case GrantAuthorizationCode:
-		if !client.allowsGrant(gt) {
-			err = oauthError(ErrCodeUnauthorizedClient, "the client may not use this grant type")
-			break
-		}
-		resp, err = s.exchangeCode(r, client, p)
-	default:
+	case grant != GrantAuthorizationCode && grant != GrantRefreshToken && grant != GrantClientCredentials:
 		err = oauthError(ErrCodeUnsupportedGrantType, "the grant type is not supported")
+	case !client.allowsGrant(grant):
+		err = oauthError(ErrCodeUnauthorizedClient, "the client may not use this grant type")
+	case grant == GrantAuthorizationCode:
+		resp, err = s.exchangeCode(r, client, p)
+	case grant == GrantRefreshToken:
+		resp, err = s.refresh(r, client, p)
+	case grant == GrantClientCredentials:
+		resp, err = s.clientCredentials(client, p)
 	}
 	if err != nil {
 		s.writeJSONError(w, r, err)
@@ -137,40 +140,6 @@ func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) 
 // dummySecretHash is checked against for unknown client ids.
 var dummySecretHash = HashClientSecret("keystile-dummy-secret")
 
-var errBadCode = oauthError(ErrCodeInvalidGrant, "the authorization code is invalid, expired, already used, or was issued to another client or redirect URI")
-
-// exchangeCode redeems an authorization code (RFC 6749 §4.1.3, RFC 7636
-// §4.5). The code is consumed before anything else is checked, so that a
-// failed verifier or a wrong redirect URI burns it: a stolen code cannot be
-// tried twice (SECURITY.md §3).
-func (s *Server) exchangeCode(r *http.Request, client *Client, p params) (*tokenResponse, error) {
-	code := p["code"]
-	if code == "" {
-		return nil, oauthError(ErrCodeInvalidRequest, "code is required")
-	}
-	if len(code) > maxSecretLen {
-		return nil, errBadCode
-	}
-	now := s.now()
-	ac, err := s.store.ConsumeCode(r.Context(), hashSecret(code), now)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, errBadCode
-	case err != nil:
-		return nil, serverError(err)
-	}
-	if ac.ClientID != client.ID || ac.RedirectURI != p["redirect_uri"] {
-		return nil, errBadCode
-	}
-	if p["code_verifier"] == "" {
-		return nil, oauthError(ErrCodeInvalidGrant, "code_verifier is required (PKCE)")
-	}
-	if !verifyS256(p["code_verifier"], ac.Challenge) {
-		return nil, oauthError(ErrCodeInvalidGrant, "code_verifier does not match the code_challenge")
-	}
-	return s.issueAccessToken(ac.Subject, client.ID, ac.Scope, ac.Claims, ac.AuthTime, now)
-}
-
 // registeredClaims are never taken from custom claims (SECURITY.md §9):
 // the JWT registered claims (RFC 7519 §4.1), those RFC 9068 and OIDC give a
 // meaning in access or ID tokens, and token-type markers.
@@ -204,7 +173,7 @@ func (s *Server) issueAccessToken(subject, clientID string, scope []string, cust
 	if scopeStr != "" {
 		claims["scope"] = scopeStr
 	}
-	tok, err := s.keys[0].signAccessToken(claims)
+	tok, err := s.sign(claims)
 	if err != nil {
 		return nil, serverError(err)
 	}

@@ -87,6 +87,11 @@ type VerifierConfig struct {
 	// JWKSMaxAge is how long fetched keys are used before being fetched
 	// again; default DefaultJWKSMaxAge.
 	JWKSMaxAge time.Duration
+
+	// ring is the key ring of a Server (set by New): read on every Verify,
+	// so that a key rotation is seen at once. It counts as the source of
+	// keys, like Keys.
+	ring *keyRing
 }
 
 // Verifier checks Keystile access tokens (RFC 9068 §4). It is safe for
@@ -96,8 +101,10 @@ type Verifier struct {
 	audience string
 	now      func() time.Time
 	parser   *jwt.Parser
-	// keys holds the configured keys; nil in JWKS mode.
+	// Exactly one source of keys is set: keys (the configured keys), ring
+	// (a Server's key ring) or jwks.
 	keys map[string]verificationKey
+	ring *keyRing
 	jwks *jwksCache
 }
 
@@ -126,7 +133,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		cfg.Now = time.Now
 	}
 	sources := 0
-	for _, set := range []bool{len(cfg.Keys) > 0, cfg.JWKSURL != "", cfg.HS256Secret != nil} {
+	for _, set := range []bool{len(cfg.Keys) > 0, cfg.JWKSURL != "", cfg.HS256Secret != nil, cfg.ring != nil} {
 		if set {
 			sources++
 		}
@@ -149,6 +156,15 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		v.jwks = c
 		// A JWKS only ever yields asymmetric keys (see jwkVerificationKey).
 		methods = []string{AlgRS256, AlgES256, AlgEdDSA}
+	case cfg.ring != nil:
+		if err := cfg.ring.check(); err != nil {
+			return nil, err
+		}
+		v.ring = cfg.ring
+		// A rotation may change the algorithm (say HS256 to RS256), so the
+		// coarse list names every algorithm a ring key can have; keyFor
+		// still holds each token to the algorithm of its own key.
+		methods = []string{AlgHS256, AlgRS256, AlgES256, AlgEdDSA}
 	default:
 		keys := cfg.Keys
 		if cfg.HS256Secret != nil {
@@ -229,13 +245,22 @@ func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 		return nil, errors.New("header has no kid")
 	}
 	var k verificationKey
-	if v.jwks != nil {
+	switch {
+	case v.jwks != nil:
 		var err error
 		if k, err = v.jwks.key(ctx, kid); err != nil {
 			return nil, err
 		}
-	} else if k, ok = v.keys[kid]; !ok {
-		return nil, errors.New("unknown kid")
+	case v.ring != nil:
+		sk, ok := v.ring.lookup(kid)
+		if !ok {
+			return nil, errors.New("unknown kid")
+		}
+		k = verificationKey{alg: sk.alg, key: sk.verify}
+	default:
+		if k, ok = v.keys[kid]; !ok {
+			return nil, errors.New("unknown kid")
+		}
 	}
 	// The allow-list is per key: an RSA key verifies RS256 only and an HMAC
 	// secret HS256 only, so a public key can never become an HMAC secret.

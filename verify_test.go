@@ -265,7 +265,7 @@ func newJWKSFixture(t *testing.T, keys ...SigningKey) *jwksFixture {
 		f.fetches.Add(1)
 		f.mu.Lock()
 		raw, status := f.raw, f.status
-		s := &Server{keys: append([]SigningKey(nil), f.keys...)}
+		s := &Server{keys: newKeyRing(f.keys, 0, nil)}
 		f.mu.Unlock()
 		if status != 0 {
 			http.Error(w, "unavailable", status)

@@ -1,0 +1,266 @@
+package keystile
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// keyRing holds the keys of a running Server: the one that signs, the keys
+// configured to verify alongside it, and retired signers. A retired signer
+// keeps verifying, and stays in the JWKS, until every token it signed has
+// expired: retirement + AccessTokenTTL + DefaultLeeway. Readers filter by
+// the clock on every call, so a key leaves at that moment without a
+// background goroutine; writers also drop the expired keys for good.
+//
+// The ring is read on every token issue, verification and JWKS request, so
+// that a rotation is seen at once, with no restart. Remote verifiers follow
+// the rotation through the JWKS as OpenID Connect Core §10.1.1 describes:
+// they refetch it when a token names a kid they do not know.
+type keyRing struct {
+	// grace is how long a retired key outlives its retirement: the access
+	// token lifetime plus the verifier's clock-skew leeway.
+	grace time.Duration
+	now   func() time.Time
+
+	mu sync.RWMutex
+	// keys[0] signs. Never empty once New has accepted the ring.
+	keys []ringKey
+}
+
+// ringKey is one key of the ring. until is when it stops verifying; zero
+// means never (the signer, and keys configured without a retirement).
+type ringKey struct {
+	key   SigningKey
+	until time.Time
+}
+
+func (k ringKey) live(now time.Time) bool { return k.until.IsZero() || now.Before(k.until) }
+
+// newKeyRing returns a ring whose first key signs and whose other keys
+// verify with no expiry, as Config.Keys promises. accessTTL is the server's
+// access token lifetime; now is its clock. The keys are checked by check,
+// which NewVerifier calls, so that New reports a bad key like before.
+func newKeyRing(keys []SigningKey, accessTTL time.Duration, now func() time.Time) *keyRing {
+	r := &keyRing{grace: accessTTL + DefaultLeeway, now: now}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	for _, k := range keys {
+		r.keys = append(r.keys, ringKey{key: k})
+	}
+	return r
+}
+
+// check reports a key that cannot be used or a key id given twice, naming
+// the Config.Keys index.
+func (r *keyRing) check() error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if len(r.keys) == 0 {
+		return errors.New("keystile: Config.Keys needs at least one signing key")
+	}
+	seen := make(map[string]bool, len(r.keys))
+	for i, k := range r.keys {
+		if k.key.method == nil {
+			return fmt.Errorf("keystile: Config.Keys[%d] is not initialised; use NewHS256Key, NewRS256Key, NewES256Key or NewEdDSAKey", i)
+		}
+		if seen[k.key.kid] {
+			return fmt.Errorf("keystile: Config.Keys[%d] repeats key id %q", i, k.key.kid)
+		}
+		seen[k.key.kid] = true
+	}
+	return nil
+}
+
+// signer returns the key that signs now; the zero SigningKey, which refuses
+// to sign, if the ring is empty.
+func (r *keyRing) signer() SigningKey {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if len(r.keys) == 0 {
+		return SigningKey{}
+	}
+	return r.keys[0].key
+}
+
+// list returns the keys that verify now, the signer first.
+func (r *keyRing) list() []SigningKey {
+	now := r.now()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]SigningKey, 0, len(r.keys))
+	for _, k := range r.keys {
+		if k.live(now) {
+			out = append(out, k.key)
+		}
+	}
+	return out
+}
+
+// lookup returns the key named kid if it verifies now.
+func (r *keyRing) lookup(kid string) (SigningKey, bool) {
+	now := r.now()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, k := range r.keys {
+		if k.key.kid == kid && k.live(now) {
+			return k.key, true
+		}
+	}
+	return SigningKey{}, false
+}
+
+// rotate makes next the signer and retires the current signer at at.
+func (r *keyRing) rotate(next SigningKey, at time.Time) error {
+	if next.method == nil {
+		return errors.New("keystile: RotateKey: the key is not initialised; use NewHS256Key, NewRS256Key, NewES256Key or NewEdDSAKey")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pruneLocked(r.now())
+	for _, k := range r.keys {
+		// A kid names one key: reusing one would let tokens of the old key
+		// be checked against the new one, or the reverse.
+		if k.key.kid == next.kid {
+			return fmt.Errorf("keystile: RotateKey: key id %q is already in the key ring", next.kid)
+		}
+	}
+	keys := make([]ringKey, 0, len(r.keys)+1)
+	keys = append(keys, ringKey{key: next})
+	if len(r.keys) > 0 {
+		old := r.keys[0]
+		old.until = at.Add(r.grace)
+		keys = append(keys, old)
+		keys = append(keys, r.keys[1:]...)
+	}
+	r.keys = keys
+	return nil
+}
+
+// set replaces the ring with entries (see Server.SetKeys).
+func (r *keyRing) set(entries []KeyFileEntry) error {
+	if err := checkEntries(entries); err != nil {
+		return fmt.Errorf("keystile: SetKeys: %w", err)
+	}
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var current string
+	if len(r.keys) > 0 {
+		current = r.keys[0].key.kid
+	}
+	keys := make([]ringKey, 0, len(entries))
+	for _, e := range entries {
+		k := ringKey{key: e.Key}
+		if !e.Retired.IsZero() {
+			retired := e.Retired
+			// This server signed with its current key until now, whatever
+			// the file says (another process may have rotated the file a
+			// while ago): its tokens must outlive the file's date.
+			if e.Key.kid == current && retired.Before(now) {
+				retired = now
+			}
+			k.until = retired.Add(r.grace)
+		}
+		keys = append(keys, k)
+	}
+	r.keys = keys
+	r.pruneLocked(now)
+	return nil
+}
+
+// pruneLocked drops the keys that no longer verify. r.mu must be held for
+// writing.
+func (r *keyRing) pruneLocked(now time.Time) {
+	// The signer has no expiry, so it always stays.
+	r.keys = slices.DeleteFunc(r.keys, func(k ringKey) bool { return !k.live(now) })
+}
+
+// checkEntries refuses a key list a server cannot use: empty, a retired or
+// uninitialised first key, an uninitialised key, or a key id given twice.
+func checkEntries(entries []KeyFileEntry) error {
+	if len(entries) == 0 {
+		return errors.New("no keys")
+	}
+	if !entries[0].Retired.IsZero() {
+		return errors.New("the first key signs and cannot be retired")
+	}
+	seen := make(map[string]bool, len(entries))
+	for i, e := range entries {
+		if e.Key.method == nil {
+			return fmt.Errorf("key %d is not initialised", i)
+		}
+		if seen[e.Key.kid] {
+			return fmt.Errorf("key %d repeats key id %q", i, e.Key.kid)
+		}
+		seen[e.Key.kid] = true
+	}
+	return nil
+}
+
+// RotateKey makes next the key that signs access tokens from now on. The
+// key that signed until now is retired: it keeps verifying, in the
+// in-process Verifier and in the JWKS (RFC 7517 §5), until the tokens it
+// signed have expired (AccessTokenTTL plus DefaultLeeway after now), and is
+// then dropped. Keys given in Config.Keys after the first keep verifying.
+//
+// A key id already in the ring is refused, and so is an uninitialised key;
+// the ring is then unchanged. RotateKey is safe to call while the server
+// runs: the next token, verification and JWKS request see the new key.
+//
+// Verifiers in other processes learn the new key from the JWKS when they
+// meet its kid, but they limit how often they refetch (Keystile's Verifier:
+// once per JWKSRefreshInterval, 30 s by default), so for that long they may
+// refuse the new key's tokens.
+func (s *Server) RotateKey(next SigningKey) error {
+	return s.keys.rotate(next, s.now())
+}
+
+// SigningKeys returns the keys the server trusts now: the one that signs
+// first, then the others that still verify. The slice is a copy.
+func (s *Server) SigningKeys() []SigningKey {
+	return s.keys.list()
+}
+
+// SetKeys replaces the server's keys with entries, in the order and with the
+// meaning of a key file (see LoadKeyFile): entries[0] signs from now on and
+// must not be retired; a retired entry verifies until Retired +
+// AccessTokenTTL + DefaultLeeway and is then dropped (at once if that is
+// past); any other entry verifies with no expiry. It is how a running
+// server reloads its key file, and it leaves the server as a restart with
+// that file followed by SetKeys would:
+//
+//   - Reloading the same entries changes nothing.
+//   - A key that is not among entries stops verifying at once: removing a
+//     key from the file is how an operator withdraws a leaked key. Keep the
+//     old key, marked retired, to rotate without breaking tokens
+//     (RotateKeyFile does so).
+//   - The one exception favours tokens already issued: if the key this
+//     server signs with is listed as retired earlier than now, it counts as
+//     retired now, since it signed until now.
+//
+// Invalid entries (none, a retired first key, an uninitialised key, a key id
+// given twice) return an error and leave the keys unchanged.
+//
+// A binary starts with the first key of the file and then calls SetKeys:
+//
+//	entries, err := keystile.LoadKeyFile(path)
+//	srv, err := keystile.New(keystile.Config{Keys: []keystile.SigningKey{entries[0].Key}, …})
+//	err = srv.SetKeys(entries)
+func (s *Server) SetKeys(entries []KeyFileEntry) error {
+	return s.keys.set(entries)
+}
+
+// signer returns the key that signs now. Read it once per token: a
+// rotation may land between two calls.
+func (s *Server) signer() SigningKey { return s.keys.signer() }
+
+// sign signs claims as an RFC 9068 access token with the key that signs now.
+func (s *Server) sign(claims jwt.MapClaims) (string, error) {
+	return s.signer().signAccessToken(claims)
+}
