@@ -1,9 +1,14 @@
 package keystile
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/keystile/keystile/store"
 )
@@ -22,6 +27,9 @@ type authRequest struct {
 	challenge   string
 	nonce       string
 	scope       []string
+	promptNone  bool          // OIDC prompt=none: never show the form
+	promptLogin bool          // OIDC prompt=login: always show the form
+	maxAge      time.Duration // OIDC max_age; -1 when absent
 }
 
 // handleAuthorize serves GET and POST /authorize (RFC 6749 §4.1.1; POST
@@ -50,7 +58,102 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		s.redirectError(w, r, ar.redirectURI, ar.state, e)
 		return
 	}
+	if s.trySingleSignOn(w, r, ar) {
+		return
+	}
+	if ar.promptNone {
+		s.redirectError(w, r, ar.redirectURI, ar.state, oauthError("login_required", "the user must sign in"))
+		return
+	}
 	s.startLogin(w, r, ar)
+}
+
+// trySingleSignOn answers the request from the browser's session, without the
+// form, when the session is live, the client did not ask for prompt=login and
+// the sign-in is recent enough for max_age (OIDC Core §3.1.2.1). It reports
+// whether it answered.
+func (s *Server) trySingleSignOn(w http.ResponseWriter, r *http.Request, ar *authRequest) bool {
+	if ar.promptLogin || ar.maxAge == 0 {
+		return false
+	}
+	sess, cookie, ok, err := s.currentSession(r)
+	if err != nil {
+		s.redirectError(w, r, ar.redirectURI, ar.state, serverError(err))
+		return true
+	}
+	if !ok || (ar.maxAge > 0 && s.now().Sub(sess.AuthTime) > ar.maxAge) {
+		return false
+	}
+	id, err := s.currentIdentity(r.Context(), sess.Subject, sess.Claims)
+	switch {
+	case errors.Is(err, ErrUnknownUser):
+		// The user was removed or disabled since: the session is worthless.
+		if err := s.store.EndSession(r.Context(), hashSecret(cookie), true); err != nil {
+			s.redirectError(w, r, ar.redirectURI, ar.state, serverError(err))
+			return true
+		}
+		s.clearSessionCookie(w)
+		return false
+	case err != nil:
+		s.redirectError(w, r, ar.redirectURI, ar.state, serverError(err))
+		return true
+	}
+	s.finishAuthorization(w, r, codeGrant{
+		clientID:    ar.client.ID,
+		redirectURI: ar.redirectURI,
+		state:       ar.state,
+		challenge:   ar.challenge,
+		nonce:       ar.nonce,
+		scope:       ar.scope,
+		identity:    id,
+		authTime:    sess.AuthTime,
+		sessionHash: sess.IDHash,
+	})
+	return true
+}
+
+// codeGrant is everything an authorization code is bound to.
+type codeGrant struct {
+	clientID, redirectURI, state, challenge, nonce string
+	scope                                          []string
+	identity                                       Identity
+	authTime                                       time.Time
+	sessionHash                                    []byte
+}
+
+// finishAuthorization issues a code for g and sends the browser back to the
+// client with code, state and iss (RFC 6749 §4.1.2, RFC 9207).
+func (s *Server) finishAuthorization(w http.ResponseWriter, r *http.Request, g codeGrant) {
+	code, err := s.issueCode(r.Context(), g)
+	if err != nil {
+		s.redirectError(w, r, g.redirectURI, g.state, serverError(err))
+		return
+	}
+	s.log.InfoContext(r.Context(), "authorization granted", "client_id", g.clientID, "sub", g.identity.Subject)
+	s.redirectWith(w, r, g.redirectURI, g.state, url.Values{"code": {code}})
+}
+
+// issueCode stores a new single-use code for g and returns it. Only its hash
+// is stored. The code names a new refresh-token family, so that a replay of
+// the code can revoke every token issued from it.
+func (s *Server) issueCode(ctx context.Context, g codeGrant) (string, error) {
+	code := newSecret()
+	now := s.now()
+	err := s.store.CreateCode(ctx, store.AuthCode{
+		Hash:          hashSecret(code),
+		ClientID:      g.clientID,
+		RedirectURI:   g.redirectURI,
+		Challenge:     g.challenge,
+		Subject:       g.identity.Subject,
+		Claims:        g.identity.Claims,
+		Scope:         g.scope,
+		Nonce:         g.nonce,
+		AuthTime:      g.authTime,
+		ExpiresAt:     now.Add(s.cfg.CodeTTL),
+		FamilyID:      newSecret(),
+		SessionIDHash: g.sessionHash,
+	})
+	return code, err
 }
 
 // authorizeValues reads the query of a GET or the form body of a POST.
@@ -140,12 +243,19 @@ func (s *Server) authorizeParams(p params, ar *authRequest) *Error {
 		return oauthError(ErrCodeInvalidRequest, "nonce is too long")
 	}
 	ar.nonce = p["nonce"]
-	for _, v := range strings.Fields(p["prompt"]) {
-		if v == "none" {
-			// No sign-in session survives between requests yet, so prompt=none
-			// can never be satisfied (OIDC Core §3.1.2.6).
-			return oauthError("login_required", "the user must sign in")
+	prompts := strings.Fields(p["prompt"])
+	ar.promptNone = slices.Contains(prompts, "none")
+	ar.promptLogin = slices.Contains(prompts, "login")
+	if ar.promptNone && len(prompts) > 1 {
+		return oauthError(ErrCodeInvalidRequest, "prompt=none cannot be combined with other values")
+	}
+	ar.maxAge = -1
+	if v, ok := p["max_age"]; ok {
+		secs, err := strconv.ParseUint(v, 10, 32)
+		if err != nil {
+			return oauthError(ErrCodeInvalidRequest, "max_age must be a number of seconds")
 		}
+		ar.maxAge = time.Duration(secs) * time.Second
 	}
 	return nil
 }

@@ -51,6 +51,11 @@ func ValidateClient(c Client) error {
 			return fmt.Errorf("client %q: redirect URI %q: %w", c.ID, u, err)
 		}
 	}
+	for _, u := range c.PostLogoutRedirectURIs {
+		if err := validRedirectURI(u); err != nil {
+			return fmt.Errorf("client %q: post-logout redirect URI %q: %w", c.ID, u, err)
+		}
+	}
 	for _, o := range c.AllowedOrigins {
 		if err := validOrigin(o); err != nil {
 			return fmt.Errorf("client %q: allowed origin %q: %w", c.ID, o, err)
@@ -180,6 +185,17 @@ func (c *Client) parseScope(raw string) ([]string, *Error) {
 }
 
 func (c *Client) allowsGrant(g string) bool { return slices.Contains(c.GrantTypes, g) }
+
+// getsRefreshTokens reports whether a grant of scope to this client comes
+// with a refresh token: the client must be allowed the refresh_token grant,
+// and a client that lists offline_access among its scopes gets refresh tokens
+// only when it asks for offline_access (OIDC Core §11).
+func (c *Client) getsRefreshTokens(scope []string) bool {
+	if !c.allowsGrant(GrantRefreshToken) {
+		return false
+	}
+	return !slices.Contains(c.Scopes, "offline_access") || slices.Contains(scope, "offline_access")
+}
 
 // validScopeToken: 1*( %x21 / %x23-5B / %x5D-7E ) (RFC 6749 §3.3).
 func validScopeToken(s string) bool {

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,6 +48,8 @@ type testEnv struct {
 	clock  *testClock
 	logs   *bytes.Buffer
 	issuer string
+	// disabled makes LookupUser refuse alice, as if an admin disabled her.
+	disabled *atomic.Bool
 }
 
 func newTestEnv(t *testing.T) *testEnv {
@@ -62,11 +65,13 @@ func newTestEnv(t *testing.T) *testEnv {
 	clock := &testClock{now: time.Now()}
 	logs := &bytes.Buffer{}
 	var logMu sync.Mutex
+	disabled := &atomic.Bool{}
 	srv, err := New(Config{
 		Issuer: issuer,
 		Clients: []Client{
 			{ID: "spa", Public: true, RedirectURIs: []string{spaRedirect, "http://127.0.0.1/native"}, Scopes: []string{"openid", "profile", "read"}},
-			{ID: "backend", SecretHash: HashClientSecret(testClientSecret), RedirectURIs: []string{backendRedirect}},
+			{ID: "backend", SecretHash: HashClientSecret(testClientSecret), RedirectURIs: []string{backendRedirect}, PostLogoutRedirectURIs: []string{"https://backend.example.com/bye"}},
+			{ID: "svc", SecretHash: HashClientSecret(testClientSecret), GrantTypes: []string{GrantClientCredentials}, Scopes: []string{"reports:read", "reports:write"}, Claims: map[string]any{"role": "reporter", "iss": "evil"}},
 		},
 		Store: memory.New(),
 		Keys:  []SigningKey{key},
@@ -75,6 +80,12 @@ func newTestEnv(t *testing.T) *testEnv {
 				return Identity{Subject: "alice", Claims: map[string]any{"role": "admin", "sub": "mallory", "iss": "evil"}}, nil
 			}
 			return Identity{}, ErrInvalidCredentials
+		},
+		LookupUser: func(ctx context.Context, subject string) (Identity, error) {
+			if subject == "alice" && !disabled.Load() {
+				return Identity{Subject: "alice", Claims: map[string]any{"role": "admin"}}, nil
+			}
+			return Identity{}, ErrUnknownUser
 		},
 		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: logs, mu: &logMu}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:    clock.Now,
@@ -85,7 +96,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
 	t.Cleanup(hs.Close)
-	return &testEnv{t: t, srv: srv, http: hs, clock: clock, logs: logs, issuer: issuer}
+	return &testEnv{t: t, srv: srv, http: hs, clock: clock, logs: logs, issuer: issuer, disabled: disabled}
 }
 
 type lockedWriter struct {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/url"
 
 	"github.com/keystile/keystile/store"
 )
@@ -98,25 +97,22 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, serverError(err))
 		return
 	}
-	code := newSecret()
-	err = s.store.CreateCode(ctx, store.AuthCode{
-		Hash:        hashSecret(code),
-		ClientID:    pending.ClientID,
-		RedirectURI: pending.RedirectURI,
-		Challenge:   pending.Challenge,
-		Subject:     id.Subject,
-		Claims:      id.Claims,
-		Scope:       pending.Scope,
-		Nonce:       pending.Nonce,
-		AuthTime:    now,
-		ExpiresAt:   now.Add(s.cfg.CodeTTL),
-	})
+	sessionHash, err := s.startSession(w, r, id, now)
 	if err != nil {
 		s.redirectError(w, r, pending.RedirectURI, pending.State, serverError(err))
 		return
 	}
-	s.log.InfoContext(ctx, "sign-in succeeded", "client_id", client.ID, "sub", id.Subject)
-	s.redirectWith(w, r, pending.RedirectURI, pending.State, url.Values{"code": {code}})
+	s.finishAuthorization(w, r, codeGrant{
+		clientID:    pending.ClientID,
+		redirectURI: pending.RedirectURI,
+		state:       pending.State,
+		challenge:   pending.Challenge,
+		nonce:       pending.Nonce,
+		scope:       pending.Scope,
+		identity:    id,
+		authTime:    now,
+		sessionHash: sessionHash,
+	})
 }
 
 // sameBrowser reports whether the request carries the binding cookie of the

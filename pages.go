@@ -31,9 +31,34 @@ var (
 // Each page is the shared layout plus one "content" template. Parsing at
 // start-up turns a broken template into a failed build test, not a 500.
 var (
-	loginTemplate = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/login.html"))
-	errorTemplate = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/error.html"))
+	loginTemplate     = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/login.html"))
+	errorTemplate     = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/error.html"))
+	logoutTemplate    = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/logout.html"))
+	signedOutTemplate = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/signed_out.html"))
 )
+
+// logoutView is the sign-out confirmation: a form that posts back what the
+// client sent, so that the POST can redirect where the GET was asked to.
+type logoutView struct {
+	ClientName, Subject, CSRFToken                      string
+	ClientID, PostLogoutRedirectURI, State, IDTokenHint string
+}
+
+type logoutPage struct {
+	logoutView
+	Product, Title string
+}
+
+// renderLogout writes the sign-out confirmation page.
+func (s *Server) renderLogout(w http.ResponseWriter, v logoutView) {
+	s.renderPage(w, http.StatusOK, logoutTemplate, logoutPage{logoutView: v, Product: s.productName(), Title: "Sign out"})
+}
+
+// renderSignedOut writes the page shown after sign-out when there is no
+// registered place to send the browser back to.
+func (s *Server) renderSignedOut(w http.ResponseWriter) {
+	s.renderPage(w, http.StatusOK, signedOutTemplate, struct{ Product, Title string }{s.productName(), "Signed out"})
+}
 
 // pageCSP allows the page's own stylesheet and images and nothing else: no
 // script at all, no framing (clickjacking of the login form), no <base> or

@@ -12,13 +12,14 @@ import (
 
 // tokenAnswer is a decoded /token response, success or error.
 type tokenAnswer struct {
-	status      int
-	header      http.Header
-	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int    `json:"expires_in"`
-	Scope       string `json:"scope"`
-	Error       string `json:"error"`
+	status       int
+	header       http.Header
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	Scope        string `json:"scope"`
+	RefreshToken string `json:"refresh_token"`
+	Error        string `json:"error"`
 }
 
 func (e *testEnv) token(form url.Values, header http.Header) tokenAnswer {

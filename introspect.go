@@ -1,0 +1,95 @@
+package keystile
+
+import (
+	"errors"
+	"maps"
+	"net/http"
+	"strings"
+
+	"github.com/keystile/keystile/store"
+)
+
+// handleIntrospect serves POST /introspect (RFC 7662) to authenticated
+// confidential clients, typically resource servers; public clients are
+// refused (§4: the endpoint must not let anyone probe tokens). An access
+// token is active when its signature, issuer, audience and expiry verify and
+// it has not been revoked; a refresh token when it is live, unused and was
+// issued to the asking client. Anything else is {"active": false}. A store
+// failure answers an error, never a stale "active": true (SECURITY.md §12).
+func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	p, err := readTokenForm(r)
+	if err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	}
+	client, err := s.authenticateClient(r, p)
+	if err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	}
+	if client.Public {
+		s.writeJSONError(w, r, &Error{Code: ErrCodeInvalidClient, Description: "introspection needs a confidential client", Status: http.StatusUnauthorized})
+		return
+	}
+	tok := p["token"]
+	if tok == "" {
+		s.writeJSONError(w, r, oauthError(ErrCodeInvalidRequest, "token is required"))
+		return
+	}
+	resp, err := s.introspect(r, client, tok)
+	if err != nil {
+		s.writeJSONError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+var inactive = map[string]any{"active": false}
+
+func (s *Server) introspect(r *http.Request, client *Client, tok string) (map[string]any, error) {
+	ctx := r.Context()
+	if len(tok) > maxTokenLen {
+		return inactive, nil
+	}
+	if !strings.Contains(tok, ".") {
+		if len(tok) > maxSecretLen {
+			return inactive, nil
+		}
+		rt, err := s.store.GetRefreshToken(ctx, hashSecret(tok), s.now())
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return inactive, nil
+		case err != nil:
+			return nil, withCause(errStoreUnavailable, err)
+		}
+		if !rt.UsedAt.IsZero() || rt.ClientID != client.ID {
+			return inactive, nil
+		}
+		return map[string]any{
+			"active":     true,
+			"token_type": "refresh_token",
+			"client_id":  rt.ClientID,
+			"sub":        rt.Subject,
+			"scope":      strings.Join(rt.Scope, " "),
+			"iat":        rt.IssuedAt.Unix(),
+			"exp":        rt.ExpiresAt.Unix(),
+			"iss":        s.cfg.Issuer,
+		}, nil
+	}
+	claims, err := s.verifier.Verify(ctx, tok)
+	if err != nil {
+		return inactive, nil
+	}
+	jti, _ := claims["jti"].(string)
+	revoked, err := s.store.AccessTokenRevoked(ctx, jti)
+	if err != nil {
+		return nil, withCause(errStoreUnavailable, err)
+	}
+	if revoked || jti == "" {
+		return inactive, nil
+	}
+	out := maps.Clone(map[string]any(claims))
+	out["active"] = true
+	out["token_type"] = "Bearer"
+	return out, nil
+}

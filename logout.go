@@ -1,0 +1,115 @@
+package keystile
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"slices"
+)
+
+// handleLogout serves /logout: RP-initiated logout (OIDC RP-Initiated Logout
+// 1.0) and a plain "sign out" link. A GET never signs anyone out, since any
+// page could embed it: it shows a confirmation form whose POST carries a CSRF
+// token bound to the session cookie. The POST ends the session, revokes the
+// refresh tokens issued in it, and sends the browser to the client's
+// post_logout_redirect_uri only if it is registered for that client (exact
+// match); otherwise it shows the signed-out page.
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
+	values, err := authorizeValues(r)
+	if err != nil {
+		s.errorPage(w, r, oauthError(ErrCodeInvalidRequest, "The request could not be read."))
+		return
+	}
+	p, _, perr := singleValues(values)
+	if perr != nil {
+		s.errorPage(w, r, perr)
+		return
+	}
+	client, returnTo, e := s.logoutTarget(p)
+	if e != nil {
+		s.errorPage(w, r, e)
+		return
+	}
+	sess, cookie, signedIn, err := s.currentSession(r)
+	if err != nil {
+		s.errorPage(w, r, serverError(err))
+		return
+	}
+	if !signedIn {
+		s.clearSessionCookie(w)
+		s.afterLogout(w, r, returnTo, p["state"])
+		return
+	}
+	if r.Method != http.MethodPost || p["csrf_token"] == "" {
+		v := logoutView{
+			Subject:               sess.Subject,
+			CSRFToken:             logoutCSRF(cookie),
+			PostLogoutRedirectURI: returnTo,
+			State:                 p["state"],
+			IDTokenHint:           p["id_token_hint"],
+		}
+		if client != nil {
+			v.ClientID, v.ClientName = client.ID, client.Name
+		}
+		s.renderLogout(w, v)
+		return
+	}
+	if !equalHash([]byte(p["csrf_token"]), []byte(logoutCSRF(cookie))) {
+		s.errorPage(w, r, &Error{Code: ErrCodeAccessDenied, Description: "This sign-out form is out of date. Reload the page and try again.", Status: http.StatusForbidden})
+		return
+	}
+	if err := s.store.EndSession(r.Context(), hashSecret(cookie), true); err != nil {
+		s.errorPage(w, r, serverError(err))
+		return
+	}
+	s.clearSessionCookie(w)
+	s.log.InfoContext(r.Context(), "signed out", "sub", sess.Subject)
+	s.afterLogout(w, r, returnTo, p["state"])
+}
+
+// logoutTarget checks post_logout_redirect_uri against the client's list.
+// Without a client there is nothing to check it against, so it is refused.
+func (s *Server) logoutTarget(p params) (*Client, string, *Error) {
+	var client *Client
+	if id := p["client_id"]; id != "" {
+		c, ok := s.clients[id]
+		if !ok {
+			return nil, "", oauthError(ErrCodeInvalidRequest, "The application that sent you here is not registered with this sign-in service.")
+		}
+		client = c
+	}
+	uri := p["post_logout_redirect_uri"]
+	if uri == "" {
+		return client, "", nil
+	}
+	if client == nil || !slices.Contains(client.PostLogoutRedirectURIs, uri) {
+		return nil, "", oauthError(ErrCodeInvalidRequest, "The sign-out link asks to return to an address that is not registered for this application.")
+	}
+	return client, uri, nil
+}
+
+func (s *Server) afterLogout(w http.ResponseWriter, r *http.Request, returnTo, state string) {
+	if returnTo == "" {
+		s.renderSignedOut(w)
+		return
+	}
+	u, err := url.Parse(returnTo)
+	if err != nil {
+		s.renderSignedOut(w)
+		return
+	}
+	if state != "" {
+		q := u.Query()
+		q.Set("state", state)
+		u.RawQuery = q.Encode()
+	}
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+}
+
+// logoutCSRF derives the sign-out form's token from the session cookie: only
+// a page that can read the cookie's value, which is HttpOnly, could make it.
+func logoutCSRF(sessionCookie string) string {
+	sum := sha256.Sum256([]byte("keystile-logout-csrf:" + sessionCookie))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}

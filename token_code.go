@@ -1,0 +1,77 @@
+package keystile
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/keystile/keystile/store"
+)
+
+var errBadCode = oauthError(ErrCodeInvalidGrant, "the authorization code is invalid, expired, already used, or was issued to another client or redirect URI")
+
+// exchangeCode redeems an authorization code (RFC 6749 §4.1.3, RFC 7636
+// §4.5). The code is consumed before anything else is checked, so that a
+// failed verifier or a wrong redirect URI burns it: a stolen code cannot be
+// tried twice (SECURITY.md §3). A code presented again after it was redeemed
+// has the store revoke every refresh token issued from it (RFC 6749 §4.1.2).
+func (s *Server) exchangeCode(r *http.Request, client *Client, p params) (*tokenResponse, error) {
+	code := p["code"]
+	if code == "" {
+		return nil, oauthError(ErrCodeInvalidRequest, "code is required")
+	}
+	if len(code) > maxSecretLen {
+		return nil, errBadCode
+	}
+	now := s.now()
+	ac, err := s.store.ConsumeCode(r.Context(), hashSecret(code), now)
+	switch {
+	case errors.Is(err, store.ErrReused):
+		s.log.WarnContext(r.Context(), "authorization code replayed; its tokens were revoked", "client_id", client.ID)
+		return nil, errBadCode
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errBadCode
+	case err != nil:
+		return nil, serverError(err)
+	}
+	if ac.ClientID != client.ID || ac.RedirectURI != p["redirect_uri"] {
+		return nil, errBadCode
+	}
+	if p["code_verifier"] == "" {
+		return nil, oauthError(ErrCodeInvalidGrant, "code_verifier is required (PKCE)")
+	}
+	if !verifyS256(p["code_verifier"], ac.Challenge) {
+		return nil, oauthError(ErrCodeInvalidGrant, "code_verifier does not match the code_challenge")
+	}
+	// A code issued in a browser session dies with it: signing out between
+	// the redirect and the redemption must not leave a fresh token family.
+	if len(ac.SessionIDHash) > 0 {
+		_, err := s.store.GetSession(r.Context(), ac.SessionIDHash, now)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, oauthError(ErrCodeInvalidGrant, "the session this code was issued in has ended")
+		case err != nil:
+			return nil, serverError(err)
+		}
+	}
+	g := grant{
+		client:      client,
+		familyID:    ac.FamilyID,
+		sessionHash: ac.SessionIDHash,
+		identity:    Identity{Subject: ac.Subject, Claims: ac.Claims},
+		scope:       ac.Scope,
+		nonce:       ac.Nonce,
+		authTime:    ac.AuthTime,
+	}
+	resp, err := s.issueAccessToken(g.identity.Subject, client.ID, g.scope, g.identity.Claims, g.authTime, now)
+	if err != nil {
+		return nil, err
+	}
+	if client.getsRefreshTokens(g.scope) {
+		rt, err := s.issueRefreshToken(r, g, now, now.Add(s.cfg.RefreshTokenMaxTTL))
+		if err != nil {
+			return nil, err
+		}
+		resp.RefreshToken = rt
+	}
+	return resp, nil
+}
