@@ -1,7 +1,7 @@
 // Package store defines the persistence Keystile needs: pending authorization
 // requests, authorization codes, browser sessions, refresh-token families and
 // revoked access tokens. Backends live in subpackages (memory,
-// sqlite) and all pass the conformance suite in storetest.
+// sqlite, postgres) and all pass the conformance suite in storetest.
 //
 // Records are plain values: a backend never hands out a pointer into its own
 // state, and secrets (codes, request ids, browser bindings) are stored only as

@@ -101,8 +101,9 @@ func TestConcurrentRedemption(t *testing.T) {
 // testStores are the backends the end-to-end flow runs against.
 func testStores() map[string]func(testing.TB) store.Store {
 	return map[string]func(testing.TB) store.Store{
-		"memory": nil,
-		"sqlite": openSQLite,
+		"memory":   nil,
+		"sqlite":   openSQLite,
+		"postgres": openPostgres,
 	}
 }
 

@@ -1,0 +1,360 @@
+package postgres_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+
+	"github.com/keystile/keystile/store"
+	"github.com/keystile/keystile/store/postgres"
+	"github.com/keystile/keystile/store/postgres/postgrestest"
+	"github.com/keystile/keystile/store/storetest"
+)
+
+func open(tb testing.TB, url string) *postgres.Store {
+	tb.Helper()
+	s, err := postgres.Open(tb.Context(), url)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+// Each subtest gets a schema of its own, migrated from nothing.
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t, postgrestest.URL(t)) })
+}
+
+var (
+	t0  = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	exp = t0.Add(time.Minute)
+)
+
+func code(name string) store.AuthCode {
+	return store.AuthCode{
+		Hash:      []byte("code " + name),
+		ClientID:  "spa",
+		Subject:   "alice",
+		Claims:    map[string]any{"role": "admin"},
+		Scope:     []string{"openid"},
+		AuthTime:  t0,
+		ExpiresAt: exp,
+		FamilyID:  "family of code " + name,
+	}
+}
+
+func refresh(name string) store.RefreshToken {
+	return store.RefreshToken{
+		Hash:            []byte("refresh " + name),
+		FamilyID:        "family " + name,
+		SessionIDHash:   []byte("session " + name),
+		ClientID:        "spa",
+		Subject:         "alice",
+		Scope:           []string{"openid", "offline_access"},
+		IssuedAt:        t0,
+		ExpiresAt:       exp,
+		FamilyExpiresAt: exp.Add(time.Hour),
+	}
+}
+
+// race releases one goroutine per racer at once, each calling redeem with
+// the replica it is given, and returns their errors.
+func race(replicas []*postgres.Store, racers int, redeem func(s *postgres.Store, i int) error) []error {
+	start := make(chan struct{})
+	errs := make([]error, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		s := replicas[i%len(replicas)]
+		wg.Go(func() {
+			<-start
+			errs[i] = redeem(s, i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// Two Stores on one database stand for two Keystile replicas: a code is
+// still redeemed once, a refresh token rotated once, and every loser is told
+// it lost (ErrReused), not a serialization or deadlock error that a server
+// would turn into a 500.
+func TestTwoReplicas(t *testing.T) {
+	ctx := t.Context()
+	url := postgrestest.URL(t)
+	a, b := open(t, url), open(t, url)
+	defer a.Close()
+	defer b.Close()
+	replicas := []*postgres.Store{a, b}
+
+	for _, tc := range []struct {
+		name string
+		// setup stores one credential through a and returns how racer i
+		// redeems it.
+		setup func(t *testing.T, round int) func(s *postgres.Store, i int) error
+	}{
+		{"consume a code", func(t *testing.T, round int) func(*postgres.Store, int) error {
+			c := code(fmt.Sprint(round))
+			if err := a.CreateCode(ctx, c); err != nil {
+				t.Fatalf("CreateCode: %v", err)
+			}
+			return func(s *postgres.Store, _ int) error {
+				_, err := s.ConsumeCode(ctx, c.Hash, t0)
+				return err
+			}
+		}},
+		{"rotate a refresh token", func(t *testing.T, round int) func(*postgres.Store, int) error {
+			r := refresh(fmt.Sprint(round))
+			if err := a.CreateRefreshToken(ctx, r); err != nil {
+				t.Fatalf("CreateRefreshToken: %v", err)
+			}
+			return func(s *postgres.Store, i int) error {
+				next := r
+				next.Hash = fmt.Appendf(nil, "refresh %d next %d", round, i)
+				return s.RotateRefreshToken(ctx, r.Hash, next, t0)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const racers = 40
+			for round := range 3 {
+				errs := race(replicas, racers, tc.setup(t, round))
+				wins := 0
+				for _, err := range errs {
+					switch {
+					case err == nil:
+						wins++
+					case !errors.Is(err, store.ErrReused):
+						t.Errorf("round %d, a loser: err = %v, want ErrReused", round, err)
+					}
+				}
+				if wins != 1 {
+					t.Errorf("round %d: %d of %d won, want exactly 1", round, wins, racers)
+				}
+			}
+		})
+	}
+
+	// A sign-out on one replica while the other rotates a token of the
+	// session: whichever goes first, no token of the family works after
+	// both, so a sign-out never leaves a live refresh token behind.
+	t.Run("end the session while rotating", func(t *testing.T) {
+		for round := range 10 {
+			r := refresh(fmt.Sprint("signed out ", round))
+			if err := a.CreateRefreshToken(ctx, r); err != nil {
+				t.Fatalf("CreateRefreshToken: %v", err)
+			}
+			next := r
+			next.Hash = fmt.Appendf(nil, "refresh signed out %d next", round)
+			errs := race(replicas, 2, func(s *postgres.Store, i int) error {
+				if i == 0 {
+					return s.EndSession(ctx, r.SessionIDHash, true)
+				}
+				return s.RotateRefreshToken(ctx, r.Hash, next, t0)
+			})
+			if errs[0] != nil {
+				t.Fatalf("round %d: EndSession: %v", round, errs[0])
+			}
+			if errs[1] != nil && !errors.Is(errs[1], store.ErrNotFound) {
+				t.Errorf("round %d: RotateRefreshToken: err = %v, want nil or ErrNotFound", round, errs[1])
+			}
+			for _, h := range [][]byte{r.Hash, next.Hash} {
+				if _, err := b.GetRefreshToken(ctx, h, t0); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("round %d: token %q after sign-out: err = %v, want ErrNotFound", round, h, err)
+				}
+			}
+		}
+	})
+}
+
+// Replicas starting together race to migrate one empty database: the
+// advisory lock lets one apply the schema and the others find it done, so
+// every Open succeeds and the migration is recorded once.
+func TestConcurrentOpen(t *testing.T) {
+	url := postgrestest.URL(t)
+	const replicas = 4
+	stores := make([]*postgres.Store, replicas)
+	errs := make([]error, replicas)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range replicas {
+		wg.Go(func() {
+			<-start
+			stores[i], errs[i] = postgres.Open(t.Context(), url)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("Open #%d: %v", i, err)
+		}
+		defer stores[i].Close()
+	}
+
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatalf("pgx.Connect: %v", err)
+	}
+	defer conn.Close(t.Context())
+	var applied int
+	if err := conn.QueryRow(t.Context(),
+		`SELECT count(*) FROM keystile_goose_db_version WHERE version_id > 0`).Scan(&applied); err != nil {
+		t.Fatalf("read the migration history: %v", err)
+	}
+	if applied != 1 {
+		t.Errorf("the migration history has %d entries, want 1 (each migration applied once)", applied)
+	}
+
+	// They share one schema: what one replica writes, another reads.
+	c := code("shared")
+	if err := stores[0].CreateCode(t.Context(), c); err != nil {
+		t.Fatalf("CreateCode: %v", err)
+	}
+	if _, err := stores[replicas-1].ConsumeCode(t.Context(), c.Hash, t0); err != nil {
+		t.Errorf("ConsumeCode on another replica: %v", err)
+	}
+}
+
+func TestReopenKeepsRecords(t *testing.T) {
+	ctx := t.Context()
+	url := postgrestest.URL(t)
+
+	s := open(t, url)
+	for _, err := range []error{
+		s.CreateCode(ctx, code("kept")),
+		s.CreateCode(ctx, code("used")),
+		s.CreateRefreshToken(ctx, refresh("kept")),
+	} {
+		if err != nil {
+			t.Fatalf("create: %v", err)
+		}
+	}
+	if _, err := s.ConsumeCode(ctx, code("used").Hash, t0); err != nil {
+		t.Fatalf("ConsumeCode: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	// The second Open finds the schema at its version: migrations are not
+	// applied twice.
+	s = open(t, url)
+	defer s.Close()
+	c, err := s.ConsumeCode(ctx, code("kept").Hash, t0)
+	if err != nil {
+		t.Fatalf("ConsumeCode of the kept code after reopen: %v", err)
+	}
+	if c.Subject != "alice" || c.Claims["role"] != "admin" || !c.ExpiresAt.Equal(exp) {
+		t.Errorf("code after reopen = %+v", c)
+	}
+	if _, err := s.ConsumeCode(ctx, code("used").Hash, t0); !errors.Is(err, store.ErrReused) {
+		t.Errorf("code consumed before reopen: err = %v, want ErrReused", err)
+	}
+	if _, err := s.GetRefreshToken(ctx, refresh("kept").Hash, t0); err != nil {
+		t.Errorf("GetRefreshToken after reopen: %v", err)
+	}
+}
+
+// An operator rolling back a release runs the migrations down; the next
+// Open brings the schema back, empty, and it works.
+func TestMigrateDownAndUp(t *testing.T) {
+	ctx := t.Context()
+	url := postgrestest.URL(t)
+	s := open(t, url)
+	if err := s.CreateCode(ctx, code("before")); err != nil {
+		t.Fatalf("CreateCode: %v", err)
+	}
+	s.Close()
+
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatalf("pgx.ParseConfig: %v", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"),
+		goose.WithDisableGlobalRegistry(true), goose.WithTableName("keystile_goose_db_version"))
+	if err != nil {
+		t.Fatalf("goose.NewProvider: %v", err)
+	}
+	if _, err := p.DownTo(ctx, 0); err != nil {
+		t.Fatalf("migrate down to 0: %v", err)
+	}
+
+	s = open(t, url)
+	defer s.Close()
+	if _, err := s.ConsumeCode(ctx, code("before").Hash, t0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a code from before the rollback: err = %v, want ErrNotFound", err)
+	}
+	if err := s.CreateCode(ctx, code("after")); err != nil {
+		t.Fatalf("CreateCode after down and up: %v", err)
+	}
+	if _, err := s.ConsumeCode(ctx, code("after").Hash, t0); err != nil {
+		t.Errorf("ConsumeCode after down and up: %v", err)
+	}
+}
+
+// A database URL may hold a password: no error from Open repeats it.
+func TestOpenErrors(t *testing.T) {
+	const password = "s3cr3t-pw"
+	for _, tc := range []struct {
+		name, url, want string
+	}{
+		{"empty URL", "", "empty database URL"},
+		{"malformed URL", "postgres://keystile:" + password + "@db.internal:notaport/keystile", "cannot be parsed"},
+		{"malformed key=value list", "host=127.0.0.1 password='" + password, "cannot be parsed"},
+		{"nothing listening", "postgres://keystile:" + password + "@127.0.0.1:1/keystile?connect_timeout=5", "postgres: open:"},
+		{"unknown database", withParam(postgrestest.URL(t), "dbname", "keystile_no_such_database"), "keystile_no_such_database"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := postgres.Open(t.Context(), tc.url)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open: err = nil, want an error")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Open: err = %v, want it to say %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), password) {
+				t.Errorf("Open: err = %v, which repeats the password", err)
+			}
+		})
+	}
+}
+
+// withParam adds key=value to a connection string in either libpq form; a
+// later setting overrides an earlier one in both.
+func withParam(conn, key, value string) string {
+	if strings.Contains(conn, "://") {
+		return conn + "&" + key + "=" + value
+	}
+	return conn + " " + key + "=" + value
+}
+
+func BenchmarkCreateConsumeCode(b *testing.B) {
+	b.Run("serial", func(b *testing.B) {
+		s := open(b, postgrestest.URL(b))
+		defer s.Close()
+		storetest.BenchCreateConsumeCode(b, s)
+	})
+	b.Run("parallel", func(b *testing.B) {
+		s := open(b, postgrestest.URL(b))
+		defer s.Close()
+		storetest.BenchCreateConsumeCodeParallel(b, s)
+	})
+}
+
+func BenchmarkRotateRefreshToken(b *testing.B) {
+	s := open(b, postgrestest.URL(b))
+	defer s.Close()
+	storetest.BenchRotateRefreshToken(b, s)
+}
