@@ -7,11 +7,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,14 +31,165 @@ var (
 	staticFiles embed.FS
 )
 
-// Each page is the shared layout plus one "content" template. Parsing at
-// start-up turns a broken template into a failed build test, not a 500.
-var (
-	loginTemplate     = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/login.html"))
-	errorTemplate     = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/error.html"))
-	logoutTemplate    = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/logout.html"))
-	signedOutTemplate = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/signed_out.html"))
-)
+// pageSet is what a server renders its pages with: the templates and the
+// static assets, with the branding applied. New builds one; a Server built
+// without New (in tests) uses defaultPages.
+type pageSet struct {
+	login, errorPage, logout, signedOut *template.Template
+	assets                              map[string]staticAsset // below static/
+	logoURL                             string                 // relative to the page
+}
+
+// defaultPages is Keystile's own look. Building it at start-up turns a
+// broken embedded template into a failed test, not a 500.
+var defaultPages = func() *pageSet {
+	p, err := newPageSet(Branding{}, nil)
+	if err != nil {
+		panic(fmt.Errorf("keystile: the embedded pages: %w", err))
+	}
+	return p
+}()
+
+// pageFiles are the templates of the pages: the shared layout, which
+// defines "layout", and one file per page, which defines "content".
+// Config.Templates may override any of them.
+var pageFiles = []string{"layout.html", "login.html", "error.html", "logout.html", "signed_out.html"}
+
+// maxTemplateBytes bounds an override template file.
+const maxTemplateBytes = 1 << 20
+
+func (s *Server) pageSet() *pageSet {
+	if s.pages != nil {
+		return s.pages
+	}
+	return defaultPages
+}
+
+// newPageSet parses the templates, Keystile's own or the overrides in
+// overrides, renders each page once with sample data so that a template
+// that cannot execute fails here rather than in front of a user, and builds
+// the static assets with the branding's logo and theme.
+func newPageSet(b Branding, overrides fs.FS) (*pageSet, error) {
+	src, err := templateSources(overrides)
+	if err != nil {
+		return nil, err
+	}
+	p := &pageSet{assets: maps.Clone(staticAssets), logoURL: "static/logo.svg"}
+	if b.Logo != nil {
+		name, ct, err := logoAsset(b)
+		if err != nil {
+			return nil, fmt.Errorf("keystile: %w", err)
+		}
+		p.assets[name] = newStaticAsset(b.Logo, ct)
+		p.logoURL = "static/" + name
+	}
+	if b.AccentColor != "" {
+		css, err := themeCSS(b.AccentColor)
+		if err != nil {
+			return nil, fmt.Errorf("keystile: Config.Branding.AccentColor: %w", err)
+		}
+		p.assets["theme.css"] = newStaticAsset(css, staticTypes[".css"])
+	}
+	for _, page := range []struct {
+		file   string
+		dst    **template.Template
+		sample any
+	}{
+		{"login.html", &p.login, loginPage{
+			loginView:  loginView{ClientName: "Sample App", RequestID: "r", CSRFToken: "c", Username: "sample", Error: "Sample error.", Scopes: []string{"openid", "sample"}},
+			ScopeLines: scopeLines([]string{"openid", "sample"}), FocusPassword: true,
+		}},
+		{"error.html", &p.errorPage, errorPage{errorView: errorView{Code: ErrCodeInvalidRequest, Message: "Sample message.", Title: titleInvalidLink}, Hint: "Sample hint."}},
+		{"logout.html", &p.logout, logoutPage{logoutView: logoutView{ClientName: "Sample App", Subject: "sample", CSRFToken: "c", ClientID: "app", PostLogoutRedirectURI: "https://app.example/", State: "s", IDTokenHint: "h"}}},
+		{"signed_out.html", &p.signedOut, signedOutPage{}},
+	} {
+		t, err := template.New("layout.html").Parse(src["layout.html"])
+		if err == nil {
+			_, err = t.New(page.file).Parse(src[page.file])
+		}
+		if err == nil {
+			err = t.ExecuteTemplate(io.Discard, "layout", withLayout(page.sample, layoutData{Product: "Sample", Title: "Sample", LogoURL: p.logoURL}))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("keystile: Config.Templates: %s with layout.html: %w", page.file, err)
+		}
+		*page.dst = t
+	}
+	return p, nil
+}
+
+// templateSources returns the text of every template file: the override
+// when overrides has it, Keystile's own otherwise. An override directory
+// with a file that is no page (a typo such as "logn.html") or with none of
+// them (a wrong path) is an error, not a silent fallback.
+func templateSources(overrides fs.FS) (map[string]string, error) {
+	src := make(map[string]string, len(pageFiles))
+	for _, name := range pageFiles {
+		b, err := fs.ReadFile(templateFiles, "templates/"+name)
+		if err != nil {
+			return nil, fmt.Errorf("keystile: the embedded template %s: %w", name, err)
+		}
+		src[name] = string(b)
+	}
+	if overrides == nil {
+		return src, nil
+	}
+	entries, err := fs.ReadDir(overrides, ".")
+	if err != nil {
+		return nil, fmt.Errorf("keystile: Config.Templates: %w", err)
+	}
+	found := 0
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || path.Ext(name) != ".html" {
+			continue
+		}
+		if !slices.Contains(pageFiles, name) {
+			return nil, fmt.Errorf("keystile: Config.Templates: %q is not one of the page templates (%s)", name, strings.Join(pageFiles, ", "))
+		}
+		b, err := fs.ReadFile(overrides, name)
+		if err != nil {
+			return nil, fmt.Errorf("keystile: Config.Templates: %w", err)
+		}
+		if len(b) > maxTemplateBytes {
+			return nil, fmt.Errorf("keystile: Config.Templates: %s is larger than %d bytes", name, maxTemplateBytes)
+		}
+		src[name] = string(b)
+		found++
+	}
+	if found == 0 {
+		return nil, fmt.Errorf("keystile: Config.Templates holds none of the page templates (%s)", strings.Join(pageFiles, ", "))
+	}
+	return src, nil
+}
+
+// layoutData is what the layout shows on every page. Templates see its
+// fields as .Product, .Title and .LogoURL next to the page's own.
+type layoutData struct {
+	Product string // the product name
+	Title   string // the page's title
+	LogoURL string // the logo, relative to the page ("static/logo.svg")
+}
+
+// withLayout fills the layout fields of a page's data.
+func withLayout(data any, l layoutData) any {
+	switch d := data.(type) {
+	case loginPage:
+		d.Product, d.Title, d.LogoURL = l.Product, l.Title, l.LogoURL
+		return d
+	case errorPage:
+		// The error page's title comes from its view.
+		d.Product, d.LogoURL = l.Product, l.LogoURL
+		return d
+	case logoutPage:
+		d.Product, d.Title, d.LogoURL = l.Product, l.Title, l.LogoURL
+		return d
+	case signedOutPage:
+		d.Product, d.Title, d.LogoURL = l.Product, l.Title, l.LogoURL
+		return d
+	}
+	return data
+}
 
 // logoutView is the sign-out confirmation: a form that posts back what the
 // client sent, so that the POST can redirect where the GET was asked to.
@@ -46,18 +200,24 @@ type logoutView struct {
 
 type logoutPage struct {
 	logoutView
-	Product, Title string
+	Product, Title, LogoURL string
+}
+
+type signedOutPage struct {
+	Product, Title, LogoURL string
 }
 
 // renderLogout writes the sign-out confirmation page.
 func (s *Server) renderLogout(w http.ResponseWriter, v logoutView) {
-	s.renderPage(w, http.StatusOK, logoutTemplate, logoutPage{logoutView: v, Product: s.productName(), Title: "Sign out"})
+	p := s.pageSet()
+	s.renderPage(w, http.StatusOK, p.logout, logoutPage{logoutView: v, Product: s.productName(), Title: "Sign out", LogoURL: p.logoURL})
 }
 
 // renderSignedOut writes the page shown after sign-out when there is no
 // registered place to send the browser back to.
 func (s *Server) renderSignedOut(w http.ResponseWriter) {
-	s.renderPage(w, http.StatusOK, signedOutTemplate, struct{ Product, Title string }{s.productName(), "Signed out"})
+	p := s.pageSet()
+	s.renderPage(w, http.StatusOK, p.signedOut, signedOutPage{Product: s.productName(), Title: "Signed out", LogoURL: p.logoURL})
 }
 
 // pageCSP allows the page's own stylesheet and images and nothing else: no
@@ -94,6 +254,7 @@ type loginPage struct {
 	loginView
 	Product       string
 	Title         string
+	LogoURL       string
 	ScopeLines    []scopeLine
 	FocusPassword bool
 }
@@ -101,6 +262,7 @@ type loginPage struct {
 type errorPage struct {
 	errorView
 	Product string
+	LogoURL string
 	Hint    string
 }
 
@@ -169,16 +331,18 @@ func errorTitle(code, message string) string {
 
 // renderLogin writes the login form with the given status.
 func (s *Server) renderLogin(w http.ResponseWriter, status int, v loginView) {
+	ps := s.pageSet()
 	p := loginPage{
 		loginView:  v,
 		Product:    s.productName(),
 		Title:      "Sign in",
+		LogoURL:    ps.logoURL,
 		ScopeLines: scopeLines(v.Scopes),
 		// On a retry the username is already there: the password is what
 		// the user has to type again.
 		FocusPassword: v.Error != "" && v.Username != "",
 	}
-	s.renderPage(w, status, loginTemplate, p)
+	s.renderPage(w, status, ps.login, p)
 }
 
 // renderError writes an error page with the given status. It shows the
@@ -187,7 +351,8 @@ func (s *Server) renderError(w http.ResponseWriter, status int, v errorView) {
 	if v.Title == "" {
 		v.Title = errorTitle(v.Code, v.Message)
 	}
-	p := errorPage{errorView: v, Product: s.productName()}
+	ps := s.pageSet()
+	p := errorPage{errorView: v, Product: s.productName(), LogoURL: ps.logoURL}
 	if v.Message == "" {
 		p.Message = "The sign-in could not be completed."
 	}
@@ -196,10 +361,13 @@ func (s *Server) renderError(w http.ResponseWriter, status int, v errorView) {
 	} else {
 		p.Hint = "Go back to the application you came from and start signing in again."
 	}
-	s.renderPage(w, status, errorTemplate, p)
+	s.renderPage(w, status, ps.errorPage, p)
 }
 
 func (s *Server) productName() string {
+	if s.cfg.Branding.ProductName != "" {
+		return s.cfg.Branding.ProductName
+	}
 	if s.cfg.ProductName != "" {
 		return s.cfg.ProductName
 	}
@@ -288,8 +456,7 @@ func mustLoadStatic() map[string]staticAsset {
 		if !ok {
 			ct = "application/octet-stream"
 		}
-		sum := sha256.Sum256(body)
-		assets[name] = staticAsset{body: body, contentType: ct, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+		assets[name] = newStaticAsset(body, ct)
 		return nil
 	})
 	if err != nil {
@@ -298,19 +465,32 @@ func mustLoadStatic() map[string]staticAsset {
 	return assets
 }
 
-// staticHandler serves the embedded static/ files. It is registered as
-// "/static/*" on a chi router mounted at the issuer's path; the file name is
-// the route's wildcard, so the mount prefix does not matter. Without a chi
-// route it takes what follows the first "/static/" of the path. There are no
-// directory listings: only the embedded files' exact names are found.
-func staticHandler() http.Handler {
+func newStaticAsset(body []byte, contentType string) staticAsset {
+	sum := sha256.Sum256(body)
+	return staticAsset{body: body, contentType: contentType, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+}
+
+// staticHandler serves the server's static files: the embedded ones, with
+// the branding's logo and theme.css.
+func (s *Server) staticHandler() http.Handler { return serveAssets(s.pageSet().assets) }
+
+// staticHandler serves the embedded static/ files alone, without branding.
+func staticHandler() http.Handler { return serveAssets(staticAssets) }
+
+// serveAssets serves assets, the files below static/ by name. It is
+// registered as "/static/*" on a chi router mounted at the issuer's path;
+// the file name is the route's wildcard, so the mount prefix does not
+// matter. Without a chi route it takes what follows the first "/static/" of
+// the path. There are no directory listings: only the assets' exact names
+// are found.
+func serveAssets(assets map[string]staticAsset) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		a, ok := staticAssets[staticName(r)]
+		a, ok := assets[staticName(r)]
 		if !ok {
 			http.NotFound(w, r)
 			return

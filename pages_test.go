@@ -477,7 +477,7 @@ func TestStaticCSSIsSelfContained(t *testing.T) {
 }
 
 // TestPageScreenshots renders the pages in headless Chromium when it is
-// installed (the CI set-up installs it), into $KEYSTILE_SCREENSHOT_DIR or a
+// installed (the CI set-up installs it), into $KEYSTILE_ARTIFACTS or a
 // temporary directory. Without Chromium only this rendering step is left out.
 func TestPageScreenshots(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
@@ -485,7 +485,7 @@ func TestPageScreenshots(t *testing.T) {
 		t.Log("chromium is not installed: no screenshots taken")
 		return
 	}
-	dir := os.Getenv("KEYSTILE_SCREENSHOT_DIR")
+	dir := os.Getenv("KEYSTILE_ARTIFACTS")
 	if dir == "" {
 		dir = t.TempDir()
 	}

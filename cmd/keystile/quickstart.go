@@ -105,7 +105,11 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 			Name:         "Keystile demo page",
 			Public:       true,
 			RedirectURIs: []string{issuer + "/demo/"},
-			Scopes:       []string{"openid", "profile", "email"},
+			// The demo page is on the issuer's own origin; listing it shows
+			// where a single-page app on another origin goes.
+			AllowedOrigins:         []string{issuer},
+			PostLogoutRedirectURIs: []string{issuer + "/demo/"},
+			Scopes:                 []string{"openid", "profile", "email"},
 		}},
 		Store:        st,
 		Keys:         []keystile.SigningKey{key},
@@ -144,7 +148,7 @@ func printBanner(w io.Writer, issuer, password, dir string) {
   KEYSTILE QUICKSTART: for trying Keystile out. NOT FOR PRODUCTION.
 %[1]s
   Demo page:   %[2]s/demo/
-  Discovery:   %[2]s/.well-known/oauth-authorization-server
+  Discovery:   %[2]s/.well-known/openid-configuration
   JWKS:        %[2]s/.well-known/jwks.json
 
   Sign in on the demo page with
