@@ -5,7 +5,9 @@ import (
 	"slices"
 )
 
-// metadata is the RFC 8414 authorization server metadata document.
+// metadata is the RFC 8414 authorization server metadata document. The
+// OpenID Connect discovery document embeds it, so the two can never disagree
+// about the issuer or an endpoint.
 type metadata struct {
 	Issuer                            string   `json:"issuer"`
 	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
@@ -13,6 +15,7 @@ type metadata struct {
 	JWKSURI                           string   `json:"jwks_uri"`
 	RevocationEndpoint                string   `json:"revocation_endpoint"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	UserInfoEndpoint                  string   `json:"userinfo_endpoint"`
 	EndSessionEndpoint                string   `json:"end_session_endpoint"`
 	ScopesSupported                   []string `json:"scopes_supported,omitempty"`
 	ResponseTypesSupported            []string `json:"response_types_supported"`
@@ -45,6 +48,7 @@ func (s *Server) metadataDocument() metadata {
 		JWKSURI:                           s.endpoint("/.well-known/jwks.json"),
 		RevocationEndpoint:                s.endpoint("/revoke"),
 		IntrospectionEndpoint:             s.endpoint("/introspect"),
+		UserInfoEndpoint:                  s.endpoint("/userinfo"),
 		EndSessionEndpoint:                s.endpoint("/logout"),
 		ScopesSupported:                   scopes,
 		ResponseTypesSupported:            []string{"code"},
@@ -64,4 +68,44 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Content-Type", "application/json")
 	writeJSONBody(w, s.metadataDocument())
+}
+
+// openIDConfiguration is the OpenID Provider metadata (OIDC Discovery 1.0
+// §3): the RFC 8414 document plus the members OpenID Connect adds.
+type openIDConfiguration struct {
+	metadata
+	SubjectTypesSupported         []string `json:"subject_types_supported"`
+	IDTokenSigningAlgs            []string `json:"id_token_signing_alg_values_supported"`
+	ClaimsSupported               []string `json:"claims_supported"`
+	ClaimsParameterSupported      bool     `json:"claims_parameter_supported"`
+	RequestParameterSupported     bool     `json:"request_parameter_supported"`
+	RequestURIParameterSupported  bool     `json:"request_uri_parameter_supported"`
+	RequireRequestURIRegistration bool     `json:"require_request_uri_registration"`
+}
+
+// openIDConfigurationDocument builds the OpenID Provider metadata from the
+// same values as metadataDocument. scopes_supported always lists openid.
+// id_token_signing_alg_values_supported lists the algorithms Keystile
+// really signs ID tokens with (RS256 for the binary's default key); a
+// deployment whose keys are all ES256 or EdDSA does not list RS256, which
+// Discovery §3 asks for, because no ID token of it could be RS256.
+func (s *Server) openIDConfigurationDocument() openIDConfiguration {
+	md := s.metadataDocument()
+	if !slices.Contains(md.ScopesSupported, ScopeOpenID) {
+		md.ScopesSupported = append([]string{ScopeOpenID}, md.ScopesSupported...)
+	}
+	return openIDConfiguration{
+		metadata:              md,
+		SubjectTypesSupported: []string{"public"},
+		IDTokenSigningAlgs:    s.idTokenAlgs(),
+		ClaimsSupported:       supportedClaims(),
+	}
+}
+
+// handleOpenIDConfiguration serves /.well-known/openid-configuration (OIDC
+// Discovery 1.0 §4).
+func (s *Server) handleOpenIDConfiguration(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Content-Type", "application/json")
+	writeJSONBody(w, s.openIDConfigurationDocument())
 }

@@ -54,6 +54,14 @@ type testEnv struct {
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
+	return newTestEnvWith(t, nil)
+}
+
+// newTestEnvWith is newTestEnv with configure having the last word on the
+// Config. The default server signs access tokens with HS256 and ID tokens
+// with an RS256 IDTokenKey.
+func newTestEnvWith(t *testing.T, configure func(*Config)) *testEnv {
+	t.Helper()
 	hs := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + hs.Listener.Addr().String()
 	secret := make([]byte, 32)
@@ -66,8 +74,13 @@ func newTestEnv(t *testing.T) *testEnv {
 	logs := &bytes.Buffer{}
 	var logMu sync.Mutex
 	disabled := &atomic.Bool{}
-	srv, err := New(Config{
-		Issuer: issuer,
+	idKey, err := NewRS256Key(sigTestRSA2())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{
+		Issuer:     issuer,
+		IDTokenKey: idKey,
 		Clients: []Client{
 			{ID: "spa", Public: true, RedirectURIs: []string{spaRedirect, "http://127.0.0.1/native"}, Scopes: []string{"openid", "profile", "read"}},
 			{ID: "backend", SecretHash: HashClientSecret(testClientSecret), RedirectURIs: []string{backendRedirect}, PostLogoutRedirectURIs: []string{"https://backend.example.com/bye"}},
@@ -89,7 +102,11 @@ func newTestEnv(t *testing.T) *testEnv {
 		},
 		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: logs, mu: &logMu}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:    clock.Now,
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

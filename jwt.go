@@ -330,7 +330,7 @@ const jwksMaxAge = "public, max-age=300"
 // handleJWKS serves GET /.well-known/jwks.json, the server's public keys
 // (RFC 7517 §5; RFC 8414 §2 jwks_uri).
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
-	body, err := json.Marshal(publicJWKS(s.SigningKeys()))
+	body, err := json.Marshal(publicJWKS(s.publishedKeys()))
 	if err != nil {
 		s.writeJSONError(w, r, serverError(fmt.Errorf("encoding the JWKS: %w", err)))
 		return

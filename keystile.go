@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -103,6 +104,16 @@ type Config struct {
 	// Keys sign access tokens: the first one signs, every one verifies and the
 	// public ones are published in the JWKS. Required.
 	Keys []SigningKey
+	// IDTokenKey signs OpenID Connect ID tokens (see ScopeOpenID). Relying
+	// parties verify ID tokens through the JWKS, so it must be an RS256,
+	// ES256 or EdDSA key; it is published in the JWKS. When it is not set,
+	// ID tokens are signed by the key that signs access tokens, which must
+	// then be asymmetric: New refuses a config whose Keys[0] is HS256 while
+	// a client may request openid and IDTokenKey is not set. (If a rotation
+	// later makes an HS256 key the signer without an IDTokenKey, openid
+	// grants fail with server_error.) ID tokens live as long as access
+	// tokens (AccessTokenTTL), so that a rotated key outlives them all.
+	IDTokenKey SigningKey
 	// ValidateUser checks the login form's credentials. Required.
 	ValidateUser ValidateUserFunc
 	// LookupUser, when set, re-checks a user on refresh and on single sign-on
@@ -125,7 +136,17 @@ type Config struct {
 	RefreshTokenIdleTTL time.Duration
 	RefreshTokenMaxTTL  time.Duration
 	// ProductName is shown on the login page; default "Keystile".
+	// Branding.ProductName, when set, wins over it.
 	ProductName string
+	// Branding is the product name, logo and accent colour of the sign-in
+	// pages (see Branding).
+	Branding Branding
+	// Templates, when set, overrides some or all of the pages' templates:
+	// layout.html, login.html, error.html, logout.html and signed_out.html
+	// at its root (os.DirFS of a directory, or an embed.FS). The rest keep
+	// Keystile's own. New parses and test-renders every page, so a broken
+	// template stops the start instead of failing a user.
+	Templates fs.FS
 	// LoginRate is how many login attempts per second one username (and one
 	// client address) may make, with bursts of LoginBurst; defaults 1/s, 5.
 	LoginRate  rate.Limit
@@ -149,7 +170,8 @@ type Server struct {
 	now      func() time.Time
 	limiter  *loginLimiter
 	verifier *Verifier
-	secure   bool // issuer is https: cookies get Secure and the __Host- prefix
+	pages    *pageSet // templates and static assets, with the branding applied
+	secure   bool     // issuer is https: cookies get Secure and the __Host- prefix
 }
 
 // New validates cfg and returns a Server. The error names the bad field.
@@ -170,6 +192,9 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.Keys) == 0 {
 		return nil, errors.New("keystile: Config.Keys needs at least one signing key")
 	}
+	if err := checkIDTokenKey(cfg); err != nil {
+		return nil, err
+	}
 	clients := make(map[string]*Client, len(cfg.Clients))
 	for i := range cfg.Clients {
 		c := cfg.Clients[i]
@@ -187,7 +212,12 @@ func New(cfg Config) (*Server, error) {
 		}
 		clients[c.ID] = &c
 	}
+	pages, err := newPageSet(cfg.Branding, cfg.Templates)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
+		pages:   pages,
 		cfg:     cfg,
 		issuer:  iss,
 		clients: clients,
@@ -203,6 +233,7 @@ func New(cfg Config) (*Server, error) {
 		Audience: cfg.Audience,
 		ring:     s.keys,
 		Now:      cfg.Now,
+		revoked:  cfg.Store.AccessTokenRevoked,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("keystile: building the verifier: %w", err)
@@ -302,11 +333,29 @@ func (s *Server) Handler() http.Handler {
 	pages.Get("/logout", s.handleLogout)
 	pages.With(s.sameOriginForm).Post("/logout", s.handleLogout)
 
-	r.Post("/token", s.handleToken)
-	r.Post("/revoke", s.handleRevoke)
+	// What browser apps call cross-origin: CORS for the origins clients
+	// registered, each origin usable only by its own client (cors.go). The
+	// pages above are never CORS endpoints.
+	post := r.With(s.clientCORS(http.MethodPost))
+	post.Options("/token", preflightOnly(http.MethodPost))
+	post.With(s.originBoundToClient).Post("/token", s.handleToken)
+	post.Options("/revoke", preflightOnly(http.MethodPost))
+	post.With(s.originBoundToClient).Post("/revoke", s.handleRevoke)
+	userinfo := r.With(s.clientCORS(http.MethodGet, http.MethodPost))
+	userinfo.Options("/userinfo", preflightOnly(http.MethodGet, http.MethodPost))
+	userinfo.Get("/userinfo", s.handleUserInfo)
+	userinfo.Post("/userinfo", s.handleUserInfo)
+
 	r.Post("/introspect", s.handleIntrospect)
-	r.Get("/.well-known/jwks.json", s.handleJWKS)
-	r.Get("/.well-known/oauth-authorization-server", s.handleMetadata)
-	r.Handle("/static/*", staticHandler())
+
+	// Public documents: any origin may read them.
+	public := r.With(publicCORS)
+	public.Options("/.well-known/jwks.json", preflightOnly(http.MethodGet))
+	public.Get("/.well-known/jwks.json", s.handleJWKS)
+	public.Options("/.well-known/oauth-authorization-server", preflightOnly(http.MethodGet))
+	public.Get("/.well-known/oauth-authorization-server", s.handleMetadata)
+	public.Options("/.well-known/openid-configuration", preflightOnly(http.MethodGet))
+	public.Get("/.well-known/openid-configuration", s.handleOpenIDConfiguration)
+	r.Handle("/static/*", s.staticHandler())
 	return r
 }

@@ -214,6 +214,9 @@ func TestRevokeAndIntrospect(t *testing.T) {
 		if _, m := e.introspect(a.AccessToken, rs); m["active"] != false || len(m) != 1 {
 			t.Fatalf("revoked access token introspects as %v", m)
 		}
+		if _, err := e.srv.Verifier().Verify(t.Context(), a.AccessToken); err == nil {
+			t.Fatal("the in-process verifier still accepts a revoked access token")
+		}
 	})
 	t.Run("refresh token", func(t *testing.T) {
 		a := e.spaTokens()

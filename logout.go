@@ -26,7 +26,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, perr)
 		return
 	}
-	client, returnTo, e := s.logoutTarget(p)
+	client, returnTo, e := s.logoutTarget(r, p)
 	if e != nil {
 		s.errorPage(w, r, e)
 		return
@@ -68,9 +68,15 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	s.afterLogout(w, r, returnTo, p["state"])
 }
 
-// logoutTarget checks post_logout_redirect_uri against the client's list.
-// Without a client there is nothing to check it against, so it is refused.
-func (s *Server) logoutTarget(p params) (*Client, string, *Error) {
+// logoutTarget finds the client of a logout request and checks
+// post_logout_redirect_uri against that client's list (exact match). The
+// client is named by client_id, or by the aud of id_token_hint (OIDC
+// RP-Initiated Logout 1.0 §2), which must then be one of this server's ID
+// tokens — expired is fine, forged or another issuer's is not — and, when
+// both are sent, name the same client. Without a client there is nothing to
+// check a redirect URI against, so it is refused. Every error is for an
+// error page: nothing is redirected.
+func (s *Server) logoutTarget(r *http.Request, p params) (*Client, string, *Error) {
 	var client *Client
 	if id := p["client_id"]; id != "" {
 		c, ok := s.clients[id]
@@ -78,6 +84,17 @@ func (s *Server) logoutTarget(p params) (*Client, string, *Error) {
 			return nil, "", oauthError(ErrCodeInvalidRequest, "The application that sent you here is not registered with this sign-in service.")
 		}
 		client = c
+	}
+	if hint := p["id_token_hint"]; hint != "" {
+		hinted, err := s.verifyIDTokenHint(hint)
+		if err != nil {
+			s.log.DebugContext(r.Context(), "id_token_hint refused", "error", err)
+			return nil, "", oauthError(ErrCodeInvalidRequest, "The sign-out link carries a sign-in token that this service cannot vouch for, so it was not followed.")
+		}
+		if client != nil && client != hinted {
+			return nil, "", oauthError(ErrCodeInvalidRequest, "The sign-out link names one application but carries the sign-in token of another, so it was not followed.")
+		}
+		client = hinted
 	}
 	uri := p["post_logout_redirect_uri"]
 	if uri == "" {

@@ -150,6 +150,11 @@ var registeredClaims = map[string]bool{
 	"act": true, "may_act": true, "typ": true, "token_use": true, "tid": true,
 }
 
+// IsRegisteredClaim reports whether name is a claim Keystile sets itself,
+// which custom claims can never override. Config loaders use it to refuse
+// such a claim up front instead of having it silently dropped.
+func IsRegisteredClaim(name string) bool { return registeredClaims[name] }
+
 // issueAccessToken signs an RFC 9068 access token.
 func (s *Server) issueAccessToken(subject, clientID string, scope []string, custom map[string]any, authTime, now time.Time) (*tokenResponse, error) {
 	claims := jwt.MapClaims{}

@@ -66,6 +66,17 @@ func (s *Server) exchangeCode(r *http.Request, client *Client, p params) (*token
 	if err != nil {
 		return nil, err
 	}
+	err = s.addIDToken(resp, idTokenGrant{
+		clientID:    client.ID,
+		identity:    g.identity,
+		scope:       g.scope,
+		nonce:       g.nonce,
+		authTime:    g.authTime,
+		accessToken: resp.AccessToken,
+	}, now)
+	if err != nil {
+		return nil, err
+	}
 	if client.getsRefreshTokens(g.scope) {
 		rt, err := s.issueRefreshToken(r, g, now, now.Add(s.cfg.RefreshTokenMaxTTL))
 		if err != nil {

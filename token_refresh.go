@@ -120,6 +120,20 @@ func (s *Server) refresh(r *http.Request, client *Client, p params) (*tokenRespo
 	if err != nil {
 		return nil, err
 	}
+	// The new ID token keeps iss, sub, aud and auth_time of the first one
+	// (OIDC Core §12.2) and leaves the nonce out: the errata allow either
+	// the original value or none, and clients that check a nonce after a
+	// refresh (angular-auth-oidc-client, say) fail on one they did not send.
+	err = s.addIDToken(resp, idTokenGrant{
+		clientID:    client.ID,
+		identity:    id,
+		scope:       scope,
+		authTime:    old.AuthTime,
+		accessToken: resp.AccessToken,
+	}, now)
+	if err != nil {
+		return nil, err
+	}
 	resp.RefreshToken = next
 	return resp, nil
 }

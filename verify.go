@@ -92,6 +92,10 @@ type VerifierConfig struct {
 	// so that a key rotation is seen at once. It counts as the source of
 	// keys, like Keys.
 	ring *keyRing
+	// revoked, when set (New sets it to the store's deny-list), is asked
+	// about every token that verifies, so that a token revoked at /revoke is
+	// refused at once in the same process. An error refuses the token.
+	revoked func(ctx context.Context, jti string) (bool, error)
 }
 
 // Verifier checks Keystile access tokens (RFC 9068 §4). It is safe for
@@ -106,6 +110,8 @@ type Verifier struct {
 	keys map[string]verificationKey
 	ring *keyRing
 	jwks *jwksCache
+
+	revoked func(ctx context.Context, jti string) (bool, error)
 }
 
 // verificationKey is one key a Verifier trusts, bound to one algorithm.
@@ -142,7 +148,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		return nil, errors.New("keystile: VerifierConfig needs exactly one of Keys, JWKSURL and HS256Secret")
 	}
 
-	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, now: cfg.Now}
+	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, now: cfg.Now, revoked: cfg.revoked}
 	// methods is a first, coarse allow-list: the algorithms of the trusted
 	// keys. The keyfunc then holds each token to the one algorithm of the
 	// key its kid names.
@@ -220,6 +226,16 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if v.revoked != nil {
+		jti, _ := claims["jti"].(string)
+		revoked, err := v.revoked(ctx, jti)
+		if err != nil {
+			return nil, fmt.Errorf("%w: checking revocation: %w", ErrInvalidToken, err)
+		}
+		if revoked {
+			return nil, fmt.Errorf("%w: token was revoked", ErrInvalidToken)
+		}
 	}
 	return Claims(claims), nil
 }

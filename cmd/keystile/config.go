@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,12 +36,21 @@ type fileConfig struct {
 	LogLevel    string         `yaml:"log_level"`
 	ProductName string         `yaml:"product_name"`
 	Clients     []clientConfig `yaml:"clients"`
+	// The look of the sign-in pages (branding.go).
+	Branding     brandingConfig `yaml:"branding"`
+	TemplatesDir string         `yaml:"templates_dir"`
 }
 
 type signingConfig struct {
 	Algorithm  string `yaml:"algorithm"`   // RS256 | ES256 | EdDSA | HS256
 	KeyFile    string `yaml:"key_file"`    // private key file (keystile.LoadKeyFile), created if missing
 	SecretFile string `yaml:"secret_file"` // HS256 secret, at least 32 bytes
+	// IDTokenKeyFile is the RSA key that signs OpenID Connect ID tokens,
+	// created if missing. HS256 needs it as soon as a client may request
+	// openid (relying parties cannot verify HS256); it then defaults to
+	// keystile-id-token.pem. With RS256, ES256 or EdDSA the signing key
+	// signs ID tokens unless this is set.
+	IDTokenKeyFile string `yaml:"id_token_key_file"`
 }
 
 type tokensConfig struct {
@@ -109,6 +120,12 @@ type settings struct {
 	Clients        []keystile.Client
 	LogLevel       slog.Level
 	ProductName    string
+	Branding       keystile.Branding
+	Templates      fs.FS // the templates_dir, or nil
+
+	// IDTokenKeyFile is the absolute path of the RSA key that signs ID
+	// tokens, or "" when the signing key signs them.
+	IDTokenKeyFile string
 }
 
 // envOverride is one KEYSTILE_* variable that replaces a scalar setting of
@@ -128,6 +145,7 @@ var envOverrides = []envOverride{
 	{"KEYSTILE_SIGNING_ALGORITHM", func(c *fileConfig) *string { return &c.Signing.Algorithm }, nil},
 	{"KEYSTILE_SIGNING_KEY_FILE", func(c *fileConfig) *string { return &c.Signing.KeyFile }, fileFromWorkingDir},
 	{"KEYSTILE_SIGNING_SECRET_FILE", func(c *fileConfig) *string { return &c.Signing.SecretFile }, fileFromWorkingDir},
+	{"KEYSTILE_SIGNING_ID_TOKEN_KEY_FILE", func(c *fileConfig) *string { return &c.Signing.IDTokenKeyFile }, fileFromWorkingDir},
 	{"KEYSTILE_TOKENS_ACCESS_TTL", func(c *fileConfig) *string { return &c.Tokens.AccessTTL }, nil},
 	{"KEYSTILE_TOKENS_CODE_TTL", func(c *fileConfig) *string { return &c.Tokens.CodeTTL }, nil},
 	{"KEYSTILE_TOKENS_LOGIN_TTL", func(c *fileConfig) *string { return &c.Tokens.LoginTTL }, nil},
@@ -137,6 +155,10 @@ var envOverrides = []envOverride{
 	{"KEYSTILE_USERS_FILE", func(c *fileConfig) *string { return &c.UsersFile }, fileFromWorkingDir},
 	{"KEYSTILE_LOG_LEVEL", func(c *fileConfig) *string { return &c.LogLevel }, nil},
 	{"KEYSTILE_PRODUCT_NAME", func(c *fileConfig) *string { return &c.ProductName }, nil},
+	{"KEYSTILE_BRANDING_PRODUCT_NAME", func(c *fileConfig) *string { return &c.Branding.ProductName }, nil},
+	{"KEYSTILE_BRANDING_LOGO_FILE", func(c *fileConfig) *string { return &c.Branding.LogoFile }, fileFromWorkingDir},
+	{"KEYSTILE_BRANDING_ACCENT_COLOR", func(c *fileConfig) *string { return &c.Branding.AccentColor }, nil},
+	{"KEYSTILE_TEMPLATES_DIR", func(c *fileConfig) *string { return &c.TemplatesDir }, fileFromWorkingDir},
 }
 
 // envSigningSecret holds the HS256 secret itself. It wins over
@@ -350,7 +372,37 @@ func (c *checker) check(fc fileConfig, envSecret string, fromEnv map[string]bool
 	}
 
 	s.Clients = c.checkClients(fc.Clients)
+	c.checkIDTokenKeyFile(s, fc.Signing.IDTokenKeyFile, fromEnv)
+	c.checkBranding(s, fc, fromEnv)
 	return s
+}
+
+// defaultIDTokenKeyFile is where an HS256 deployment keeps the RS256 key of
+// its ID tokens.
+const defaultIDTokenKeyFile = "keystile-id-token.pem"
+
+// checkIDTokenKeyFile sets the ID token key file: the configured one, or
+// for HS256, which relying parties cannot verify, the default one as soon
+// as a client may request openid (keystile.New refuses HS256 and openid
+// without an asymmetric Config.IDTokenKey).
+func (c *checker) checkIDTokenKeyFile(s *settings, configured string, fromEnv map[string]bool) {
+	path := configured
+	if path == "" && s.Algorithm == keystile.AlgHS256 {
+		for _, cl := range s.Clients {
+			if slices.Contains(cl.Scopes, keystile.ScopeOpenID) {
+				path = defaultIDTokenKeyFile
+				break
+			}
+		}
+	}
+	if path == "" {
+		return
+	}
+	s.IDTokenKeyFile = c.resolve(path)
+	// A missing key is created at start, but its directory must exist.
+	if st, err := os.Stat(filepath.Dir(s.IDTokenKeyFile)); err != nil || !st.IsDir() {
+		c.addf("%s: directory %s does not exist", name("signing.id_token_key_file", "KEYSTILE_SIGNING_ID_TOKEN_KEY_FILE", fromEnv), filepath.Dir(s.IDTokenKeyFile))
+	}
 }
 
 // checkIssuer accepts what keystile.New accepts: an absolute https URL, or
@@ -497,16 +549,20 @@ func (c *checker) checkClients(ccs []clientConfig) []keystile.Client {
 
 // storeSpec is a parsed store setting.
 type storeSpec struct {
-	Kind string // "sqlite" or "memory"
+	Kind string // "sqlite", "postgres" or "memory"
 	Path string // sqlite: the database file
+	// URL is postgres's connection URL. It may hold a password: never
+	// print or log it.
+	URL string
 }
 
-// parseStoreSpec reads "sqlite:PATH" or "memory:". The error never repeats
-// the value, which for a database URL may hold a password.
+// parseStoreSpec reads "sqlite:PATH", "postgres://…" or "memory:". The
+// error never repeats the value, which for a database URL may hold a
+// password.
 func parseStoreSpec(raw string) (storeSpec, error) {
 	scheme, rest, ok := strings.Cut(raw, ":")
 	if !ok {
-		return storeSpec{}, errors.New(`must be sqlite:PATH or memory:`)
+		return storeSpec{}, errors.New(`must be sqlite:PATH, postgres://… or memory:`)
 	}
 	switch scheme {
 	case "sqlite":
@@ -520,9 +576,11 @@ func parseStoreSpec(raw string) (storeSpec, error) {
 		}
 		return storeSpec{Kind: "memory"}, nil
 	case "postgres", "postgresql":
-		return storeSpec{}, errors.New("PostgreSQL is not supported yet; use sqlite:PATH")
+		// The URL is checked when the store opens it, whose errors leave
+		// it out.
+		return storeSpec{Kind: "postgres", URL: raw}, nil
 	default:
-		return storeSpec{}, fmt.Errorf("unknown store scheme %q (use sqlite:PATH or memory:)", truncate(scheme, 20))
+		return storeSpec{}, fmt.Errorf("unknown store scheme %q (use sqlite:PATH, postgres://… or memory:)", truncate(scheme, 20))
 	}
 }
 

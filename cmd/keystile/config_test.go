@@ -320,11 +320,15 @@ clients:
 			notInErr: []string{"hunter2"},
 		},
 		{
-			name:     "postgres is not supported yet",
-			config:   spaOnly,
-			env:      map[string]string{"KEYSTILE_STORE": "postgres://keystile:s3cr3t@db.internal/keystile"},
-			wantErr:  []string{"store (from KEYSTILE_STORE): PostgreSQL is not supported yet"},
-			notInErr: []string{"s3cr3t"},
+			name:   "postgres URL from the environment",
+			config: spaOnly,
+			env:    map[string]string{"KEYSTILE_STORE": "postgres://keystile:s3cr3t@db.internal/keystile"},
+			check: func(t *testing.T, s *settings, dir string) {
+				// The URL goes to the store untouched: not resolved like a path.
+				if want := (storeSpec{Kind: "postgres", URL: "postgres://keystile:s3cr3t@db.internal/keystile"}); s.Store != want {
+					t.Errorf("store = %+v, want %+v", s.Store, want)
+				}
+			},
 		},
 		{
 			name:    "sqlite without a file",

@@ -20,6 +20,7 @@ import (
 	"github.com/keystile/keystile"
 	"github.com/keystile/keystile/store"
 	"github.com/keystile/keystile/store/memory"
+	"github.com/keystile/keystile/store/postgres"
 	"github.com/keystile/keystile/store/sqlite"
 )
 
@@ -48,6 +49,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	key := keys[0].Key
+	idTokenKey, err := loadIDTokenKey(s.IDTokenKeyFile, log)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, s.Store)
 	if err != nil {
 		return err
@@ -66,6 +71,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Clients:             s.Clients,
 		Store:               st,
 		Keys:                []keystile.SigningKey{key},
+		IDTokenKey:          idTokenKey,
 		ValidateUser:        s.Users.validate,
 		LookupUser:          s.Users.lookup,
 		AccessTokenTTL:      s.AccessTTL,
@@ -75,6 +81,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		RefreshTokenIdleTTL: s.RefreshIdleTTL,
 		RefreshTokenMaxTTL:  s.RefreshMaxTTL,
 		ProductName:         s.ProductName,
+		Branding:            s.Branding,
+		Templates:           s.Templates,
 		Logger:              log,
 	})
 	if err != nil {
@@ -132,6 +140,28 @@ func signingKeys(s *settings, log *slog.Logger) ([]keystile.KeyFileEntry, error)
 	return entries, nil
 }
 
+// loadIDTokenKey reads the RSA key that signs ID tokens, creating the file
+// with a new 2048-bit key if it is missing; with no path, it returns the zero
+// key, and the signing key signs ID tokens.
+func loadIDTokenKey(path string, log *slog.Logger) (keystile.SigningKey, error) {
+	if path == "" {
+		return keystile.SigningKey{}, nil
+	}
+	_, statErr := os.Stat(path)
+	rk, err := keystile.LoadOrCreateRSAKey(path)
+	if err != nil {
+		return keystile.SigningKey{}, fmt.Errorf("ID token key %s: %w", path, err)
+	}
+	k, err := keystile.NewRS256Key(rk)
+	if err != nil {
+		return keystile.SigningKey{}, fmt.Errorf("ID token key %s: %w", path, err)
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		log.Info("created an ID token key file", "path", path, "algorithm", keystile.AlgRS256)
+	}
+	return k, nil
+}
+
 // reloadKeysOnHangup re-reads the key file whenever the process gets SIGHUP,
 // until ctx is done: how `keystile rotate-key` reaches a running server
 // without a restart. A file that cannot be used leaves the keys unchanged.
@@ -174,6 +204,14 @@ func openStore(ctx context.Context, spec storeSpec) (store.Store, error) {
 		st, err := sqlite.Open(ctx, spec.Path)
 		if err != nil {
 			return nil, fmt.Errorf("opening the SQLite store %s: %w", spec.Path, err)
+		}
+		return st, nil
+	case "postgres":
+		// Not the URL: it may hold a password. postgres.Open's errors
+		// leave it out too.
+		st, err := postgres.Open(ctx, spec.URL)
+		if err != nil {
+			return nil, fmt.Errorf("opening the PostgreSQL store: %w", err)
 		}
 		return st, nil
 	case "memory":

@@ -34,11 +34,6 @@ type userEntry struct {
 	Disabled     bool           `yaml:"disabled"`
 }
 
-// serverClaims are set by the server from its own state. A users file that
-// tries to set one is refused at load rather than silently ignored (the
-// library drops them too, SECURITY.md §9).
-var serverClaims = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope", "auth_time"}
-
 // userDB is the loaded users file. It is read-only after loading, so the
 // ValidateUserFunc needs no lock.
 type userDB struct {
@@ -126,8 +121,10 @@ func checkUser(u userEntry) error {
 	if err := keystile.ValidatePasswordHash(u.PasswordHash); err != nil {
 		return fmt.Errorf("password_hash: %w (make one with: keystile hash-password)", err)
 	}
-	for _, c := range serverClaims {
-		if _, ok := u.Claims[c]; ok {
+	// A claim the server sets itself is refused at load rather than
+	// silently dropped from every token (SECURITY.md §9).
+	for c := range u.Claims {
+		if keystile.IsRegisteredClaim(c) {
 			return fmt.Errorf("claims: %q is set by the server and cannot be a custom claim (the subject: field sets sub)", c)
 		}
 	}
