@@ -159,7 +159,9 @@ func (s *Server) issueCode(ctx context.Context, g codeGrant) (string, error) {
 // authorizeValues reads the query of a GET or the form body of a POST.
 func authorizeValues(r *http.Request) (map[string][]string, error) {
 	if r.Method != http.MethodPost {
-		return r.URL.Query(), nil
+		// Not r.URL.Query(): it drops pairs it cannot decode, which would hide
+		// a second, undecodable copy of a parameter from the duplicate check.
+		return url.ParseQuery(r.URL.RawQuery)
 	}
 	if err := r.ParseForm(); err != nil {
 		return nil, err
@@ -194,12 +196,10 @@ func (s *Server) authorizeClient(p params, repeated []string, perr *Error) (*aut
 		return nil, &Error{Code: ErrCodeInvalidRequest, Description: "The sign-in link asks to return to an address that is not registered for this application."}
 	}
 	ar := &authRequest{client: client, redirectURI: uri}
-	if !slices.Contains(repeated, "state") {
-		ar.state = p["state"]
-	}
-	if len(ar.state) > maxStateLen {
-		ar.state = ""
-		return ar, nil // authorizeParams reports it by redirect
+	// The state is echoed only when it was sent once and is not oversized;
+	// authorizeParams reports an oversized one.
+	if st := p["state"]; !slices.Contains(repeated, "state") && len(st) <= maxStateLen {
+		ar.state = st
 	}
 	return ar, nil
 }
@@ -263,6 +263,10 @@ func (s *Server) authorizeParams(p params, ar *authRequest) *Error {
 // startLogin stores the pending request, bound to this browser, and shows
 // the login form.
 func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, ar *authRequest) {
+	if !s.pending.allowAddress(clientAddr(r), s.now()) {
+		s.errorPage(w, r, &Error{Code: "temporarily_unavailable", Description: "Too many sign-in pages were opened from your network. Wait a minute, then try again.", Status: http.StatusTooManyRequests})
+		return
+	}
 	browser := s.browserID(w, r)
 	requestID, csrf := newSecret(), newSecret()
 	err := s.store.CreateAuthRequest(r.Context(), store.AuthRequest{

@@ -141,3 +141,36 @@ func TestAuthorizeLoopbackAnyPort(t *testing.T) {
 		t.Fatal("no code")
 	}
 }
+
+// TestAuthorizePendingRequestsAreCapped: every login page stores a pending
+// request, so one address may only open so many (SECURITY.md §10).
+func TestAuthorizePendingRequestsAreCapped(t *testing.T) {
+	e := newTestEnv(t)
+	c := e.browser()
+	limit := 20 * e.srv.cfg.LoginBurst
+	for i := range limit {
+		if resp, _ := e.get(c, "/authorize", authorizeQuery()); resp.StatusCode != http.StatusOK {
+			t.Fatalf("login page %d of %d: status %d", i+1, limit, resp.StatusCode)
+		}
+	}
+	resp, body := e.get(c, "/authorize", authorizeQuery())
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Location") != "" || strings.Contains(body, `name="password"`) {
+		t.Fatalf("login page %d: status %d, want 429 and no form", limit+1, resp.StatusCode)
+	}
+}
+
+// TestAuthorizeUndecodableDuplicate: a second copy of a parameter that does
+// not decode must not slip past the duplicate check (SECURITY.md §2).
+func TestAuthorizeUndecodableDuplicate(t *testing.T) {
+	e := newTestEnv(t)
+	for _, extra := range []string{"&client_id=%zz", "&code_challenge_method=%zz", ";x=1"} {
+		resp, err := e.browser().Get(e.issuer + "/authorize?" + authorizeQuery().Encode() + extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readBody(t, resp)
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || strings.Contains(body, `name="password"`) {
+			t.Errorf("query + %q: status %d, want a 400 error page", extra, resp.StatusCode)
+		}
+	}
+}

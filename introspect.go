@@ -79,6 +79,9 @@ func (s *Server) introspect(r *http.Request, client *Client, tok string) (map[st
 	// The server's verifier also consults the revocation deny-list, and
 	// refuses the token when it cannot.
 	claims, err := s.verifier.Verify(ctx, tok)
+	if errors.Is(err, errRevocationUnavailable) {
+		return nil, withCause(errStoreUnavailable, err)
+	}
 	if err != nil {
 		return inactive, nil
 	}

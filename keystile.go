@@ -169,6 +169,7 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	limiter  *loginLimiter
+	pending  *loginLimiter // login pages (pending requests) per client address
 	verifier *Verifier
 	pages    *pageSet // templates and static assets, with the branding applied
 	secure   bool     // issuer is https: cookies get Secure and the __Host- prefix
@@ -226,6 +227,9 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		now:     cfg.Now,
 		limiter: newLoginLimiter(cfg.LoginRate, cfg.LoginBurst),
+		// A person opens far more login pages than they fail passwords;
+		// twenty times the login budget still bounds a flood.
+		pending: newLoginLimiter(20*cfg.LoginRate, 20*cfg.LoginBurst),
 		secure:  iss.Scheme == "https",
 	}
 	v, err := NewVerifier(VerifierConfig{

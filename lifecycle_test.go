@@ -340,6 +340,8 @@ func TestLogoutRefusals(t *testing.T) {
 		{"redirect URI is not a post-logout URI", url.Values{"client_id": {"backend"}, "post_logout_redirect_uri": {backendRedirect}}},
 		{"unknown client", url.Values{"client_id": {"nobody"}}},
 		{"repeated parameter", url.Values{"client_id": {"backend", "backend"}}},
+		{"state too long", url.Values{"client_id": {"backend"}, "state": {strings.Repeat("s", maxStateLen+1)}}},
+		{"hint too long", url.Values{"id_token_hint": {strings.Repeat("h", maxTokenLen+1)}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, _ := e.get(browser, "/logout", tt.q)

@@ -54,7 +54,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	client, ok := s.clients[pending.ClientID]
-	if !ok { // the client was removed from the config since
+	// The client, or this redirect URI, may have been removed from the
+	// configuration since the request was stored: never redirect there.
+	if !ok || !client.matchRedirectURI(pending.RedirectURI) {
 		s.errorPage(w, r, errLoginExpired)
 		return
 	}

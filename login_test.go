@@ -111,6 +111,16 @@ func TestLoginForm(t *testing.T) {
 			t.Fatalf("status %d, want 400", resp.StatusCode)
 		}
 	})
+	t.Run("redirect URI unregistered since the request", func(t *testing.T) {
+		c, f := start(t)
+		spa := e.srv.clients["spa"]
+		saved := spa.RedirectURIs
+		spa.RedirectURIs = []string{"http://127.0.0.1/native"}
+		defer func() { spa.RedirectURIs = saved }()
+		if resp, _ := post(c, f, "alice", testPassword, nil); resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+			t.Fatalf("status %d Location %q, want an error page and no redirect", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	})
 	t.Run("throttled after a burst", func(t *testing.T) {
 		c, f := start(t)
 		var last int

@@ -26,6 +26,12 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, perr)
 		return
 	}
+	// state is echoed into the page and the redirect, the hint into the page:
+	// bound them as /authorize bounds state.
+	if len(p["state"]) > maxStateLen || len(p["id_token_hint"]) > maxTokenLen {
+		s.errorPage(w, r, oauthError(ErrCodeInvalidRequest, "The sign-out link is too long."))
+		return
+	}
 	client, returnTo, e := s.logoutTarget(r, p)
 	if e != nil {
 		s.errorPage(w, r, e)

@@ -287,7 +287,7 @@ func GenerateClientSecret() (secret, hash string, err error) {
 // checkClientSecret reports whether presented matches stored, which is
 // "sha256:<hex>" or an argon2id PHC string. Anything else, an empty secret or
 // one longer than 512 bytes never matches. Comparisons are constant-time.
-func checkClientSecret(stored, presented string) bool {
+func checkClientSecret(ctx context.Context, stored, presented string) bool {
 	if presented == "" || len(presented) > maxClientSecretLen {
 		return false
 	}
@@ -300,7 +300,9 @@ func checkClientSecret(stored, presented string) bool {
 		got := sha256.Sum256([]byte(presented))
 		return subtle.ConstantTimeCompare(got[:], want) == 1
 	case strings.HasPrefix(stored, "$argon2id$"):
-		ok, err := CheckPassword(stored, presented)
+		// The request's context: a caller that went away stops waiting for
+		// an argon2 slot instead of queueing work for nobody.
+		ok, err := CheckPasswordContext(ctx, stored, presented)
 		return err == nil && ok
 	default:
 		return false

@@ -228,7 +228,7 @@ func TestGenerateClientSecret(t *testing.T) {
 	if err := validSecretHash(hash); err != nil {
 		t.Errorf("validSecretHash(generated hash): %v", err)
 	}
-	if !checkClientSecret(hash, secret) {
+	if !checkClientSecret(context.Background(), hash, secret) {
 		t.Error("the generated secret does not match its own hash")
 	}
 	other, _, err := GenerateClientSecret()
@@ -264,7 +264,7 @@ func TestCheckClientSecret(t *testing.T) {
 		{"malformed argon2id", "$argon2id$v=19$m=999999999,t=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA", secret, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := checkClientSecret(tc.stored, tc.presented); got != tc.want {
+			if got := checkClientSecret(context.Background(), tc.stored, tc.presented); got != tc.want {
 				t.Errorf("checkClientSecret = %v, want %v", got, tc.want)
 			}
 		})

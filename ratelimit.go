@@ -56,6 +56,18 @@ func (l *loginLimiter) reserve(username, addr string, now time.Time) (ok bool, r
 	return false, func() {}
 }
 
+// allowAddress takes one token from addr's bucket, for work an anonymous
+// client can trigger at will: each login page stores a pending request, so
+// their number per address is bounded (SECURITY.md §10).
+func (l *loginLimiter) allowAddress(addr string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.buckets) >= maxBuckets {
+		l.sweep(now)
+	}
+	return l.bucket("a:"+addr, l.perUser, l.burst).AllowN(now, 1)
+}
+
 func (l *loginLimiter) bucket(key string, r rate.Limit, burst int) *rate.Limiter {
 	b, ok := l.buckets[key]
 	if !ok {

@@ -68,6 +68,9 @@ func (s *Server) revoke(r *http.Request, client *Client, tok string) error {
 		return nil
 	}
 	claims, err := s.verifier.Verify(ctx, tok)
+	if errors.Is(err, errRevocationUnavailable) {
+		return withCause(errStoreUnavailable, err)
+	}
 	if err != nil {
 		return nil // not one of ours, or expired: nothing to revoke
 	}

@@ -122,7 +122,7 @@ func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) 
 	if !ok {
 		// Spend the same work as a real check, so timing does not reveal
 		// which client ids exist.
-		checkClientSecret(dummySecretHash, secret)
+		checkClientSecret(r.Context(), dummySecretHash, secret)
 		return nil, badClient
 	}
 	if client.Public {
@@ -131,7 +131,7 @@ func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) 
 		}
 		return client, nil
 	}
-	if secret == "" || !checkClientSecret(client.SecretHash, secret) {
+	if secret == "" || !checkClientSecret(r.Context(), client.SecretHash, secret) {
 		return nil, badClient
 	}
 	return client, nil

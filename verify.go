@@ -24,6 +24,11 @@ import (
 // wrong, the token must be refused.
 var ErrInvalidToken = errors.New("keystile: invalid access token")
 
+// errRevocationUnavailable marks a token refused only because the deny-list
+// could not be read: /revoke and /introspect answer it with 503 rather than
+// treating the token as unknown (SECURITY.md §12).
+var errRevocationUnavailable = errors.New("revocation list unavailable")
+
 // Verification defaults and bounds.
 const (
 	// DefaultLeeway is the clock skew allowed on exp, nbf and iat when
@@ -231,7 +236,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 		jti, _ := claims["jti"].(string)
 		revoked, err := v.revoked(ctx, jti)
 		if err != nil {
-			return nil, fmt.Errorf("%w: checking revocation: %w", ErrInvalidToken, err)
+			return nil, fmt.Errorf("%w: %w: %w", ErrInvalidToken, errRevocationUnavailable, err)
 		}
 		if revoked {
 			return nil, fmt.Errorf("%w: token was revoked", ErrInvalidToken)
