@@ -67,13 +67,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, http.StatusBadRequest, view)
 		return
 	}
-	allowed, refund := s.limiter.reserve(username, clientAddr(r), now)
+	allowed, endAttempt := s.limiter.begin(username, clientAddr(r), now)
 	if !allowed {
 		view.Error = "Too many sign-in attempts. Wait a minute, then try again."
 		s.renderLogin(w, http.StatusTooManyRequests, view)
 		return
 	}
 	id, err := s.cfg.ValidateUser(ctx, username, password)
+	endAttempt(errors.Is(err, ErrInvalidCredentials))
 	switch {
 	case errors.Is(err, ErrInvalidCredentials):
 		s.log.InfoContext(ctx, "sign-in refused", "client_id", client.ID)
@@ -87,7 +88,6 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, serverError(errors.New("ValidateUser returned an empty subject")))
 		return
 	}
-	refund()
 	// Consume the pending request atomically: one sign-in, one code, even if
 	// the form is posted twice at once.
 	pending, err = s.store.ConsumeAuthRequest(ctx, hashSecret(requestID), now)

@@ -7,26 +7,37 @@ import (
 	"time"
 )
 
+// TestLoginLimiterHoldsUnderParallelAttempts: attempts whose passwords are
+// still being checked count, so a burst of parallel guesses cannot overrun it.
 func TestLoginLimiterHoldsUnderParallelAttempts(t *testing.T) {
 	l := newLoginLimiter(1, 5)
 	now := time.Now()
-	var allowed atomic.Int32
+	var admitted atomic.Int32
 	var wg sync.WaitGroup
 	start := make(chan struct{})
+	ends := make(chan func(bool), 50)
 	for range 50 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			if ok, _ := l.reserve("alice", "10.0.0.1", now); ok {
-				allowed.Add(1)
+			if ok, end := l.begin("alice", "10.0.0.1", now); ok {
+				admitted.Add(1)
+				ends <- end
 			}
 		}()
 	}
 	close(start)
 	wg.Wait()
-	if got := allowed.Load(); got != 5 {
-		t.Fatalf("%d parallel attempts allowed, want the burst of 5", got)
+	close(ends)
+	if got := admitted.Load(); got != 5 {
+		t.Fatalf("%d parallel attempts admitted, want the burst of 5", got)
+	}
+	for end := range ends {
+		end(true)
+	}
+	if ok, _ := l.begin("alice", "10.0.0.1", now); ok {
+		t.Fatal("an attempt was admitted after the burst failed")
 	}
 }
 
@@ -34,26 +45,56 @@ func TestLoginLimiterCountsOnlyFailures(t *testing.T) {
 	l := newLoginLimiter(1, 2)
 	now := time.Now()
 	for i := range 20 {
-		ok, refund := l.reserve("bob", "10.0.0.2", now)
+		ok, end := l.begin("bob", "10.0.0.2", now)
 		if !ok {
 			t.Fatalf("successful sign-in %d was throttled", i)
 		}
-		refund()
+		end(false)
 	}
 	for i := range 2 {
-		if ok, _ := l.reserve("carol", "10.0.0.3", now); !ok {
+		ok, end := l.begin("carol", "10.0.0.3", now)
+		if !ok {
 			t.Fatalf("failure %d within the burst was throttled", i)
 		}
+		end(true)
 	}
-	if ok, _ := l.reserve("carol", "10.0.0.3", now); ok {
+	if ok, _ := l.begin("carol", "10.0.0.3", now); ok {
 		t.Fatal("a failure past the burst was allowed")
 	}
 	// The bucket refills: the user is slowed down, never locked out.
-	if ok, _ := l.reserve("carol", "10.0.0.3", now.Add(2*time.Second)); !ok {
+	if ok, _ := l.begin("carol", "10.0.0.3", now.Add(2*time.Second)); !ok {
 		t.Fatal("still throttled after the bucket refilled")
 	}
-	// Another user from another address is not affected.
-	if ok, _ := l.reserve("dave", "10.0.0.4", now); !ok {
+	if ok, _ := l.begin("dave", "10.0.0.4", now); !ok {
 		t.Fatal("an unrelated user was throttled")
+	}
+}
+
+// TestLoginLimiterConcurrentSuccessesNeverThrottle is the load run that
+// found the old refund-based limiter draining under concurrent sign-ins:
+// successes, however many and however parallel, never get refused.
+func TestLoginLimiterConcurrentSuccessesNeverThrottle(t *testing.T) {
+	l := newLoginLimiter(1, 5)
+	start := time.Now()
+	var refused atomic.Int32
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				now := start.Add(time.Duration(w*500+i) * time.Millisecond)
+				ok, end := l.begin("alice", "10.0.0.5", now)
+				if !ok {
+					refused.Add(1)
+					continue
+				}
+				end(false)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := refused.Load(); n != 0 {
+		t.Fatalf("%d successful sign-ins were throttled", n)
 	}
 }
