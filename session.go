@@ -3,6 +3,7 @@ package keystile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -43,28 +44,38 @@ func (s *Server) currentSession(r *http.Request) (sess store.Session, cookie str
 	return sess, c.Value, true, nil
 }
 
-// startSession signs the browser in: a new session id every time (never the
-// one the browser brought, so a planted id is useless: session fixation), and
-// the old session, if any, ended.
+// startSession signs the browser in and returns the new session's id hash.
+// The browser always gets a new session id, never the one it brought, so a
+// planted id is useless (session fixation, OWASP ASVS V7.2.4). What happens
+// to the session it brought, if that one is live, depends on who signed in:
+//
+//   - The same user again (prompt=login, max_age): the old session is
+//     renewed into the new one ([store.Sessions.RenewSession]), so the
+//     refresh tokens and codes issued before this sign-in follow the browser
+//     and a later sign-out still revokes them. Ending the old session
+//     instead would orphan them: no sign-out could ever reach them again.
+//   - Another user (a shared browser): the old session is ended and its
+//     refresh tokens are revoked, exactly as if the first user had signed
+//     out. Every token of that session was issued to an app in this browser
+//     (or on this machine, for a native app using the system browser), which
+//     now belongs to someone else; leaving the first user's grants alive
+//     would let the second keep using them, with no sign-out left that could
+//     end them.
+//
+// A session that is missing or expired is simply replaced.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, id Identity, authTime time.Time) ([]byte, error) {
 	if !s.ssoEnabled() {
 		return nil, nil
 	}
-	if c, err := r.Cookie(s.sessionCookieName()); err == nil && validCookieSecret(c.Value) {
-		if err := s.store.EndSession(r.Context(), hashSecret(c.Value), false); err != nil {
-			return nil, err
-		}
-	}
 	value := newSecret()
-	idHash := hashSecret(value)
-	err := s.store.CreateSession(r.Context(), store.Session{
-		IDHash:    idHash,
+	next := store.Session{
+		IDHash:    hashSecret(value),
 		Subject:   id.Subject,
 		Claims:    id.Claims,
 		AuthTime:  authTime,
 		ExpiresAt: authTime.Add(s.cfg.SessionTTL),
-	})
-	if err != nil {
+	}
+	if err := s.replaceSession(r, next); err != nil {
 		return nil, err
 	}
 	http.SetCookie(w, &http.Cookie{
@@ -76,7 +87,35 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, id Identit
 		Secure:   s.secure,
 		SameSite: http.SameSiteLaxMode,
 	})
-	return idHash, nil
+	return next.IDHash, nil
+}
+
+// replaceSession stores next in place of the session the browser brings, as
+// startSession describes.
+func (s *Server) replaceSession(r *http.Request, next store.Session) error {
+	ctx := r.Context()
+	old, _, ok, err := s.currentSession(r)
+	if err != nil {
+		return fmt.Errorf("read the browser's session: %w", err)
+	}
+	switch {
+	case ok && old.Subject == next.Subject:
+		err := s.store.RenewSession(ctx, old.IDHash, next, s.now())
+		switch {
+		case err == nil:
+			return nil
+		case !errors.Is(err, store.ErrNotFound):
+			return fmt.Errorf("renew the session: %w", err)
+		}
+		// The old session ended or expired since it was read (a sign-out
+		// or another sign-in in another tab won the race): nothing is left
+		// to carry over.
+	case ok:
+		if err := s.store.EndSession(ctx, old.IDHash, true); err != nil {
+			return fmt.Errorf("end the previous user's session: %w", err)
+		}
+	}
+	return s.store.CreateSession(ctx, next)
 }
 
 // clearSessionCookie tells the browser to forget its session.

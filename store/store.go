@@ -135,6 +135,18 @@ type Sessions interface {
 	// step. Ending a missing session is not an error; an empty idHash names
 	// no session and revokes nothing.
 	EndSession(ctx context.Context, idHash []byte, revokeTokens bool) error
+	// RenewSession replaces the session oldIDHash by next in one atomic step,
+	// for a user who signs in again in the browser that holds it: next is
+	// created, every refresh-token family issued in the old session now
+	// belongs to next (so ending next revokes them), every authorization
+	// code issued in it now names next (so a code issued just before the
+	// sign-in still finds its session), and the old session is deleted. The
+	// browser gets a new session id (OWASP ASVS V7.2.4: no session fixation)
+	// without orphaning the grants of the old one, which no sign-out could
+	// reach any more. ErrNotFound if the old session is missing, ended or
+	// expired at now; ErrDuplicate if next.IDHash is taken; on any error
+	// nothing changes.
+	RenewSession(ctx context.Context, oldIDHash []byte, next Session, now time.Time) error
 }
 
 // RefreshToken is one refresh token (RFC 6749 §1.5). Tokens are rotated on

@@ -80,6 +80,53 @@ func (s *Store) EndSession(ctx context.Context, idHash []byte, revokeTokens bool
 	return nil
 }
 
+// RenewSession implements [store.Sessions]. Every check and change happens
+// under one lock, so of concurrent renewals of one session exactly one finds
+// it, and no refresh or redemption sees the grants between two sessions.
+func (s *Store) RenewSession(ctx context.Context, oldIDHash []byte, next store.Session, now time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(next.IDHash) == 0 {
+		return errEmptyKey
+	}
+	claims, err := encodeClaims(next.Claims)
+	if err != nil {
+		return err
+	}
+	next = copySession(next)
+	next.Claims = nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// An empty hash names no session, so it is never found and never
+	// matches the families and codes issued outside any session.
+	old, ok := s.sessions[string(oldIDHash)]
+	if len(oldIDHash) == 0 || !ok || !live(old.session.ExpiresAt, now) {
+		return store.ErrNotFound
+	}
+	k := string(next.IDHash)
+	if _, ok := s.sessions[k]; ok {
+		return store.ErrDuplicate
+	}
+	s.sessions[k] = sessionEntry{session: next, claims: claims}
+	for id, f := range s.families {
+		if bytes.Equal(f.sessionHash, oldIDHash) {
+			f.sessionHash = cloneBytes(next.IDHash)
+			s.families[id] = f
+		}
+	}
+	for h, e := range s.codes {
+		if bytes.Equal(e.code.SessionIDHash, oldIDHash) {
+			// Entries are replaced, never changed in place (see codeEntry).
+			e.code = copyCode(e.code)
+			e.code.SessionIDHash = cloneBytes(next.IDHash)
+			s.codes[h] = e
+		}
+	}
+	delete(s.sessions, string(oldIDHash))
+	return nil
+}
+
 func copySession(sess store.Session) store.Session {
 	sess.IDHash = cloneBytes(sess.IDHash)
 	sess.AuthTime = normTime(sess.AuthTime)

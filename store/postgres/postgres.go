@@ -67,7 +67,8 @@ type Store struct {
 var queries = [][]string{
 	{createRequestSQL, getRequestSQL, consumeRequestSQL},
 	{createCodeSQL, consumeCodeSQL, usedCodeSQL},
-	{createSessionSQL, getSessionSQL, endSessionSQL, revokeSessionFamiliesSQL},
+	{createSessionSQL, getSessionSQL, endSessionSQL, revokeSessionFamiliesSQL,
+		lockSessionSQL, moveSessionFamiliesSQL, moveSessionCodesSQL},
 	{createFamilySQL, createRefreshTokenSQL, getRefreshTokenSQL, rotateCheckSQL,
 		markRefreshUsedSQL, revokeFamilySQL, tombstoneFamilySQL},
 	{revokeAccessTokenSQL, accessTokenRevokedSQL},

@@ -22,6 +22,15 @@ const (
 	// or waits, then finds the family revoked.
 	revokeSessionFamiliesSQL = `UPDATE refresh_families SET revoked = true
 		WHERE session_hash = $1 AND NOT revoked`
+	// lockSessionSQL is RenewSession's first statement: it locks the old
+	// session's row, so that a second renewal or an EndSession of it waits
+	// for this one, then finds the row gone.
+	lockSessionSQL = `SELECT 1 FROM sessions WHERE id_hash = $1 AND expires_at > $2 FOR UPDATE`
+	// RenewSession moves the old session's grants to the new one. Codes
+	// have no index on session_hash: they live for a minute, so the table
+	// stays small, and a renewal happens only at an explicit new sign-in.
+	moveSessionFamiliesSQL = `UPDATE refresh_families SET session_hash = $1 WHERE session_hash = $2`
+	moveSessionCodesSQL    = `UPDATE auth_codes SET session_hash = $1 WHERE session_hash = $2`
 )
 
 // CreateSession implements [store.Sessions].
@@ -84,6 +93,57 @@ func (s *Store) EndSession(ctx context.Context, idHash []byte, revokeTokens bool
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: end session: %w", err)
+	}
+	return nil
+}
+
+// RenewSession implements [store.Sessions] in one transaction whose first
+// statement locks the old session's row (lockSessionSQL): of concurrent
+// renewals of one session, on this replica or another, the first commits and
+// the others then find the old session gone.
+func (s *Store) RenewSession(ctx context.Context, oldIDHash []byte, next store.Session, now time.Time) error {
+	if len(next.IDHash) == 0 {
+		return errEmptyKey
+	}
+	// An empty hash names no session; it must not match the families and
+	// codes that were issued outside any session.
+	if len(oldIDHash) == 0 {
+		return fmt.Errorf("postgres: renew session: %w", store.ErrNotFound)
+	}
+	claims, err := encodeJSON("claims", next.Claims)
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var one int
+		err := tx.QueryRow(ctx, lockSessionSQL, oldIDHash, ms(now)).Scan(&one)
+		if isNoRows(err) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, createSessionSQL,
+			next.IDHash, next.Subject, claims, ms(next.AuthTime), ms(next.ExpiresAt))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrDuplicate
+		}
+		if _, err := tx.Exec(ctx, moveSessionFamiliesSQL, next.IDHash, oldIDHash); err != nil {
+			return fmt.Errorf("move families: %w", err)
+		}
+		if _, err := tx.Exec(ctx, moveSessionCodesSQL, next.IDHash, oldIDHash); err != nil {
+			return fmt.Errorf("move codes: %w", err)
+		}
+		if _, err := tx.Exec(ctx, endSessionSQL, oldIDHash); err != nil {
+			return fmt.Errorf("end the old session: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: renew session: %w", err)
 	}
 	return nil
 }

@@ -8,8 +8,9 @@
 // JSON text. Every single-use step is one statement (DELETE … RETURNING for a
 // request, UPDATE … RETURNING for a code) or one transaction that takes the
 // write lock at BEGIN (a refresh-token rotation, a replay's revocation, a
-// sign-out), so two concurrent redemptions of one credential cannot both
-// win, whichever connection or process they come from.
+// sign-out, a session renewal), so two concurrent redemptions of one
+// credential cannot both win, whichever connection or process they come
+// from.
 package sqlite
 
 import (
@@ -75,6 +76,7 @@ type statements struct {
 	createCode, consumeCode, usedCode         *sql.Stmt
 	createSession, getSession, endSession     *sql.Stmt
 	revokeSessionFamilies                     *sql.Stmt
+	moveSessionFamilies, moveSessionCodes     *sql.Stmt
 	createFamily, createRefreshToken          *sql.Stmt
 	getRefreshToken, rotateCheck              *sql.Stmt
 	markRefreshUsed, revokeFamily             *sql.Stmt
@@ -98,6 +100,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		{&s.getSession, getSessionSQL},
 		{&s.endSession, endSessionSQL},
 		{&s.revokeSessionFamilies, revokeSessionFamiliesSQL},
+		{&s.moveSessionFamilies, moveSessionFamiliesSQL},
+		{&s.moveSessionCodes, moveSessionCodesSQL},
 		{&s.createFamily, createFamilySQL},
 		{&s.createRefreshToken, createRefreshTokenSQL},
 		{&s.getRefreshToken, getRefreshTokenSQL},

@@ -52,6 +52,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"a replayed code revokes its refresh-token family", testCodeReplayRevokesFamily},
 		{"session can be created, read and ended", testSessionLifecycle},
 		{"ending a session revokes its refresh tokens on request", testEndSessionRevokes},
+		{"renewing a session moves its grants to the new one", testRenewSession},
+		{"a refused renewal changes nothing", testRenewSessionRefused},
+		{"concurrent renewals of one session: exactly one wins", testConcurrentRenew},
 		{"refresh token round-trips", testRefreshRoundTrip},
 		{"rotation marks the old token used and stores the next", testRotate},
 		{"rotating a used token revokes the family", testRotateReuse},
@@ -1225,6 +1228,7 @@ func testCancelled(t *testing.T, s store.Store) {
 	check("RotateRefreshToken", s.RotateRefreshToken(ctx, rt.Hash, nextRefresh(rt, "cancel next"), t0))
 	check("RevokeFamily", s.RevokeFamily(ctx, rt.FamilyID))
 	check("EndSession", s.EndSession(ctx, sess.IDHash, true))
+	check("RenewSession", s.RenewSession(ctx, sess.IDHash, sampleSession("cancel renewed"), t0))
 	check("RevokeAccessToken", s.RevokeAccessToken(ctx, "jti cancel new", t0.Add(time.Hour)))
 	_, err := s.GetAuthRequest(ctx, r.IDHash, t0)
 	check("GetAuthRequest", err)
@@ -1265,8 +1269,10 @@ func testCancelled(t *testing.T, s store.Store) {
 	if _, err := s.ConsumeCode(live, sampleCode("cancel new").Hash, t0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("code created with a cancelled context: err = %v, want ErrNotFound", err)
 	}
-	if _, err := s.GetSession(live, sampleSession("cancel new").IDHash, t0); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("session created with a cancelled context: err = %v, want ErrNotFound", err)
+	for _, name := range []string{"cancel new", "cancel renewed"} {
+		if _, err := s.GetSession(live, sampleSession(name).IDHash, t0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("session %q created with a cancelled context: err = %v, want ErrNotFound", name, err)
+		}
 	}
 	for _, h := range [][]byte{sampleRefresh("cancel new").Hash, nextRefresh(rt, "cancel next").Hash} {
 		if _, err := s.GetRefreshToken(live, h, t0); !errors.Is(err, store.ErrNotFound) {
