@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -210,9 +211,32 @@ func decodeConfig(raw []byte) (fileConfig, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
-		return fc, yamlError(err)
+		return fc, storeQuoteHint(raw, yamlError(err))
 	}
 	return fc, nil
+}
+
+// yamlLine finds the line number in yaml.v3's syntax errors, which leave it
+// out for the first line.
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// storeQuoteHint explains the YAML error that `store: memory:` or
+// `store: sqlite:a:b` gives: in YAML, ": " or a final ":" starts a mapping,
+// so such a value must be quoted. The parser's "mapping values are not
+// allowed in this context" does not say so.
+func storeQuoteHint(raw []byte, err error) error {
+	if !strings.Contains(err.Error(), "mapping values are not allowed") {
+		return err
+	}
+	n := 1
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		n, _ = strconv.Atoi(m[1])
+	}
+	lines := strings.Split(string(raw), "\n")
+	if n < 1 || n > len(lines) || !strings.HasPrefix(strings.TrimSpace(lines[n-1]), "store:") {
+		return err
+	}
+	return fmt.Errorf(`%w (in YAML a value that ends in ":" or holds ": " must be quoted: write store: "memory:", or store: memory)`, err)
 }
 
 var unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
@@ -372,6 +396,9 @@ func (c *checker) check(fc fileConfig, envSecret string, fromEnv map[string]bool
 	}
 
 	s.Clients = c.checkClients(fc.Clients)
+	if err := s.Users.checkClientIDs(s.Clients); err != nil {
+		c.addf("%v", err)
+	}
 	c.checkIDTokenKeyFile(s, fc.Signing.IDTokenKeyFile, fromEnv)
 	c.checkBranding(s, fc, fromEnv)
 	return s
@@ -542,6 +569,12 @@ func (c *checker) checkClients(ccs []clientConfig) []keystile.Client {
 			c.addf("clients[%d] (%s): claims cannot be put into a token: %v", i, cl.ID, err)
 			continue
 		}
+		// As for users: a claim the server sets itself is refused here rather
+		// than silently dropped from every token (SECURITY.md §9).
+		if name := registeredClaimIn(cl.Claims); name != "" {
+			c.addf("clients[%d] (%s): claims: %q is set by the server and cannot be a custom claim", i, cl.ID, name)
+			continue
+		}
 		clients = append(clients, cl)
 	}
 	return clients
@@ -556,13 +589,17 @@ type storeSpec struct {
 	URL string
 }
 
-// parseStoreSpec reads "sqlite:PATH", "postgres://…" or "memory:". The
-// error never repeats the value, which for a database URL may hold a
-// password.
+// parseStoreSpec reads "sqlite:PATH", "postgres://…" or "memory:", which
+// may also be written "memory": unquoted in YAML, `store: memory:` is a
+// syntax error, and the colon adds nothing. The error never repeats the
+// value, which for a database URL may hold a password.
 func parseStoreSpec(raw string) (storeSpec, error) {
+	if raw == "memory" {
+		return storeSpec{Kind: "memory"}, nil
+	}
 	scheme, rest, ok := strings.Cut(raw, ":")
 	if !ok {
-		return storeSpec{}, errors.New(`must be sqlite:PATH, postgres://… or memory:`)
+		return storeSpec{}, errors.New(`must be sqlite:PATH, postgres://… or memory`)
 	}
 	switch scheme {
 	case "sqlite":
@@ -580,7 +617,7 @@ func parseStoreSpec(raw string) (storeSpec, error) {
 		// it out.
 		return storeSpec{Kind: "postgres", URL: raw}, nil
 	default:
-		return storeSpec{}, fmt.Errorf("unknown store scheme %q (use sqlite:PATH, postgres://… or memory:)", truncate(scheme, 20))
+		return storeSpec{}, fmt.Errorf("unknown store scheme %q (use sqlite:PATH, postgres://… or memory)", truncate(scheme, 20))
 	}
 }
 
@@ -606,4 +643,15 @@ func truncate(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+// registeredClaimIn returns the first (in sorted order) claim name that the
+// server sets itself, or "".
+func registeredClaimIn(claims map[string]any) string {
+	for _, name := range slices.Sorted(maps.Keys(claims)) {
+		if keystile.IsRegisteredClaim(name) {
+			return name
+		}
+	}
+	return ""
 }

@@ -292,6 +292,11 @@ clients:
 			wantErr: []string{"clients[0]:", "javascript:alert(1)"},
 		},
 		{
+			name:    "client claim the server sets itself",
+			config:  spaOnly + "    claims: {role: bot, iss: https://evil.example.com}\n",
+			wantErr: []string{"clients[0] (spa): claims:", `"iss" is set by the server`},
+		},
+		{
 			name:    "relative redirect URI",
 			config:  strings.Replace(spaOnly, "https://app.example.com/callback", "/callback", 1),
 			wantErr: []string{"clients[0]:", `"/callback"`},
@@ -364,6 +369,12 @@ clients:
 			name:    "not YAML",
 			config:  "issuer: [unclosed\n",
 			wantErr: []string{"yaml:"},
+		},
+		{
+			name:    "client id equal to a user's subject",
+			config:  spaOnly + "users_file: users.yaml\n",
+			files:   map[string]string{"users.yaml": strings.Replace(users, "username: alice", "username: spa", 1)},
+			wantErr: []string{`client id "spa" is also the subject of user "spa"`},
 		},
 		{
 			name:    "bad users file entry",

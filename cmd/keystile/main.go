@@ -40,7 +40,9 @@ Usage:
 
   keystile serve --config FILE [--listen ADDR]
       Run the server from a YAML configuration file (or KEYSTILE_CONFIG).
-      SIGINT or SIGTERM stops it gracefully; SIGHUP reloads signing.key_file.
+      SIGINT or SIGTERM stops it gracefully; SIGHUP reloads signing.key_file
+      and users_file (each only if all of it is valid; the HS256 secret is
+      read at start only).
       Every scalar setting can be overridden from the environment:
         KEYSTILE_ISSUER  KEYSTILE_AUDIENCE  KEYSTILE_LISTEN  KEYSTILE_STORE
         KEYSTILE_SIGNING_ALGORITHM  KEYSTILE_SIGNING_KEY_FILE

@@ -64,6 +64,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if s.Users.Len() == 0 {
 		log.Warn("no users are configured (users_file): nobody can sign in; client credentials still work")
 	}
+	users := newLiveUsers(s.Users)
 
 	srv, err := keystile.New(keystile.Config{
 		Issuer:              s.Issuer,
@@ -72,8 +73,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Store:               st,
 		Keys:                []keystile.SigningKey{key},
 		IDTokenKey:          idTokenKey,
-		ValidateUser:        s.Users.validate,
-		LookupUser:          s.Users.lookup,
+		ValidateUser:        users.validate,
+		LookupUser:          users.lookup,
 		AccessTokenTTL:      s.AccessTTL,
 		CodeTTL:             s.CodeTTL,
 		LoginTTL:            s.LoginTTL,
@@ -102,11 +103,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	if s.Algorithm != keystile.AlgHS256 {
-		hupCtx, stopHup := context.WithCancel(ctx)
-		defer stopHup()
-		reloadKeysOnHangup(hupCtx, srv, s, log)
-	}
+	// Always: SIGHUP's default action ends the process, so a server that
+	// did not catch it would die at the first reload an operator asks for.
+	hupCtx, stopHup := context.WithCancel(ctx)
+	defer stopHup()
+	reloadOnHangup(hupCtx, func() { reload(srv, users, s, log) })
 	log.Info("keystile started", "issuer", s.Issuer, "store", s.Store.Kind, "algorithm", key.Algorithm(),
 		"kid", key.KeyID(), "clients", len(s.Clients), "users", s.Users.Len())
 	return serveHTTP(ctx, ln, accessLog(log, handler), st, log, stdout)
@@ -162,10 +163,10 @@ func loadIDTokenKey(path string, log *slog.Logger) (keystile.SigningKey, error) 
 	return k, nil
 }
 
-// reloadKeysOnHangup re-reads the key file whenever the process gets SIGHUP,
-// until ctx is done: how `keystile rotate-key` reaches a running server
-// without a restart. A file that cannot be used leaves the keys unchanged.
-func reloadKeysOnHangup(ctx context.Context, srv *keystile.Server, s *settings, log *slog.Logger) {
+// reloadOnHangup calls reload whenever the process gets SIGHUP, until ctx
+// is done: how `keystile rotate-key` and an edited users file reach a
+// running server without a restart.
+func reloadOnHangup(ctx context.Context, reload func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
@@ -175,10 +176,42 @@ func reloadKeysOnHangup(ctx context.Context, srv *keystile.Server, s *settings, 
 			case <-ctx.Done():
 				return
 			case <-hup:
-				_ = reloadKeys(srv, s, log)
+				reload()
 			}
 		}
 	}()
+}
+
+// reload re-reads the key file and the users file. Each is checked in full
+// before it replaces what the server uses, and one that cannot be used
+// leaves the server as it was. An HS256 secret is not reloaded: a new one
+// would invalidate every token at once, which deserves a restart.
+func reload(srv *keystile.Server, users *liveUsers, s *settings, log *slog.Logger) {
+	if s.Algorithm == keystile.AlgHS256 {
+		log.Info("SIGHUP: the HS256 secret is not reloaded; restart the server to change it")
+	} else {
+		_ = reloadKeys(srv, s, log)
+	}
+	if s.UsersFile == "" {
+		log.Info("SIGHUP: no users_file to reload")
+		return
+	}
+	_ = reloadUsers(users, s.UsersFile, s.Clients, log)
+}
+
+// reloadUsers reloads the users file, logging the outcome in one line.
+func reloadUsers(users *liveUsers, path string, clients []keystile.Client, log *slog.Logger) error {
+	sum, err := users.reload(path, clients)
+	if err != nil {
+		log.Error("reloading the users file failed; the users are unchanged", "err", err)
+		return err
+	}
+	log.Info("reloaded the users file", "path", path, "users", sum.Users, "disabled", sum.Disabled,
+		"added", sum.Added, "removed", sum.Removed)
+	if sum.Users == 0 {
+		log.Warn("no users are configured (users_file): nobody can sign in; client credentials still work")
+	}
+	return nil
 }
 
 func reloadKeys(srv *keystile.Server, s *settings, log *slog.Logger) error {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"gopkg.in/yaml.v3"
 
@@ -35,7 +36,7 @@ type userEntry struct {
 }
 
 // userDB is the loaded users file. It is read-only after loading, so the
-// ValidateUserFunc needs no lock.
+// ValidateUserFunc needs no lock; a reload builds a new one (liveUsers).
 type userDB struct {
 	byName    map[string]userEntry
 	bySubject map[string]string // subject → username
@@ -123,10 +124,8 @@ func checkUser(u userEntry) error {
 	}
 	// A claim the server sets itself is refused at load rather than
 	// silently dropped from every token (SECURITY.md §9).
-	for c := range u.Claims {
-		if keystile.IsRegisteredClaim(c) {
-			return fmt.Errorf("claims: %q is set by the server and cannot be a custom claim (the subject: field sets sub)", c)
-		}
+	if c := registeredClaimIn(u.Claims); c != "" {
+		return fmt.Errorf("claims: %q is set by the server and cannot be a custom claim (the subject: field sets sub)", c)
 	}
 	if _, err := json.Marshal(u.Claims); err != nil {
 		return fmt.Errorf("claims cannot be put into a token: %w", err)
@@ -173,6 +172,86 @@ func (db *userDB) lookup(_ context.Context, subject string) (keystile.Identity, 
 		return keystile.Identity{}, keystile.ErrUnknownUser
 	}
 	return keystile.Identity{Subject: u.Subject, Claims: cloneClaims(u.Claims)}, nil
+}
+
+// disabled reports how many users are disabled.
+func (db *userDB) disabled() int {
+	n := 0
+	for _, u := range db.byName {
+		if u.Disabled {
+			n++
+		}
+	}
+	return n
+}
+
+// liveUsers is the users file a running server checks: SIGHUP loads the file
+// again and, only if all of it is valid, swaps it in whole, so that a
+// sign-in or refresh sees either the old users or the new ones, never a mix,
+// and a broken edit leaves the server as it was.
+type liveUsers struct {
+	db atomic.Pointer[userDB]
+}
+
+func newLiveUsers(db *userDB) *liveUsers {
+	l := &liveUsers{}
+	l.db.Store(db)
+	return l
+}
+
+// validate is [userDB.validate] on the current users.
+func (l *liveUsers) validate(ctx context.Context, username, password string) (keystile.Identity, error) {
+	return l.db.Load().validate(ctx, username, password)
+}
+
+// lookup is [userDB.lookup] on the current users: a user disabled or removed
+// by a reload gets nothing more on refresh or single sign-on.
+func (l *liveUsers) lookup(ctx context.Context, subject string) (keystile.Identity, error) {
+	return l.db.Load().lookup(ctx, subject)
+}
+
+// reloadSummary is what a reload changed, in counts: a log line about the
+// users file names no hash and no claim.
+type reloadSummary struct {
+	Users, Disabled, Added, Removed int
+}
+
+// reload loads the users file at path and, if it is valid and none of its
+// subjects is one of clients' ids, makes it the current one. On any error
+// the current users stay.
+func (l *liveUsers) reload(path string, clients []keystile.Client) (reloadSummary, error) {
+	db, err := loadUsers(path)
+	if err != nil {
+		return reloadSummary{}, err
+	}
+	if err := db.checkClientIDs(clients); err != nil {
+		return reloadSummary{}, fmt.Errorf("%s: %w", path, err)
+	}
+	old := l.db.Swap(db)
+	sum := reloadSummary{Users: db.Len(), Disabled: db.disabled()}
+	for name := range db.byName {
+		if _, ok := old.byName[name]; !ok {
+			sum.Added++
+		}
+	}
+	for name := range old.byName {
+		if _, ok := db.byName[name]; !ok {
+			sum.Removed++
+		}
+	}
+	return sum, nil
+}
+
+// checkClientIDs refuses a user whose subject is a client id: a
+// client-credentials token's sub is the client id (RFC 9068 §5), so an API
+// authorising by sub could not tell the two apart.
+func (db *userDB) checkClientIDs(clients []keystile.Client) error {
+	for _, cl := range clients {
+		if user, ok := db.bySubject[cl.ID]; ok {
+			return fmt.Errorf("client id %q is also the subject of user %q: tokens of the one would pass for the other's", cl.ID, user)
+		}
+	}
+	return nil
 }
 
 // cloneClaims deep-copies claims decoded from YAML, so that nothing the
