@@ -17,12 +17,7 @@ import (
 // issued to the asking client. Anything else is {"active": false}. A store
 // failure answers an error, never a stale "active": true (SECURITY.md §12).
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	p, err := readTokenForm(r)
-	if err != nil {
-		s.writeJSONError(w, r, err)
-		return
-	}
-	client, err := s.authenticateClient(r, p)
+	client, p, err := s.readClientRequest(r)
 	if err != nil {
 		s.writeJSONError(w, r, err)
 		return

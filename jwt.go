@@ -164,15 +164,25 @@ func (k SigningKey) Public() crypto.PublicKey { return k.public }
 // signAccessToken signs claims as an RFC 9068 access token: the header
 // carries typ "at+jwt" (§2.1) and the key's kid. The caller builds the claims.
 func (k SigningKey) signAccessToken(claims jwt.MapClaims) (string, error) {
+	return k.signJWT(accessTokenType, claims)
+}
+
+// signIDToken signs claims as an ID token: typ "JWT" and the key's kid. The
+// distinct typ is what keeps an ID token from passing as an access token.
+func (k SigningKey) signIDToken(claims jwt.MapClaims) (string, error) {
+	return k.signJWT(idTokenType, claims)
+}
+
+func (k SigningKey) signJWT(typ string, claims jwt.MapClaims) (string, error) {
 	if k.method == nil {
 		return "", errors.New("keystile: signing with an uninitialised SigningKey")
 	}
 	t := jwt.NewWithClaims(k.method, claims)
-	t.Header["typ"] = accessTokenType
+	t.Header["typ"] = typ
 	t.Header["kid"] = k.kid
 	s, err := t.SignedString(k.sign)
 	if err != nil {
-		return "", fmt.Errorf("keystile: signing an access token with %s key %s: %w", k.alg, k.kid, err)
+		return "", fmt.Errorf("keystile: signing a %s token with %s key %s: %w", typ, k.alg, k.kid, err)
 	}
 	return s, nil
 }

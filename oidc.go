@@ -249,21 +249,6 @@ func tokenHash(alg, token string) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2]), nil
 }
 
-// signIDToken signs claims as an ID token: typ "JWT" and the key's kid.
-func (k SigningKey) signIDToken(claims jwt.MapClaims) (string, error) {
-	if k.method == nil {
-		return "", errors.New("keystile: signing with an uninitialised SigningKey")
-	}
-	t := jwt.NewWithClaims(k.method, claims)
-	t.Header["typ"] = idTokenType
-	t.Header["kid"] = k.kid
-	out, err := t.SignedString(k.sign)
-	if err != nil {
-		return "", fmt.Errorf("keystile: signing an ID token with %s key %s: %w", k.alg, k.kid, err)
-	}
-	return out, nil
-}
-
 // idTokenHintParser checks what verifyIDTokenHint needs and no more: the
 // signature with an asymmetric algorithm, in canonical base64. The time
 // claims are not checked, since an expired hint is still a good hint

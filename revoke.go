@@ -18,12 +18,7 @@ import (
 // tokens answer 200 as §2.2 requires, so the endpoint tells nothing about
 // tokens; but when the store fails, it never answers 200 (SECURITY.md §12).
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	p, err := readTokenForm(r)
-	if err != nil {
-		s.writeJSONError(w, r, err)
-		return
-	}
-	client, err := s.authenticateClient(r, p)
+	client, p, err := s.readClientRequest(r)
 	if err != nil {
 		s.writeJSONError(w, r, err)
 		return

@@ -25,12 +25,7 @@ type tokenResponse struct {
 // handleToken serves POST /token. Every answer is JSON with Cache-Control:
 // no-store, errors as RFC 6749 §5.2 describes.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
-	p, err := readTokenForm(r)
-	if err != nil {
-		s.writeJSONError(w, r, err)
-		return
-	}
-	client, err := s.authenticateClient(r, p)
+	client, p, err := s.readClientRequest(r)
 	if err != nil {
 		s.writeJSONError(w, r, err)
 		return
@@ -56,6 +51,20 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// readClientRequest reads the form of /token, /revoke or /introspect and
+// authenticates the client that sent it.
+func (s *Server) readClientRequest(r *http.Request) (*Client, params, error) {
+	p, err := readTokenForm(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := s.authenticateClient(r, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return client, p, nil
 }
 
 // readTokenForm parses the body only (never the URL query: SECURITY.md §2)
