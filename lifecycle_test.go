@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -97,37 +96,7 @@ func TestRefreshRules(t *testing.T) {
 
 func TestRefreshConcurrentExactlyOneWins(t *testing.T) {
 	e := newTestEnv(t)
-	rt := e.spaTokens().RefreshToken
-	const n = 12
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	results := make([]tokenAnswer, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			resp, err := http.PostForm(e.issuer+"/token", refreshForm(rt))
-			if err != nil {
-				return
-			}
-			defer resp.Body.Close()
-			_ = json.NewDecoder(resp.Body).Decode(&results[i])
-		}()
-	}
-	close(start)
-	wg.Wait()
-	wins := 0
-	for _, r := range results {
-		if r.AccessToken != "" {
-			wins++
-		} else if r.Error != "invalid_grant" {
-			t.Errorf("a losing refresh answered %+v", r)
-		}
-	}
-	if wins != 1 {
-		t.Fatalf("%d concurrent refreshes won, want exactly 1", wins)
-	}
+	e.raceExactlyOneWins(t, refreshForm(e.spaTokens().RefreshToken), 12)
 }
 
 func TestCodeReplayRevokesItsTokens(t *testing.T) {

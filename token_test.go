@@ -203,39 +203,44 @@ func TestTokenCodeIsBurnt(t *testing.T) {
 		}
 	})
 	t.Run("concurrent redemptions: exactly one wins", func(t *testing.T) {
-		code := e.spaCode()
-		const n = 16
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		results := make([]tokenAnswer, n)
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				resp, err := http.PostForm(e.issuer+"/token", exchangeForm(code))
-				if err != nil {
-					return
-				}
-				defer resp.Body.Close()
-				_ = json.NewDecoder(resp.Body).Decode(&results[i])
-				results[i].status = resp.StatusCode
-			}()
-		}
-		close(start)
-		wg.Wait()
-		wins := 0
-		for _, r := range results {
-			if r.AccessToken != "" {
-				wins++
-			} else if r.Error != "invalid_grant" {
-				t.Errorf("a losing redemption answered %+v, want invalid_grant", r)
-			}
-		}
-		if wins != 1 {
-			t.Fatalf("%d redemptions won, want exactly 1", wins)
-		}
+		e.raceExactlyOneWins(t, exchangeForm(e.spaCode()), 16)
 	})
+}
+
+// raceExactlyOneWins posts form to /token from n goroutines released at
+// once: exactly one must get a token, every other invalid_grant.
+func (e *testEnv) raceExactlyOneWins(t *testing.T, form url.Values, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	results := make([]tokenAnswer, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			resp, err := http.PostForm(e.issuer+"/token", form)
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			_ = json.NewDecoder(resp.Body).Decode(&results[i])
+			results[i].status = resp.StatusCode
+		}()
+	}
+	close(start)
+	wg.Wait()
+	wins := 0
+	for _, r := range results {
+		if r.AccessToken != "" {
+			wins++
+		} else if r.Error != "invalid_grant" {
+			t.Errorf("a losing request answered %+v, want invalid_grant", r)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d of %d concurrent requests won, want exactly 1", wins, n)
+	}
 }
 
 func TestTokenRequestShape(t *testing.T) {
