@@ -3,6 +3,7 @@ package keystile
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/keystile/keystile/store"
 )
@@ -45,12 +46,8 @@ func (s *Server) exchangeCode(r *http.Request, client *Client, p params) (*token
 	// A code issued in a browser session dies with it: signing out between
 	// the redirect and the redemption must not leave a fresh token family.
 	if len(ac.SessionIDHash) > 0 {
-		_, err := s.store.GetSession(r.Context(), ac.SessionIDHash, now)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return nil, oauthError(ErrCodeInvalidGrant, "the session this code was issued in has ended")
-		case err != nil:
-			return nil, serverError(err)
+		if err := s.sessionStillLive(r, ac.SessionIDHash, ac.FamilyID, now); err != nil {
+			return nil, err
 		}
 	}
 	g := grant{
@@ -82,7 +79,31 @@ func (s *Server) exchangeCode(r *http.Request, client *Client, p params) (*token
 		if err != nil {
 			return nil, err
 		}
+		// A sign-out that landed between the session check above and the
+		// family's creation found no family to revoke: look again, now that
+		// the family exists, and revoke it ourselves if the session is gone.
+		if len(ac.SessionIDHash) > 0 {
+			if err := s.sessionStillLive(r, ac.SessionIDHash, g.familyID, now); err != nil {
+				return nil, err
+			}
+		}
 		resp.RefreshToken = rt
 	}
 	return resp, nil
+}
+
+// sessionStillLive refuses a grant whose browser session has ended, and
+// revokes the family in case it was already created.
+func (s *Server) sessionStillLive(r *http.Request, sessionHash []byte, familyID string, now time.Time) error {
+	_, err := s.store.GetSession(r.Context(), sessionHash, now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if err := s.store.RevokeFamily(r.Context(), familyID); err != nil {
+			return serverError(err)
+		}
+		return oauthError(ErrCodeInvalidGrant, "the session this code was issued in has ended")
+	case err != nil:
+		return serverError(err)
+	}
+	return nil
 }
