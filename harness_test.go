@@ -62,8 +62,18 @@ func newTestEnv(t *testing.T) *testEnv {
 // with an RS256 IDTokenKey.
 func newTestEnvWith(t *testing.T, configure func(*Config)) *testEnv {
 	t.Helper()
+	return newTestEnvTLS(t, false, configure)
+}
+
+// newTestEnvTLS is newTestEnvWith over https when useTLS is set: an https
+// issuer, which turns on Secure and __Host- cookies.
+func newTestEnvTLS(t *testing.T, useTLS bool, configure func(*Config)) *testEnv {
+	t.Helper()
 	hs := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + hs.Listener.Addr().String()
+	if useTLS {
+		issuer = "https://" + hs.Listener.Addr().String()
+	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	key, err := NewHS256Key(secret)
@@ -111,7 +121,11 @@ func newTestEnvWith(t *testing.T, configure func(*Config)) *testEnv {
 		t.Fatal(err)
 	}
 	hs.Config.Handler = srv.Handler()
-	hs.Start()
+	if useTLS {
+		hs.StartTLS()
+	} else {
+		hs.Start()
+	}
 	t.Cleanup(hs.Close)
 	return &testEnv{t: t, srv: srv, http: hs, clock: clock, logs: logs, issuer: issuer, disabled: disabled}
 }
@@ -131,7 +145,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // redirects, so tests see every Location.
 func (e *testEnv) browser() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 10 * time.Second}
+	return &http.Client{Transport: e.http.Client().Transport, Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 10 * time.Second}
 }
 
 // authorizeQuery is a valid /authorize request for the spa client.
