@@ -232,6 +232,11 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
+	// RFC 9068 §2.2: sub is REQUIRED; a handler reading Claims.Subject must
+	// never see an empty one.
+	if sub, _ := claims["sub"].(string); sub == "" {
+		return nil, fmt.Errorf("%w: no sub claim", ErrInvalidToken)
+	}
 	if v.revoked != nil {
 		jti, _ := claims["jti"].(string)
 		revoked, err := v.revoked(ctx, jti)
