@@ -1,10 +1,15 @@
 // Package keystile is a minimal OAuth 2 authorization server with PKCE.
 //
-// A Server answers /authorize (with its own login form), /token, the JWKS and
-// the RFC 8414 metadata document. It issues RFC 9068 JWT access tokens that
-// carry the custom claims returned by a user-validation callback, and the
-// package ships the middleware (Verifier, RequireClaim) that resource servers
-// use to check those tokens, in the same process or from the JWKS URL.
+// A Server answers /authorize (with its own login form), /token (the
+// authorization_code, refresh_token and client_credentials grants), /revoke,
+// /introspect, /logout, OpenID Connect's /userinfo, the JWKS and the RFC 8414
+// and OpenID discovery documents; Handler lists every route. It issues RFC
+// 9068 JWT access tokens that carry the custom claims returned by a
+// user-validation callback (ValidateUserFunc), and ID tokens for the openid
+// scope. The package ships the middleware (Verifier, RequireClaim) that
+// resource servers use to check access tokens, in the same process or from
+// the JWKS URL. Storage is any store.Store: store/memory, store/sqlite or
+// store/postgres.
 package keystile
 
 import (
