@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -146,8 +147,11 @@ func matchLoopbackAnyPort(registered, uri string) bool {
 	if err != nil || got.Scheme != "http" || got.Hostname() != reg.Hostname() {
 		return false
 	}
+	// A port of canonical ASCII digits from 1 to 65535: no "0", "080" or
+	// "99999", which name no port a native app could be listening on.
 	port := got.Port()
-	if port == "" || len(port) > 5 || strings.Trim(port, "0123456789") != "" {
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
 		return false
 	}
 	// Rebuild the registered URI with the request's port and compare strings,

@@ -44,3 +44,19 @@ func TestMetadataComesFromConfigNotRequest(t *testing.T) {
 		t.Errorf("scopes_supported = %v, want the clients' scopes", scopes)
 	}
 }
+
+// TestHeadWorksWhereGetDoes: HEAD answers like GET without a body (RFC 9110
+// §9.3.2), for health checks.
+func TestHeadWorksWhereGetDoes(t *testing.T) {
+	e := newTestEnv(t)
+	for _, path := range []string{"/.well-known/jwks.json", "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
+		resp, err := http.Head(e.issuer + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") == "" {
+			t.Errorf("HEAD %s: status %d, Content-Type %q", path, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 	"golang.org/x/time/rate"
 
 	"github.com/keystile/keystile/store"
@@ -202,6 +203,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	clients := make(map[string]*Client, len(cfg.Clients))
+	originOwner := map[string]string{} // a browser origin belongs to one client (cors.go)
 	for i := range cfg.Clients {
 		c := cfg.Clients[i]
 		if err := ValidateClient(c); err != nil {
@@ -209,6 +211,12 @@ func New(cfg Config) (*Server, error) {
 		}
 		if _, dup := clients[c.ID]; dup {
 			return nil, fmt.Errorf("keystile: Config.Clients[%d]: duplicate client id %q", i, c.ID)
+		}
+		for _, o := range c.AllowedOrigins {
+			if owner, taken := originOwner[o]; taken && owner != c.ID {
+				return nil, fmt.Errorf("keystile: Config.Clients[%d]: allowed origin %q is already client %q's", i, o, owner)
+			}
+			originOwner[o] = c.ID
 		}
 		if c.Name == "" {
 			c.Name = c.ID
@@ -252,7 +260,6 @@ func New(cfg Config) (*Server, error) {
 }
 
 func applyDefaults(cfg *Config) error {
-	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
 	if cfg.Audience == "" {
 		cfg.Audience = cfg.Issuer
 	}
@@ -302,6 +309,11 @@ func validateIssuer(raw string) (*url.URL, error) {
 	if err != nil || raw == "" || u.Host == "" {
 		return nil, fmt.Errorf("keystile: Config.Issuer %q is not an absolute URL", raw)
 	}
+	if strings.HasSuffix(raw, "/") {
+		// Not rewritten: relying parties compare the issuer string exactly
+		// (OIDC Discovery §4.3), so it must be served as configured.
+		return nil, fmt.Errorf("keystile: Config.Issuer %q must not end with a slash", raw)
+	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return nil, fmt.Errorf("keystile: Config.Issuer %q must have no query, fragment or userinfo", raw)
 	}
@@ -333,6 +345,8 @@ func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(recoverer(s.log))
 	r.Use(limitRequest)
+	// HEAD works wherever GET does (RFC 9110 §9.3.2), for health checks.
+	r.Use(middleware.GetHead)
 
 	pages := r.With(pageHeaders)
 	pages.Get("/authorize", s.handleAuthorize)

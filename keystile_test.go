@@ -44,6 +44,11 @@ func TestNewNamesTheBadField(t *testing.T) {
 		{"http issuer off loopback", "Issuer", func(c *Config) { c.Issuer = "http://auth.example.com" }},
 		{"issuer with query", "Issuer", func(c *Config) { c.Issuer = "https://auth.example.com?x=1" }},
 		{"relative issuer", "Issuer", func(c *Config) { c.Issuer = "/auth" }},
+		{"issuer with a trailing slash", "Issuer", func(c *Config) { c.Issuer = "https://auth.example.com/" }},
+		{"one origin for two clients", "allowed origin", func(c *Config) {
+			c.Clients[0].AllowedOrigins = []string{"https://app.example.com"}
+			c.Clients = append(c.Clients, Client{ID: "spa2", Public: true, RedirectURIs: []string{spaRedirect}, AllowedOrigins: []string{"https://app.example.com"}})
+		}},
 		{"no store", "Store", func(c *Config) { c.Store = nil }},
 		{"no keys", "Keys", func(c *Config) { c.Keys = nil }},
 		{"no callback", "ValidateUser", func(c *Config) { c.ValidateUser = nil }},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 
 	"github.com/keystile/keystile/store"
 )
@@ -67,8 +68,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, http.StatusBadRequest, view)
 		return
 	}
-	allowed, endAttempt := s.limiter.begin(username, clientAddr(r), now)
+	addr := clientAddr(r)
+	allowed, endAttempt := s.limiter.begin(username, addr, now)
 	if !allowed {
+		// Logged so that an operator can see a guessing attack; the username
+		// is not logged, since a mistyped password often lands in it.
+		s.log.WarnContext(ctx, "sign-in throttled", "client_id", client.ID, "addr", addr)
+		w.Header().Set("Retry-After", strconv.Itoa(s.limiter.retryAfter()))
 		view.Error = "Too many sign-in attempts. Wait a minute, then try again."
 		s.renderLogin(w, http.StatusTooManyRequests, view)
 		return
@@ -77,7 +83,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	endAttempt(errors.Is(err, ErrInvalidCredentials))
 	switch {
 	case errors.Is(err, ErrInvalidCredentials):
-		s.log.InfoContext(ctx, "sign-in refused", "client_id", client.ID)
+		s.log.InfoContext(ctx, "sign-in refused", "client_id", client.ID, "addr", addr)
 		view.Error = "That username and password do not match. Check them and try again."
 		s.renderLogin(w, http.StatusOK, view)
 		return

@@ -131,5 +131,9 @@ func TestLoginForm(t *testing.T) {
 		if last != http.StatusTooManyRequests {
 			t.Fatalf("attempt %d: status %d, want 429", e.srv.cfg.LoginBurst+1, last)
 		}
+		resp, _ := post(c, f, "throttled-user", "wrong", nil)
+		if resp.Header.Get("Retry-After") == "" {
+			t.Error("a throttled sign-in has no Retry-After")
+		}
 	})
 }

@@ -1,6 +1,8 @@
 package keystile
 
 import (
+	"math"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -46,7 +48,7 @@ func (l *loginLimiter) begin(username, addr string, now time.Time) (ok bool, end
 		l.sweep(now)
 	}
 	u := l.bucket("u:"+strings.ToLower(username), l.perUser, l.burst)
-	a := l.bucket("a:"+addr, 4*l.perUser, 4*l.burst)
+	a := l.bucket("a:"+addressKey(addr), 4*l.perUser, 4*l.burst)
 	if !u.admits(now) || !a.admits(now) {
 		return false, func(bool) {}
 	}
@@ -77,7 +79,30 @@ func (l *loginLimiter) allowAddress(addr string, now time.Time) bool {
 	if len(l.buckets) >= maxBuckets {
 		l.sweep(now)
 	}
-	return l.bucket("a:"+addr, l.perUser, l.burst).lim.AllowN(now, 1)
+	return l.bucket("a:"+addressKey(addr), l.perUser, l.burst).lim.AllowN(now, 1)
+}
+
+// addressKey groups IPv6 addresses by their /64, which one host or one
+// customer usually holds whole: per-/128 buckets would let one attacker
+// count as 2^64 addresses.
+func addressKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || ip.Is4() || ip.Is4In6() {
+		return addr
+	}
+	p, err := ip.Prefix(64)
+	if err != nil {
+		return addr
+	}
+	return p.String()
+}
+
+// retryAfter is how many whole seconds one token takes to come back.
+func (l *loginLimiter) retryAfter() int {
+	if l.perUser <= 0 || math.IsInf(float64(l.perUser), 1) {
+		return 1
+	}
+	return int(math.Ceil(1 / float64(l.perUser)))
 }
 
 func (l *loginLimiter) bucket(key string, r rate.Limit, burst int) *bucket {

@@ -98,3 +98,26 @@ func TestLoginLimiterConcurrentSuccessesNeverThrottle(t *testing.T) {
 		t.Fatalf("%d successful sign-ins were throttled", n)
 	}
 }
+
+// TestLoginLimiterGroupsIPv6By64: one host holds a whole /64, so its
+// addresses share one bucket; IPv4 addresses stay apart.
+func TestLoginLimiterGroupsIPv6By64(t *testing.T) {
+	l := newLoginLimiter(1, 1) // an address gets 4 failures
+	now := time.Now()
+	for i := range 4 {
+		ok, end := l.begin("user"+string(rune('a'+i)), "2001:db8:1:2::"+string(rune('1'+i)), now)
+		if !ok {
+			t.Fatalf("failure %d from the /64 was throttled early", i)
+		}
+		end(true)
+	}
+	if ok, _ := l.begin("usere", "2001:db8:1:2:ffff::9", now); ok {
+		t.Fatal("another address of the same /64 escaped the address budget")
+	}
+	if ok, _ := l.begin("userf", "2001:db8:1:3::1", now); !ok {
+		t.Fatal("a neighbouring /64 was throttled")
+	}
+	if addressKey("10.0.0.1") == addressKey("10.0.0.2") {
+		t.Fatal("two IPv4 addresses share a bucket")
+	}
+}

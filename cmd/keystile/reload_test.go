@@ -308,6 +308,8 @@ func TestHangupKeepsUsersWhenFileBroken(t *testing.T) {
 		{"a user whose subject is a client id", func() {
 			writeFile(t, dir, "users.yaml", usersYAML(t, true)+"  - username: robot\n    subject: bot\n    password_hash: \""+testHash(t, "x")+"\"\n")
 		}, `client id \"bot\" is also the subject of user \"robot\"`},
+		{"an empty file", func() { writeFile(t, dir, "users.yaml", "") }, "has no users"},
+		{"only the key", func() { writeFile(t, dir, "users.yaml", "users:\n") }, "has no users"},
 		{"the file is gone", func() {
 			if err := os.Remove(filepath.Join(dir, "users.yaml")); err != nil {
 				t.Fatal(err)

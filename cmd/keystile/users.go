@@ -40,6 +40,9 @@ type userEntry struct {
 type userDB struct {
 	byName    map[string]userEntry
 	bySubject map[string]string // subject → username
+	// declaredEmpty is set for a file that says `users: []`: no users on
+	// purpose, as opposed to an empty or half-written file.
+	declaredEmpty bool
 }
 
 // loadUsers reads and checks a users file. Every problem is reported, one
@@ -56,6 +59,7 @@ func loadUsers(path string) (*userDB, error) {
 		return nil, fmt.Errorf("%s: %w", path, yamlError(err))
 	}
 	db := newUserDB()
+	db.declaredEmpty = f.Users != nil && len(f.Users) == 0
 	var problems []string
 	for i, u := range f.Users {
 		where := fmt.Sprintf("users[%d]", i)
@@ -226,6 +230,11 @@ func (l *liveUsers) reload(path string, clients []keystile.Client) (reloadSummar
 	}
 	if err := db.checkClientIDs(clients); err != nil {
 		return reloadSummary{}, fmt.Errorf("%s: %w", path, err)
+	}
+	// An empty or half-written file (an editor saving, a shell's >) must not
+	// sign everybody out: going to no users takes an explicit `users: []`.
+	if db.Len() == 0 && !db.declaredEmpty && l.db.Load().Len() > 0 {
+		return reloadSummary{}, fmt.Errorf("%s has no users; write `users: []` to remove every user on purpose", path)
 	}
 	old := l.db.Swap(db)
 	sum := reloadSummary{Users: db.Len(), Disabled: db.disabled()}

@@ -173,3 +173,29 @@ func TestUsersFileProblems(t *testing.T) {
 		})
 	}
 }
+
+// TestReloadToNoUsersTakesAnExplicitList: an empty or half-written users
+// file never signs everybody out on SIGHUP; `users: []` does, on purpose.
+func TestReloadToNoUsersTakesAnExplicitList(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "users.yaml", "users:\n  - username: alice\n    password_hash: \""+testHash(t, "pw")+"\"\n")
+	db, err := loadUsers(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := newLiveUsers(db)
+	for _, content := range []string{"", "users:\n", "# nothing yet\n"} {
+		writeFile(t, dir, "users.yaml", content)
+		if _, err := live.reload(path, nil); err == nil || !strings.Contains(err.Error(), "has no users") {
+			t.Fatalf("reload of %q: err %v, want a refusal", content, err)
+		}
+		if _, err := live.lookup(t.Context(), "alice"); err != nil {
+			t.Fatalf("alice is gone after a refused reload of %q: %v", content, err)
+		}
+	}
+	writeFile(t, dir, "users.yaml", "users: []\n")
+	sum, err := live.reload(path, nil)
+	if err != nil || sum.Users != 0 || sum.Removed != 1 {
+		t.Fatalf("explicit users: [] → %+v, %v; want every user removed", sum, err)
+	}
+}
