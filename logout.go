@@ -49,7 +49,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost || p["csrf_token"] == "" {
 		v := logoutView{
-			Subject:               sess.Subject,
+			Subject:               displayName(sess.Subject, sess.Claims),
 			CSRFToken:             logoutCSRF(cookie),
 			PostLogoutRedirectURI: returnTo,
 			State:                 p["state"],
@@ -135,4 +135,16 @@ func (s *Server) afterLogout(w http.ResponseWriter, r *http.Request, returnTo, s
 func logoutCSRF(sessionCookie string) string {
 	sum := sha256.Sum256([]byte("keystile-logout-csrf:" + sessionCookie))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// displayName is how the sign-out page names the user: a name they would
+// recognise when the claims carry one (OIDC Core §5.1), else the subject,
+// which may be an opaque identifier.
+func displayName(subject string, claims map[string]any) string {
+	for _, c := range []string{"preferred_username", "name", "email"} {
+		if v, ok := claims[c].(string); ok && v != "" {
+			return v
+		}
+	}
+	return subject
 }

@@ -43,15 +43,19 @@ func TestBinary(t *testing.T) {
 	phc := regexp.MustCompile(`^\$argon2id\$v=19\$m=65536,t=3,p=2\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}\n$`)
 
 	for _, tc := range []struct {
-		name, stdin, password string
+		name, stdin, password, wantStderr string
 	}{
-		{"hash-password reads a piped password", "correct horse battery staple\n", "correct horse battery staple"},
-		{"hash-password keeps spaces and takes no newline", "  spaced out  ", "  spaced out  "},
+		{"hash-password reads a piped password", "correct horse battery staple\n", "correct horse battery staple", ""},
+		{"hash-password keeps spaces and takes no newline", "  spaced out  ", "  spaced out  ", ""},
+		{"hash-password warns about a short password", "xq7z\n", "xq7z", "shorter than 8 characters"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, errOut, code := keystileRun(t, tc.stdin, "hash-password")
-			if code != exitOK || errOut != "" {
-				t.Fatalf("exit %d, stderr %q", code, errOut)
+			if code != exitOK || (tc.wantStderr == "" && errOut != "") || !strings.Contains(errOut, tc.wantStderr) {
+				t.Fatalf("exit %d, stderr %q; want 0 and %q", code, errOut, tc.wantStderr)
+			}
+			if strings.Contains(errOut, tc.password) {
+				t.Fatal("the warning repeats the password")
 			}
 			if !phc.MatchString(out) {
 				t.Fatalf("stdout = %q, want one argon2id PHC line", out)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
@@ -17,6 +18,9 @@ import (
 // maxPasswordInput bounds what hash-password reads from stdin; HashPassword
 // itself refuses passwords over 1024 bytes.
 const maxPasswordInput = 4096
+
+// minPasswordRunes is the length under which hash-password warns.
+const minPasswordRunes = 8
 
 // runHashPassword is `keystile hash-password`: it prints the argon2id PHC
 // string of a password for the users file. The password comes from stdin
@@ -42,6 +46,11 @@ func runHashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) e
 	hash, err := keystile.HashPassword(password)
 	if err != nil {
 		return err
+	}
+	// A warning, not a refusal: the operator may be importing an existing
+	// account. NIST SP 800-63B §3.1.1.2 asks for at least 8 characters.
+	if utf8.RuneCountInString(password) < minPasswordRunes {
+		fmt.Fprintf(stderr, "keystile: warning: this password is shorter than %d characters and easy to guess\n", minPasswordRunes)
 	}
 	_, err = fmt.Fprintln(stdout, hash)
 	return err
