@@ -112,6 +112,12 @@ func TestCodeReplayRevokesItsTokens(t *testing.T) {
 	if r := e.token(refreshForm(a.RefreshToken), nil); r.Error != "invalid_grant" {
 		t.Fatalf("refresh token issued from a replayed code still works: %+v", r)
 	}
+	if _, err := e.srv.Verifier().Verify(t.Context(), a.AccessToken); err == nil {
+		t.Fatal("the access token issued from a replayed code still verifies")
+	}
+	if _, m := e.introspect(a.AccessToken, basicAuth("backend", testClientSecret)); m["active"] != false {
+		t.Fatalf("the access token issued from a replayed code introspects as %v", m)
+	}
 }
 
 func TestClientCredentials(t *testing.T) {

@@ -164,10 +164,20 @@ var registeredClaims = map[string]bool{
 // such a claim up front instead of having it silently dropped.
 func IsRegisteredClaim(name string) bool { return registeredClaims[name] }
 
+// accessToken is what an access token is issued for.
+type accessToken struct {
+	subject, clientID string
+	scope             []string
+	claims            map[string]any // custom claims; registered names are dropped
+	authTime          time.Time      // zero when no user signed in
+	jti               string         // "" for a random one
+}
+
 // issueAccessToken signs an RFC 9068 access token.
-func (s *Server) issueAccessToken(subject, clientID string, scope []string, custom map[string]any, authTime, now time.Time) (*tokenResponse, error) {
+func (s *Server) issueAccessToken(a accessToken, now time.Time) (*tokenResponse, error) {
+	subject, clientID, scope, authTime := a.subject, a.clientID, a.scope, a.authTime
 	claims := jwt.MapClaims{}
-	for k, v := range custom {
+	for k, v := range a.claims {
 		if !registeredClaims[k] {
 			claims[k] = v
 		}
@@ -179,7 +189,10 @@ func (s *Server) issueAccessToken(subject, clientID string, scope []string, cust
 	claims["client_id"] = clientID
 	claims["iat"] = now.Unix()
 	claims["exp"] = exp.Unix()
-	claims["jti"] = newSecret()[:22] // 132 bits
+	claims["jti"] = a.jti
+	if a.jti == "" {
+		claims["jti"] = newSecret()[:22] // 132 bits
+	}
 	if !authTime.IsZero() {
 		claims["auth_time"] = authTime.Unix()
 	}

@@ -1,7 +1,5 @@
 package keystile
 
-import "time"
-
 // clientCredentials serves grant_type=client_credentials (RFC 6749 §4.4) for
 // an authenticated confidential client allowed this grant (a service
 // account). The token's subject is the client itself and its custom claims
@@ -20,5 +18,5 @@ func (s *Server) clientCredentials(client *Client, p params) (*tokenResponse, er
 		scope = requested
 	}
 	now := s.now()
-	return s.issueAccessToken(client.ID, client.ID, scope, client.Claims, time.Time{}, now)
+	return s.issueAccessToken(accessToken{subject: client.ID, clientID: client.ID, scope: scope, claims: client.Claims}, now)
 }

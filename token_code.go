@@ -1,6 +1,7 @@
 package keystile
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"time"
@@ -27,6 +28,11 @@ func (s *Server) exchangeCode(r *http.Request, client *Client, p params) (*token
 	ac, err := s.store.ConsumeCode(r.Context(), hashSecret(code), now)
 	switch {
 	case errors.Is(err, store.ErrReused):
+		// The store revoked the refresh tokens; the access token issued at
+		// the first redemption is deny-listed here (RFC 6749 §4.1.2).
+		if err := s.store.RevokeAccessToken(r.Context(), codeJTI(code), now.Add(s.cfg.AccessTokenTTL+DefaultLeeway)); err != nil {
+			return nil, serverError(err)
+		}
 		s.log.WarnContext(r.Context(), "authorization code replayed; its tokens were revoked", "client_id", client.ID)
 		return nil, errBadCode
 	case errors.Is(err, store.ErrNotFound):
@@ -59,7 +65,7 @@ func (s *Server) exchangeCode(r *http.Request, client *Client, p params) (*token
 		nonce:       ac.Nonce,
 		authTime:    ac.AuthTime,
 	}
-	resp, err := s.issueAccessToken(g.identity.Subject, client.ID, g.scope, g.identity.Claims, g.authTime, now)
+	resp, err := s.issueAccessToken(accessToken{subject: g.identity.Subject, clientID: client.ID, scope: g.scope, claims: g.identity.Claims, authTime: g.authTime, jti: codeJTI(code)}, now)
 	if err != nil {
 		return nil, err
 	}
@@ -106,4 +112,12 @@ func (s *Server) sessionStillLive(r *http.Request, sessionHash []byte, familyID 
 		return serverError(err)
 	}
 	return nil
+}
+
+// codeJTI is the jti of the access token issued for code: derived from the
+// code, so that a replay of the code can deny-list that token without the
+// store having to remember it. The code is 256 random bits and single use,
+// so the jti is unique, and SHA-256 does not give the code away.
+func codeJTI(code string) string {
+	return base64.RawURLEncoding.EncodeToString(hashSecret("keystile-code-jti:" + code))[:22]
 }

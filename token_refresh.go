@@ -116,7 +116,7 @@ func (s *Server) refresh(r *http.Request, client *Client, p params) (*tokenRespo
 	case err != nil:
 		return nil, serverError(err)
 	}
-	resp, err := s.issueAccessToken(id.Subject, client.ID, scope, id.Claims, old.AuthTime, now)
+	resp, err := s.issueAccessToken(accessToken{subject: id.Subject, clientID: client.ID, scope: scope, claims: id.Claims, authTime: old.AuthTime}, now)
 	if err != nil {
 		return nil, err
 	}
