@@ -263,7 +263,7 @@ func (s *Server) authorizeParams(p params, ar *authRequest) *Error {
 // startLogin stores the pending request, bound to this browser, and shows
 // the login form.
 func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, ar *authRequest) {
-	if !s.pending.allowAddress(clientAddr(r), s.now()) {
+	if !s.pending.allowAddress(s.clientAddr(r), s.now()) {
 		s.errorPage(w, r, &Error{Code: "temporarily_unavailable", Description: "Too many sign-in pages were opened from your network. Wait a minute, then try again.", Status: http.StatusTooManyRequests})
 		return
 	}

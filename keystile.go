@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -153,6 +154,13 @@ type Config struct {
 	// Keystile's own. New parses and test-renders every page, so a broken
 	// template stops the start instead of failing a user.
 	Templates fs.FS
+	// TrustedProxies are the reverse proxies in front of Keystile. When a
+	// request comes from one of them, the client's address for the login
+	// throttle is taken from X-Forwarded-For (the right-most hop that is not
+	// a trusted proxy); otherwise that header is ignored, since a client can
+	// write anything into it. Behind a proxy without this setting, every user
+	// shares the proxy's address, and so its throttle budget.
+	TrustedProxies []netip.Prefix
 	// LoginRate is how many login attempts per second one username (and one
 	// client address) may make, with bursts of LoginBurst; defaults 1/s, 5.
 	LoginRate  rate.Limit

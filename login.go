@@ -3,7 +3,6 @@ package keystile
 import (
 	"crypto/subtle"
 	"errors"
-	"net"
 	"net/http"
 	"strconv"
 
@@ -68,7 +67,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, http.StatusBadRequest, view)
 		return
 	}
-	addr := clientAddr(r)
+	addr := s.clientAddr(r)
 	allowed, endAttempt := s.limiter.begin(username, addr, now)
 	if !allowed {
 		// Logged so that an operator can see a guessing attack; the username
@@ -135,14 +134,4 @@ func (s *Server) sameBrowser(r *http.Request, pending store.AuthRequest) bool {
 
 func equalHash(a, b []byte) bool {
 	return len(b) > 0 && subtle.ConstantTimeCompare(a, b) == 1
-}
-
-// clientAddr is the peer address. Forwarded headers are ignored: without a
-// configured trusted proxy they are whatever the attacker writes.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

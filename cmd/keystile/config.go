@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -40,6 +41,9 @@ type fileConfig struct {
 	// The look of the sign-in pages (branding.go).
 	Branding     brandingConfig `yaml:"branding"`
 	TemplatesDir string         `yaml:"templates_dir"`
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed (CIDR prefixes or single addresses).
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 type signingConfig struct {
@@ -123,6 +127,7 @@ type settings struct {
 	ProductName    string
 	Branding       keystile.Branding
 	Templates      fs.FS // the templates_dir, or nil
+	TrustedProxies []netip.Prefix
 
 	// IDTokenKeyFile is the absolute path of the RSA key that signs ID
 	// tokens, or "" when the signing key signs them.
@@ -162,6 +167,28 @@ var envOverrides = []envOverride{
 	{"KEYSTILE_TEMPLATES_DIR", func(c *fileConfig) *string { return &c.TemplatesDir }, fileFromWorkingDir},
 }
 
+// envTrustedProxies is a comma-separated trusted_proxies.
+const envTrustedProxies = "KEYSTILE_TRUSTED_PROXIES"
+
+// trustedProxies parses CIDR prefixes; a bare address means just itself.
+func (c *checker) trustedProxies(items []string, key string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, item := range items {
+		item = strings.TrimSpace(item)
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			a, aerr := netip.ParseAddr(item)
+			if aerr != nil {
+				c.addf("%s: %q is not an address or a CIDR prefix such as 10.0.0.0/8", key, item)
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
+}
+
 // envSigningSecret holds the HS256 secret itself. It wins over
 // signing.secret_file, so that a container can take it from its secret store.
 const envSigningSecret = "KEYSTILE_SIGNING_SECRET"
@@ -197,7 +224,12 @@ func loadConfig(path string, getenv func(string) string) (*settings, error) {
 	}
 	c := &checker{dir: filepath.Dir(absPath)}
 	fromEnv := c.applyEnv(&fc, getenv)
+	if v := getenv(envTrustedProxies); v != "" {
+		fc.TrustedProxies = strings.Split(v, ",")
+		fromEnv[envTrustedProxies] = true
+	}
 	s := c.check(fc, getenv(envSigningSecret), fromEnv)
+	s.TrustedProxies = c.trustedProxies(fc.TrustedProxies, name("trusted_proxies", envTrustedProxies, fromEnv))
 	if len(c.problems) > 0 {
 		return nil, &configError{file: path, problems: c.problems}
 	}
@@ -322,7 +354,7 @@ func name(key, env string, fromEnv map[string]bool) string {
 
 func (c *checker) check(fc fileConfig, envSecret string, fromEnv map[string]bool) *settings {
 	s := &settings{
-		Issuer:      strings.TrimSuffix(fc.Issuer, "/"),
+		Issuer:      fc.Issuer,
 		Audience:    fc.Audience,
 		Listen:      fc.Listen,
 		ProductName: fc.ProductName,
@@ -441,6 +473,11 @@ func checkIssuer(raw string) error {
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.HasSuffix(raw, "?") || strings.HasSuffix(raw, "#") {
 		return fmt.Errorf("%q must have no query, fragment or userinfo", raw)
+	}
+	if strings.HasSuffix(raw, "/") {
+		// Relying parties compare the issuer string exactly (OIDC Discovery
+		// §4.3); it is served as written, so write it without the slash.
+		return fmt.Errorf("%q must not end with a slash: write %q", raw, strings.TrimRight(raw, "/"))
 	}
 	switch u.Scheme {
 	case "https":

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -201,6 +202,37 @@ clients:
 					t.Errorf("settings = %+v\nwant %+v", got, want)
 				}
 			},
+		},
+		{
+			name:   "trusted proxies from the file",
+			config: spaOnly + "trusted_proxies: [10.0.0.0/8, 192.0.2.7, \"2001:db8::/32\"]\n",
+			check: func(t *testing.T, s *settings, dir string) {
+				want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::/32")}
+				if !slices.Equal(s.TrustedProxies, want) {
+					t.Errorf("trusted proxies = %v, want %v", s.TrustedProxies, want)
+				}
+			},
+		},
+		{
+			name:   "trusted proxies from the environment",
+			config: spaOnly,
+			env:    map[string]string{"KEYSTILE_TRUSTED_PROXIES": "127.0.0.1, ::1"},
+			check: func(t *testing.T, s *settings, dir string) {
+				if len(s.TrustedProxies) != 2 || s.TrustedProxies[1] != netip.MustParsePrefix("::1/128") {
+					t.Errorf("trusted proxies = %v", s.TrustedProxies)
+				}
+			},
+		},
+		{
+			name:    "a trusted proxy that is not an address",
+			config:  spaOnly,
+			env:     map[string]string{"KEYSTILE_TRUSTED_PROXIES": "proxy.internal"},
+			wantErr: []string{`trusted_proxies (from KEYSTILE_TRUSTED_PROXIES): "proxy.internal" is not an address`},
+		},
+		{
+			name:    "issuer with a trailing slash",
+			config:  strings.Replace(spaOnly, "issuer: https://auth.example.com", "issuer: https://auth.example.com/", 1),
+			wantErr: []string{`must not end with a slash: write "https://auth.example.com"`},
 		},
 		{
 			name:   "environment names the users file and key file",

@@ -53,6 +53,7 @@ Usage:
         KEYSTILE_LOG_LEVEL  KEYSTILE_PRODUCT_NAME  KEYSTILE_SIGNING_ID_TOKEN_KEY_FILE
         KEYSTILE_BRANDING_PRODUCT_NAME  KEYSTILE_BRANDING_LOGO_FILE
         KEYSTILE_BRANDING_ACCENT_COLOR  KEYSTILE_TEMPLATES_DIR
+        KEYSTILE_TRUSTED_PROXIES (comma-separated addresses or CIDR prefixes)
       Relative paths in the file are relative to the file's directory; relative
       paths in the environment are relative to the working directory.
 

@@ -84,6 +84,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ProductName:         s.ProductName,
 		Branding:            s.Branding,
 		Templates:           s.Templates,
+		TrustedProxies:      s.TrustedProxies,
 		Logger:              log,
 	})
 	if err != nil {
