@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -81,12 +80,7 @@ func TestConcurrentRedemption(t *testing.T) {
 						return
 					}
 					// No t.Fatal off the test goroutine: count what came back.
-					var re *oauth2.RetrieveError
-					if errors.As(err, &re) {
-						failures[re.ErrorCode]++
-					} else {
-						failures[err.Error()]++
-					}
+					failures[errorCode(err)]++
 				})
 			}
 			close(start)

@@ -681,3 +681,13 @@ func (e *env) assertNoPanic() {
 func describe(p page) string {
 	return fmt.Sprintf("status %d, Location %q, body %.300q", p.status, p.location(), p.body)
 }
+
+// errorCode is the OAuth error code of a failed x/oauth2 call, or the error
+// text when the server's answer was not an OAuth error.
+func errorCode(err error) string {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		return re.ErrorCode
+	}
+	return err.Error()
+}

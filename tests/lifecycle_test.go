@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -385,12 +384,7 @@ func TestConcurrentRefresh(t *testing.T) {
 						winners = append(winners, got)
 						return
 					}
-					var re *oauth2.RetrieveError
-					if errors.As(err, &re) {
-						failures[re.ErrorCode]++
-					} else {
-						failures[err.Error()]++
-					}
+					failures[errorCode(err)]++
 				})
 			}
 			close(start)
