@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/keystile/keystile/password"
 )
 
 // ValidateClient checks a client registration the way New does, so that a
@@ -25,7 +27,7 @@ func ValidateClient(c Client) error {
 		if c.SecretHash == "" {
 			return fmt.Errorf("client %q: a confidential client needs a secret_hash (or public: true)", c.ID)
 		}
-		if err := validSecretHash(c.SecretHash); err != nil {
+		if err := password.ValidateSecretHash(c.SecretHash); err != nil {
 			return fmt.Errorf("client %q: secret_hash: %w", c.ID, err)
 		}
 	}

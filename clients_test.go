@@ -1,6 +1,10 @@
 package keystile
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/keystile/keystile/password"
+)
 
 func TestMatchRedirectURI(t *testing.T) {
 	c := &Client{ID: "c", RedirectURIs: []string{
@@ -89,7 +93,7 @@ func TestValidateClientRefusesBadRegistrations(t *testing.T) {
 		{"relative", func(c *Client) { c.RedirectURIs = []string{"/cb"} }},
 		{"custom scheme not reverse-domain", func(c *Client) { c.RedirectURIs = []string{"myapp:/cb"} }},
 		{"no redirect URI", func(c *Client) { c.RedirectURIs = nil }},
-		{"public with secret", func(c *Client) { c.SecretHash = HashClientSecret("x") }},
+		{"public with secret", func(c *Client) { c.SecretHash = password.HashClientSecret("x") }},
 		{"confidential without secret", func(c *Client) { c.Public = false }},
 		{"public client credentials", func(c *Client) { c.GrantTypes = []string{GrantClientCredentials} }},
 		{"unknown grant", func(c *Client) { c.GrantTypes = []string{"password"} }},

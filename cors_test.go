@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keystile/keystile/password"
 	"github.com/keystile/keystile/store/memory"
 )
 
@@ -46,7 +47,7 @@ func newCORSEnv(t *testing.T) *testEnv {
 		Clients: []Client{
 			{ID: "spa", Public: true, RedirectURIs: []string{spaRedirect}, AllowedOrigins: []string{spaOrigin}, Scopes: []string{"openid", "read"}},
 			{ID: "other", Public: true, RedirectURIs: []string{otherOrigin + "/cb"}, AllowedOrigins: []string{otherOrigin}},
-			{ID: "backend", SecretHash: HashClientSecret(testClientSecret), RedirectURIs: []string{backendRedirect}},
+			{ID: "backend", SecretHash: password.HashClientSecret(testClientSecret), RedirectURIs: []string{backendRedirect}},
 		},
 		Store: memory.New(),
 		Keys:  []SigningKey{key},

@@ -13,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/password"
 	"github.com/keystile/keystile/store/memory"
 )
 
@@ -72,7 +73,7 @@ func ExampleRequireClaim() {
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 	key, _ := keystile.NewHS256Key(secret)
-	clientSecret, clientHash, _ := keystile.GenerateClientSecret()
+	clientSecret, clientHash, _ := password.NewClientSecret()
 	ks, err := keystile.New(keystile.Config{
 		Issuer: issuer,
 		Clients: []keystile.Client{

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keystile/keystile/password"
 	"github.com/keystile/keystile/store/memory"
 )
 
@@ -93,8 +94,8 @@ func newTestEnvTLS(t *testing.T, useTLS bool, configure func(*Config)) *testEnv 
 		IDTokenKey: idKey,
 		Clients: []Client{
 			{ID: "spa", Public: true, RedirectURIs: []string{spaRedirect, "http://127.0.0.1/native"}, Scopes: []string{"openid", "profile", "read"}},
-			{ID: "backend", SecretHash: HashClientSecret(testClientSecret), RedirectURIs: []string{backendRedirect}, PostLogoutRedirectURIs: []string{"https://backend.example.com/bye"}},
-			{ID: "svc", SecretHash: HashClientSecret(testClientSecret), GrantTypes: []string{GrantClientCredentials}, Scopes: []string{"reports:read", "reports:write"}, Claims: map[string]any{"role": "reporter", "iss": "evil"}},
+			{ID: "backend", SecretHash: password.HashClientSecret(testClientSecret), RedirectURIs: []string{backendRedirect}, PostLogoutRedirectURIs: []string{"https://backend.example.com/bye"}},
+			{ID: "svc", SecretHash: password.HashClientSecret(testClientSecret), GrantTypes: []string{GrantClientCredentials}, Scopes: []string{"reports:read", "reports:write"}, Claims: map[string]any{"role": "reporter", "iss": "evil"}},
 		},
 		Store: memory.New(),
 		Keys:  []SigningKey{key},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/keystile/keystile/password"
 )
 
 // tokenResponse is the successful answer of /token (RFC 6749 §5.1).
@@ -131,7 +132,7 @@ func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) 
 	if !ok {
 		// Spend the same work as a real check, so timing does not reveal
 		// which client ids exist.
-		checkClientSecret(r.Context(), dummySecretHash, secret)
+		password.CheckClientSecret(r.Context(), dummySecretHash, secret)
 		return nil, badClient
 	}
 	if client.Public {
@@ -140,14 +141,14 @@ func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) 
 		}
 		return client, nil
 	}
-	if secret == "" || !checkClientSecret(r.Context(), client.SecretHash, secret) {
+	if secret == "" || !password.CheckClientSecret(r.Context(), client.SecretHash, secret) {
 		return nil, badClient
 	}
 	return client, nil
 }
 
 // dummySecretHash is checked against for unknown client ids.
-var dummySecretHash = HashClientSecret("keystile-dummy-secret")
+var dummySecretHash = password.HashClientSecret("keystile-dummy-secret")
 
 // registeredClaims are never taken from custom claims (SECURITY.md §9):
 // the JWT registered claims (RFC 7519 §4.1), those RFC 9068 and OIDC give a

@@ -34,6 +34,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/password"
 	"github.com/keystile/keystile/store"
 	"github.com/keystile/keystile/store/memory"
 	"github.com/keystile/keystile/store/postgres"
@@ -267,8 +268,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 			// HS256 server whose clients may ask for openid, and the OpenID
 			// Connect tests build their own env (newOIDCEnv in oidc_test.go).
 			{ID: "spa", Name: "Test SPA", Public: true, RedirectURIs: []string{spaRedirect, spaOtherRedirect}, Scopes: []string{"profile", "api:read"}},
-			{ID: "backend", SecretHash: keystile.HashClientSecret(e.secrets["backend"]), RedirectURIs: []string{backendRedirect}, Scopes: []string{"api:read"}},
-			{ID: "partner", SecretHash: keystile.HashClientSecret(e.secrets["partner"]), RedirectURIs: []string{partnerRedirect}},
+			{ID: "backend", SecretHash: password.HashClientSecret(e.secrets["backend"]), RedirectURIs: []string{backendRedirect}, Scopes: []string{"api:read"}},
+			{ID: "partner", SecretHash: password.HashClientSecret(e.secrets["partner"]), RedirectURIs: []string{partnerRedirect}},
 		},
 		Store:        st,
 		Keys:         []keystile.SigningKey{key},

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/password"
 )
 
 // Lifecycle additions to the standard test server (see newLifecycleEnv).
@@ -58,7 +59,7 @@ func newLifecycleEnv(t testing.TB, o envOptions) *env {
 		}
 		cfg.Clients = append(cfg.Clients, keystile.Client{
 			ID:         serviceAccount,
-			SecretHash: keystile.HashClientSecret(secret),
+			SecretHash: password.HashClientSecret(secret),
 			GrantTypes: []string{keystile.GrantClientCredentials},
 			Scopes:     []string{"reports:read", "reports:write"},
 			Claims:     serviceAccountClaims,

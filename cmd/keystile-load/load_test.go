@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/password"
 	"github.com/keystile/keystile/store/memory"
 )
 
@@ -28,7 +29,7 @@ const (
 // can fall short by at most the rate times the time that login was in
 // flight; at concurrency 2 over these sub-second runs that sums to under one
 // token, so no valid login here can be refused.
-func startKeystile(t *testing.T) (issuer, clientSecret, password string) {
+func startKeystile(t *testing.T) (issuer, clientSecret, userPassword string) {
 	t.Helper()
 	hs := httptest.NewUnstartedServer(nil)
 	issuer = "http://" + hs.Listener.Addr().String()
@@ -40,11 +41,11 @@ func startKeystile(t *testing.T) (issuer, clientSecret, password string) {
 	if err != nil {
 		t.Fatalf("NewHS256Key: %v", err)
 	}
-	clientSecret, clientHash, err := keystile.GenerateClientSecret()
+	clientSecret, clientHash, err := password.NewClientSecret()
 	if err != nil {
-		t.Fatalf("GenerateClientSecret: %v", err)
+		t.Fatalf("NewClientSecret: %v", err)
 	}
-	password = "load-" + rand.Text()
+	userPassword = "load-" + rand.Text()
 	srv, err := keystile.New(keystile.Config{
 		Issuer: issuer,
 		Clients: []keystile.Client{
@@ -54,7 +55,7 @@ func startKeystile(t *testing.T) (issuer, clientSecret, password string) {
 		Store: memory.New(),
 		Keys:  []keystile.SigningKey{key},
 		ValidateUser: func(_ context.Context, username, pw string) (keystile.Identity, error) {
-			if username != testUser || subtle.ConstantTimeCompare([]byte(pw), []byte(password)) != 1 {
+			if username != testUser || subtle.ConstantTimeCompare([]byte(pw), []byte(userPassword)) != 1 {
 				return keystile.Identity{}, keystile.ErrInvalidCredentials
 			}
 			return keystile.Identity{Subject: "user-alice"}, nil
@@ -71,7 +72,7 @@ func startKeystile(t *testing.T) (issuer, clientSecret, password string) {
 	hs.Config.Handler = srv.Handler()
 	hs.Start()
 	t.Cleanup(hs.Close)
-	return issuer, clientSecret, password
+	return issuer, clientSecret, userPassword
 }
 
 // TestLoadAgainstKeystile runs each mode briefly against a real server: every

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os/exec"
 	"path/filepath"
@@ -9,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/password"
 )
 
 // TestBinary builds the real binary and runs its one-shot commands the way
@@ -60,7 +61,7 @@ func TestBinary(t *testing.T) {
 			if !phc.MatchString(out) {
 				t.Fatalf("stdout = %q, want one argon2id PHC line", out)
 			}
-			ok, err := keystile.CheckPassword(strings.TrimSpace(out), tc.password)
+			ok, err := password.Check(context.Background(), strings.TrimSpace(out), tc.password)
 			if err != nil || !ok {
 				t.Errorf("CheckPassword(printed hash, password) = %v, %v; want true", ok, err)
 			}
@@ -118,7 +119,7 @@ func TestBinary(t *testing.T) {
 			if s == nil || h == nil {
 				t.Fatalf("stdout %q lacks the client_secret and secret_hash lines", out)
 			}
-			if keystile.HashClientSecret(s[1]) != h[1] {
+			if password.HashClientSecret(s[1]) != h[1] {
 				t.Errorf("secret_hash %s is not the hash of client_secret", h[1])
 			}
 			if !strings.Contains(out, `secret_hash: "`+h[1]+`"`) {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/password"
 )
 
 // runClientSecret is `keystile client-secret`: a new 256-bit client secret
@@ -17,7 +17,7 @@ func runClientSecret(args []string, stdout, _ io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	secret, hash, err := keystile.GenerateClientSecret()
+	secret, hash, err := password.NewClientSecret()
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/password"
 )
 
 // spaOnly is the smallest useful configuration.
@@ -26,7 +26,7 @@ const strongSecret = "0123456789abcdef0123456789abcdef-and-some-more"
 
 func TestLoadConfig(t *testing.T) {
 	aliceHash := testHash(t, "alice-pw")
-	backendHash := keystile.HashClientSecret("backend-secret")
+	backendHash := password.HashClientSecret("backend-secret")
 	users := "users:\n  - username: alice\n    password_hash: \"" + aliceHash + "\"\n    claims: {role: admin}\n"
 
 	for _, tc := range []struct {

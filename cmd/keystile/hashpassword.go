@@ -10,12 +10,11 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/keystile/keystile/password"
 	"golang.org/x/term"
-
-	"github.com/keystile/keystile"
 )
 
-// maxPasswordInput bounds what hash-password reads from stdin; HashPassword
+// maxPasswordInput bounds what hash-password reads from stdin; password.Hash
 // itself refuses passwords over 1024 bytes.
 const maxPasswordInput = 4096
 
@@ -32,24 +31,24 @@ func runHashPassword(args []string, stdin io.Reader, stdout, stderr io.Writer) e
 		return err
 	}
 	var (
-		password string
-		err      error
+		pw  string
+		err error
 	)
 	if f, ok := stdin.(*os.File); ok && isTerminal(f) {
-		password, err = promptPassword(f, stderr)
+		pw, err = promptPassword(f, stderr)
 	} else {
-		password, err = readPasswordLine(stdin)
+		pw, err = readPasswordLine(stdin)
 	}
 	if err != nil {
 		return err
 	}
-	hash, err := keystile.HashPassword(password)
+	hash, err := password.Hash(pw)
 	if err != nil {
 		return err
 	}
 	// A warning, not a refusal: the operator may be importing an existing
 	// account. NIST SP 800-63B §3.1.1.2 asks for at least 8 characters.
-	if utf8.RuneCountInString(password) < minPasswordRunes {
+	if utf8.RuneCountInString(pw) < minPasswordRunes {
 		fmt.Fprintf(stderr, "keystile: warning: this password is shorter than %d characters and easy to guess\n", minPasswordRunes)
 	}
 	_, err = fmt.Fprintln(stdout, hash)

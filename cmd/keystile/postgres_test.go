@@ -10,7 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/password"
 	"github.com/keystile/keystile/store/postgres/postgrestest"
 )
 
@@ -21,7 +21,7 @@ import (
 // migrating an empty database at the same moment.)
 func TestServePostgresReplicas(t *testing.T) {
 	clearKeystileEnv(t)
-	dbURL, password := withPassword(postgrestest.URL(t))
+	dbURL, dbPassword := withPassword(postgrestest.URL(t))
 	dir := t.TempDir()
 	writeFile(t, dir, "hs256.secret", strongSecret+"\n")
 	config := writeFile(t, dir, "keystile.yaml", `issuer: http://127.0.0.1:9999
@@ -34,7 +34,7 @@ clients:
     public: true
     redirect_uris: [https://app.example.com/callback]
   - id: bot
-    secret_hash: "`+keystile.HashClientSecret("bot-secret")+`"
+    secret_hash: "`+password.HashClientSecret("bot-secret")+`"
     grant_types: [client_credentials]
     scopes: [reports:read]
 `)
@@ -70,7 +70,7 @@ clients:
 		if !strings.Contains(out, `"store":"postgres"`) {
 			t.Errorf("replica %s does not log that it runs on postgres:\n%s", name, out)
 		}
-		if strings.Contains(out, password) || strings.Contains(out, dbURL) {
+		if strings.Contains(out, dbPassword) || strings.Contains(out, dbURL) {
 			t.Errorf("replica %s printed the database URL or its password:\n%s", name, out)
 		}
 	}

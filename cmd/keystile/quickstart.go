@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/password"
 	"github.com/keystile/keystile/store/sqlite"
 )
 
@@ -71,11 +72,11 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	defer st.Close()
 
-	password, err := newDemoPassword()
+	demoPassword, err := newDemoPassword()
 	if err != nil {
 		return err
 	}
-	hash, err := keystile.HashPassword(password)
+	hash, err := password.Hash(demoPassword)
 	if err != nil {
 		return fmt.Errorf("hashing the demo password: %w", err)
 	}
@@ -128,7 +129,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	mux.Handle("GET /demo/", demoHandler())
 	mux.Handle("/", srv.Handler())
 
-	printBanner(stdout, issuer, password, *dir)
+	printBanner(stdout, issuer, demoPassword, *dir)
 	return serveHTTP(ctx, ln, accessLog(log, mux), st, log, stdout)
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/password"
 )
 
 // RFC 7636 Appendix B's verifier and its S256 challenge.
@@ -56,7 +57,7 @@ func newReloadDir(t *testing.T) (dir, config string) {
 	dir = t.TempDir()
 	writeFile(t, dir, "hs256.secret", strongSecret+"\n")
 	writeFile(t, dir, "users.yaml", usersYAML(t, false))
-	hash := strings.TrimPrefix(keystile.HashClientSecret("bot-secret"), "sha256:")
+	hash := strings.TrimPrefix(password.HashClientSecret("bot-secret"), "sha256:")
 	return dir, writeFile(t, dir, "keystile.yaml", fmt.Sprintf(reloadConfig, hash))
 }
 

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/password"
 )
 
 // usersFile is the users file:
@@ -123,7 +124,7 @@ func checkUser(u userEntry) error {
 	if u.PasswordHash == "" {
 		return errors.New("password_hash is empty (make one with: keystile hash-password)")
 	}
-	if err := keystile.ValidatePasswordHash(u.PasswordHash); err != nil {
+	if err := password.ValidateHash(u.PasswordHash); err != nil {
 		return fmt.Errorf("password_hash: %w (make one with: keystile hash-password)", err)
 	}
 	// A claim the server sets itself is refused at load rather than
@@ -146,13 +147,13 @@ func (db *userDB) Len() int { return len(db.byName) }
 // a wrong password and a disabled user all get ErrInvalidCredentials after
 // the same argon2id work, so the answer and its timing do not tell which
 // usernames exist (SECURITY.md §5).
-func (db *userDB) validate(ctx context.Context, username, password string) (keystile.Identity, error) {
+func (db *userDB) validate(ctx context.Context, username, pw string) (keystile.Identity, error) {
 	u, ok := db.byName[username]
 	if !ok {
-		keystile.DummyPasswordCheckContext(ctx, password)
+		password.CheckUnknownUser(ctx, pw)
 		return keystile.Identity{}, keystile.ErrInvalidCredentials
 	}
-	match, err := keystile.CheckPasswordContext(ctx, u.PasswordHash, password)
+	match, err := password.Check(ctx, u.PasswordHash, pw)
 	if err != nil {
 		// The hash was checked at load, so this is a cancelled request.
 		return keystile.Identity{}, fmt.Errorf("checking a password: %w", err)

@@ -1,4 +1,11 @@
-package keystile
+// Package password stores and checks the secrets people and clients present
+// to Keystile: user passwords as argon2id PHC strings (RFC 9106), and client
+// secrets, which are random 256-bit values stored as their SHA-256.
+//
+// Every argon2id computation runs in one of a bounded number of slots (one
+// per CPU), so that a flood of sign-ins costs queueing time, never unbounded
+// memory.
+package password
 
 import (
 	"context"
@@ -22,7 +29,7 @@ import (
 // attacker must spend per guess, and on the server the semaphore below already
 // runs one check per CPU, so more lanes would only make the checks fight for
 // the same cores. One hash takes about 0.1–0.2 s on one core of a 2024 laptop
-// (see BenchmarkHashPassword); OWASP's floor is m=19 MiB, t=2, p=1.
+// (see BenchmarkHash); OWASP's floor is m=19 MiB, t=2, p=1.
 const (
 	argonMemoryKiB = 64 * 1024
 	argonTime      = 3
@@ -33,7 +40,7 @@ const (
 
 // Bounds on the parameters of a hash we agree to check. An encoded hash comes
 // from a configuration file, but a hostile or mistyped one must not be able to
-// allocate gigabytes or spin for minutes on every login (SECURITY.md §10).
+// allocate gigabytes or spin for minutes on every login .
 const (
 	maxArgonMemoryKiB = 256 * 1024
 	maxArgonTime      = 10
@@ -43,7 +50,7 @@ const (
 	minArgonKeyLen    = 16
 	maxArgonKeyLen    = 64
 	// maxHashedPasswordLen bounds what is fed to argon2id; anything longer is
-	// refused by HashPassword and never matches in CheckPassword.
+	// refused by Hash and never matches in Check.
 	maxHashedPasswordLen = 1024
 	// maxClientSecretLen bounds a presented client secret before it is hashed.
 	maxClientSecretLen = 512
@@ -51,18 +58,18 @@ const (
 
 // argonSlots bounds how many argon2id computations run at once, so that a
 // flood of logins costs queueing time, never more than NumCPU × m of memory
-// (SECURITY.md §10). Each slot is a token in the buffered channel.
+// . Each slot is a token in the buffered channel.
 var argonSlots = make(chan struct{}, runtime.NumCPU())
 
 // b64 is the PHC string encoding: standard alphabet, no padding. Strict
 // rejects non-zero trailing bits, so one hash has exactly one spelling.
 var b64 = base64.RawStdEncoding.Strict()
 
-// HashPassword returns the argon2id hash of password as a PHC string,
+// Hash returns the argon2id hash of password as a PHC string,
 // $argon2id$v=19$m=65536,t=3,p=2$<salt>$<hash>, the form the users file takes
 // (RFC 9106; PHC string format). It refuses an empty password and one longer
 // than 1024 bytes.
-func HashPassword(password string) (string, error) {
+func Hash(password string) (string, error) {
 	if password == "" {
 		return "", errors.New("keystile: password is empty")
 	}
@@ -74,7 +81,7 @@ func HashPassword(password string) (string, error) {
 		return "", fmt.Errorf("keystile: reading a random salt: %w", err)
 	}
 	p := argonParams{memory: argonMemoryKiB, time: argonTime, threads: argonThreads, salt: salt}
-	// HashPassword has no context: it runs from the command line and tests.
+	// Hash has no context: it runs from the command line and tests.
 	key, err := p.derive(context.Background(), password, argonKeyLen)
 	if err != nil {
 		return "", err
@@ -83,19 +90,13 @@ func HashPassword(password string) (string, error) {
 	return p.encode(), nil
 }
 
-// CheckPassword reports whether password matches encoded, an argon2id PHC
-// string made by HashPassword (or any argon2id v=19 hash within the bounds:
-// m ≤ 256 MiB, t ≤ 10, p ≤ 16). A wrong password is (false, nil); a malformed
-// or out-of-bounds hash is (false, error). The comparison is constant-time.
-// It waits for a free argon2 slot without limit; see CheckPasswordContext.
-func CheckPassword(encoded, password string) (bool, error) {
-	return CheckPasswordContext(context.Background(), encoded, password)
-}
-
-// CheckPasswordContext is CheckPassword that gives up waiting for a free
-// argon2 slot when ctx is done (a client that went away), returning ctx.Err().
-// A computation that has started always runs to its end.
-func CheckPasswordContext(ctx context.Context, encoded, password string) (bool, error) {
+// Check reports whether password matches encoded, an argon2id PHC string made
+// by Hash (or any argon2id v=19 hash within the bounds: m ≤ 256 MiB, t ≤ 10,
+// p ≤ 16). A wrong password is (false, nil); a malformed or out-of-bounds hash
+// is (false, error). The comparison is constant-time. Check gives up waiting
+// for a free argon2 slot when ctx is done (a client that went away),
+// returning ctx.Err(); a computation that has started runs to its end.
+func Check(ctx context.Context, encoded, password string) (bool, error) {
 	p, err := parseArgon2id(encoded)
 	if err != nil {
 		return false, err
@@ -110,10 +111,10 @@ func CheckPasswordContext(ctx context.Context, encoded, password string) (bool, 
 	return subtle.ConstantTimeCompare(key, p.key) == 1, nil
 }
 
-// ValidatePasswordHash reports whether encoded is an argon2id PHC string that
-// CheckPassword accepts, without the cost of checking a password against it:
+// ValidateHash reports whether encoded is an argon2id PHC string that
+// Check accepts, without the cost of checking a password against it:
 // a users file is checked this way when it is loaded.
-func ValidatePasswordHash(encoded string) error {
+func ValidateHash(encoded string) error {
 	_, err := parseArgon2id(encoded)
 	return err
 }
@@ -128,18 +129,13 @@ var dummyHash = argonParams{
 	key:     []byte("keystile dummy argon2id tag!!!!!"),
 }.encode()
 
-// DummyPasswordCheck spends the time and memory of one password check and
+// CheckUnknownUser spends the time and memory of one password check and
 // discards the result. A user-validation callback calls it for an unknown
 // user, so that an unknown user and a wrong password take the same time and
-// the login form cannot be used to list the usernames (SECURITY.md §5).
-func DummyPasswordCheck(password string) {
-	_, _ = CheckPassword(dummyHash, password)
-}
-
-// DummyPasswordCheckContext is DummyPasswordCheck that stops waiting for a
+// the login form cannot be used to list the usernames. It stops waiting for a
 // free argon2 slot when ctx is done.
-func DummyPasswordCheckContext(ctx context.Context, password string) {
-	_, _ = CheckPasswordContext(ctx, dummyHash, password)
+func CheckUnknownUser(ctx context.Context, password string) {
+	_, _ = Check(ctx, dummyHash, password)
 }
 
 // argonParams is a parsed argon2id PHC string.
@@ -264,18 +260,18 @@ const sha256Prefix = "sha256:"
 
 // HashClientSecret returns the stored form of a client secret:
 // "sha256:" followed by the lowercase hex SHA-256 of secret. Use it only for
-// random secrets such as those from GenerateClientSecret; a human-chosen
-// secret belongs in an argon2id hash (HashPassword).
+// random secrets such as those from NewClientSecret; a human-chosen
+// secret belongs in an argon2id hash (Hash).
 func HashClientSecret(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return sha256Prefix + hex.EncodeToString(sum[:])
 }
 
-// GenerateClientSecret returns a new client secret of 256 bits from
+// NewClientSecret returns a new client secret of 256 bits from
 // crypto/rand, base64url-encoded without padding (43 characters), and its
 // stored form from HashClientSecret. The secret goes to the client; only the
 // hash goes into the server's configuration.
-func GenerateClientSecret() (secret, hash string, err error) {
+func NewClientSecret() (secret, hash string, err error) {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		return "", "", fmt.Errorf("keystile: reading a random client secret: %w", err)
@@ -284,10 +280,10 @@ func GenerateClientSecret() (secret, hash string, err error) {
 	return secret, HashClientSecret(secret), nil
 }
 
-// checkClientSecret reports whether presented matches stored, which is
+// CheckClientSecret reports whether presented matches stored, which is
 // "sha256:<hex>" or an argon2id PHC string. Anything else, an empty secret or
 // one longer than 512 bytes never matches. Comparisons are constant-time.
-func checkClientSecret(ctx context.Context, stored, presented string) bool {
+func CheckClientSecret(ctx context.Context, stored, presented string) bool {
 	if presented == "" || len(presented) > maxClientSecretLen {
 		return false
 	}
@@ -302,17 +298,17 @@ func checkClientSecret(ctx context.Context, stored, presented string) bool {
 	case strings.HasPrefix(stored, "$argon2id$"):
 		// The request's context: a caller that went away stops waiting for
 		// an argon2 slot instead of queueing work for nobody.
-		ok, err := CheckPasswordContext(ctx, stored, presented)
+		ok, err := Check(ctx, stored, presented)
 		return err == nil && ok
 	default:
 		return false
 	}
 }
 
-// validSecretHash checks a client's configured secret_hash when the
+// ValidateSecretHash checks a client's configured secret_hash when the
 // configuration is loaded, so that a typo fails at start rather than as
 // invalid_client at every request.
-func validSecretHash(stored string) error {
+func ValidateSecretHash(stored string) error {
 	switch {
 	case strings.HasPrefix(stored, sha256Prefix):
 		h := stored[len(sha256Prefix):]

@@ -1,4 +1,4 @@
-package keystile
+package password
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 )
 
 // cheapHash returns an argon2id PHC string with tiny parameters, made directly
-// with x/crypto rather than through HashPassword, so the tests stay fast and
+// with x/crypto rather than through Hash, so the tests stay fast and
 // check that hashes made elsewhere are accepted.
 func cheapHash(t testing.TB, password string, m, tm uint32, p uint8) string {
 	t.Helper()
@@ -25,21 +25,21 @@ func cheapHash(t testing.TB, password string, m, tm uint32, p uint8) string {
 
 var phcPattern = regexp.MustCompile(`^\$argon2id\$v=19\$m=65536,t=3,p=2\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`)
 
-func TestHashPasswordThenCheck(t *testing.T) {
+func TestHashThenCheck(t *testing.T) {
 	const password = "correct horse battery staple"
-	first, err := HashPassword(password)
+	first, err := Hash(password)
 	if err != nil {
-		t.Fatalf("HashPassword: %v", err)
+		t.Fatalf("Hash: %v", err)
 	}
 	if !phcPattern.MatchString(first) {
-		t.Fatalf("HashPassword = %q, want the PHC form $argon2id$v=19$m=65536,t=3,p=2$salt$hash", first)
+		t.Fatalf("Hash = %q, want the PHC form $argon2id$v=19$m=65536,t=3,p=2$salt$hash", first)
 	}
 	if strings.Contains(first, password) {
 		t.Fatal("the hash contains the password")
 	}
-	second, err := HashPassword(password)
+	second, err := Hash(password)
 	if err != nil {
-		t.Fatalf("HashPassword: %v", err)
+		t.Fatalf("Hash: %v", err)
 	}
 	if first == second {
 		t.Error("two hashes of the same password are equal: the salt is not random")
@@ -54,18 +54,18 @@ func TestHashPasswordThenCheck(t *testing.T) {
 		{"wrong password", "correct horse battery stapl", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ok, err := CheckPassword(first, tc.password)
+			ok, err := Check(context.Background(), first, tc.password)
 			if err != nil {
-				t.Fatalf("CheckPassword: %v", err)
+				t.Fatalf("Check: %v", err)
 			}
 			if ok != tc.want {
-				t.Errorf("CheckPassword = %v, want %v", ok, tc.want)
+				t.Errorf("Check = %v, want %v", ok, tc.want)
 			}
 		})
 	}
 }
 
-func TestHashPasswordRefuses(t *testing.T) {
+func TestHashRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		name, password string
 	}{
@@ -73,14 +73,14 @@ func TestHashPasswordRefuses(t *testing.T) {
 		{"longer than 1024 bytes", strings.Repeat("a", 1025)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if h, err := HashPassword(tc.password); err == nil {
-				t.Errorf("HashPassword = %q, want an error", h)
+			if h, err := Hash(tc.password); err == nil {
+				t.Errorf("Hash = %q, want an error", h)
 			}
 		})
 	}
 }
 
-func TestCheckPasswordAcceptsOtherParameters(t *testing.T) {
+func TestCheckAcceptsOtherParameters(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		m, t uint32
@@ -92,17 +92,17 @@ func TestCheckPasswordAcceptsOtherParameters(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := cheapHash(t, "s3cret", tc.m, tc.t, tc.p)
-			if ok, err := CheckPassword(h, "s3cret"); err != nil || !ok {
-				t.Errorf("right password: CheckPassword = %v, %v; want true", ok, err)
+			if ok, err := Check(context.Background(), h, "s3cret"); err != nil || !ok {
+				t.Errorf("right password: Check = %v, %v; want true", ok, err)
 			}
-			if ok, err := CheckPassword(h, "S3cret"); err != nil || ok {
-				t.Errorf("wrong password: CheckPassword = %v, %v; want false, nil", ok, err)
+			if ok, err := Check(context.Background(), h, "S3cret"); err != nil || ok {
+				t.Errorf("wrong password: Check = %v, %v; want false, nil", ok, err)
 			}
 		})
 	}
 }
 
-func TestCheckPasswordRefusesMalformedHashes(t *testing.T) {
+func TestCheckRefusesMalformedHashes(t *testing.T) {
 	good := cheapHash(t, "pw", 64, 1, 1)
 	salt := base64.RawStdEncoding.EncodeToString([]byte("0123456789abcdef"))
 	tag := base64.RawStdEncoding.EncodeToString(make([]byte, 32))
@@ -151,29 +151,29 @@ func TestCheckPasswordRefusesMalformedHashes(t *testing.T) {
 		{"very long string", "$argon2id$v=19$m=64,t=1,p=1$" + salt + "$" + strings.Repeat("A", 100000)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ok, err := CheckPassword(tc.encoded, "pw")
+			ok, err := Check(context.Background(), tc.encoded, "pw")
 			if ok || err == nil {
-				t.Errorf("CheckPassword(%.80q) = %v, %v; want false and an error", tc.encoded, ok, err)
+				t.Errorf("Check(context.Background(), %.80q) = %v, %v; want false and an error", tc.encoded, ok, err)
 			}
-			if ValidatePasswordHash(tc.encoded) == nil {
-				t.Errorf("ValidatePasswordHash(%.80q) accepted it", tc.encoded)
+			if ValidateHash(tc.encoded) == nil {
+				t.Errorf("ValidateHash(%.80q) accepted it", tc.encoded)
 			}
-			if strings.HasPrefix(tc.encoded, "$argon2id$") && validSecretHash(tc.encoded) == nil {
-				t.Errorf("validSecretHash(%.80q) accepted it", tc.encoded)
+			if strings.HasPrefix(tc.encoded, "$argon2id$") && ValidateSecretHash(tc.encoded) == nil {
+				t.Errorf("ValidateSecretHash(%.80q) accepted it", tc.encoded)
 			}
 		})
 	}
 }
 
-func TestCheckPasswordTooLongPasswordNeverMatches(t *testing.T) {
+func TestCheckTooLongPasswordNeverMatches(t *testing.T) {
 	long := strings.Repeat("p", 1025)
 	h := cheapHash(t, long, 64, 1, 1)
-	if ok, err := CheckPassword(h, long); ok || err != nil {
+	if ok, err := Check(context.Background(), h, long); ok || err != nil {
 		t.Errorf("CheckPassword with a 1025-byte password = %v, %v; want false, nil", ok, err)
 	}
 }
 
-func TestCheckPasswordContextGivesUpWhenAllSlotsAreBusy(t *testing.T) {
+func TestCheckGivesUpWhenAllSlotsAreBusy(t *testing.T) {
 	// Occupy every slot, as a login flood would.
 	for range cap(argonSlots) {
 		argonSlots <- struct{}{}
@@ -185,13 +185,13 @@ func TestCheckPasswordContextGivesUpWhenAllSlotsAreBusy(t *testing.T) {
 	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	ok, err := CheckPasswordContext(ctx, cheapHash(t, "pw", 64, 1, 1), "pw")
+	ok, err := Check(ctx, cheapHash(t, "pw", 64, 1, 1), "pw")
 	if ok || !errors.Is(err, context.Canceled) {
-		t.Errorf("CheckPasswordContext = %v, %v; want false, context.Canceled", ok, err)
+		t.Errorf("Check = %v, %v; want false, context.Canceled", ok, err)
 	}
 }
 
-func TestDummyPasswordCheckCostsARealCheck(t *testing.T) {
+func TestCheckUnknownUserCostsARealCheck(t *testing.T) {
 	p, err := parseArgon2id(dummyHash)
 	if err != nil {
 		t.Fatalf("the dummy hash does not parse: %v", err)
@@ -199,9 +199,9 @@ func TestDummyPasswordCheckCostsARealCheck(t *testing.T) {
 	if p.memory != argonMemoryKiB || p.time != argonTime || p.threads != argonThreads || len(p.key) != argonKeyLen {
 		t.Errorf("dummy hash %q does not have the parameters of new hashes", dummyHash)
 	}
-	DummyPasswordCheck("anything") // must not panic
-	if err := ValidatePasswordHash(dummyHash); err != nil {
-		t.Errorf("ValidatePasswordHash(dummy): %v", err)
+	CheckUnknownUser(context.Background(), "anything") // must not panic
+	if err := ValidateHash(dummyHash); err != nil {
+		t.Errorf("ValidateHash(dummy): %v", err)
 	}
 }
 
@@ -213,10 +213,10 @@ func TestHashClientSecret(t *testing.T) {
 	}
 }
 
-func TestGenerateClientSecret(t *testing.T) {
-	secret, hash, err := GenerateClientSecret()
+func TestNewClientSecret(t *testing.T) {
+	secret, hash, err := NewClientSecret()
 	if err != nil {
-		t.Fatalf("GenerateClientSecret: %v", err)
+		t.Fatalf("NewClientSecret: %v", err)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(secret)
 	if err != nil || len(raw) != 32 || len(secret) != 43 {
@@ -225,15 +225,15 @@ func TestGenerateClientSecret(t *testing.T) {
 	if hash != HashClientSecret(secret) {
 		t.Errorf("hash = %q, want HashClientSecret(secret)", hash)
 	}
-	if err := validSecretHash(hash); err != nil {
-		t.Errorf("validSecretHash(generated hash): %v", err)
+	if err := ValidateSecretHash(hash); err != nil {
+		t.Errorf("ValidateSecretHash(generated hash): %v", err)
 	}
-	if !checkClientSecret(context.Background(), hash, secret) {
+	if !CheckClientSecret(context.Background(), hash, secret) {
 		t.Error("the generated secret does not match its own hash")
 	}
-	other, _, err := GenerateClientSecret()
+	other, _, err := NewClientSecret()
 	if err != nil {
-		t.Fatalf("GenerateClientSecret: %v", err)
+		t.Fatalf("NewClientSecret: %v", err)
 	}
 	if other == secret {
 		t.Error("two generated secrets are equal")
@@ -264,14 +264,14 @@ func TestCheckClientSecret(t *testing.T) {
 		{"malformed argon2id", "$argon2id$v=19$m=999999999,t=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA", secret, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := checkClientSecret(context.Background(), tc.stored, tc.presented); got != tc.want {
+			if got := CheckClientSecret(context.Background(), tc.stored, tc.presented); got != tc.want {
 				t.Errorf("checkClientSecret = %v, want %v", got, tc.want)
 			}
 		})
 	}
 }
 
-func TestValidSecretHash(t *testing.T) {
+func TestValidateSecretHash(t *testing.T) {
 	for _, tc := range []struct {
 		name, stored string
 		ok           bool
@@ -289,19 +289,19 @@ func TestValidSecretHash(t *testing.T) {
 		{"bcrypt", "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := validSecretHash(tc.stored)
+			err := ValidateSecretHash(tc.stored)
 			if (err == nil) != tc.ok {
-				t.Errorf("validSecretHash(%q) = %v, want ok=%v", tc.stored, err, tc.ok)
+				t.Errorf("ValidateSecretHash(%q) = %v, want ok=%v", tc.stored, err, tc.ok)
 			}
 		})
 	}
 }
 
-// FuzzCheckPassword feeds arbitrary strings to the PHC parser. Whatever it is
+// FuzzCheck feeds arbitrary strings to the PHC parser. Whatever it is
 // given it must not panic, a string it accepts must be the one canonical
 // spelling of its parameters, and no input may verify: the seed hashes have
 // tags that no known password produces.
-func FuzzCheckPassword(f *testing.F) {
+func FuzzCheck(f *testing.F) {
 	f.Add(dummyHash, "password")
 	f.Add("$argon2id$v=19$m=64,t=1,p=1$MDEyMzQ1Njc4OWFiY2RlZg$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "")
 	f.Add("$argon2id$v=19$m=8,t=1,p=1$AAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAA", "x")
@@ -312,8 +312,8 @@ func FuzzCheckPassword(f *testing.F) {
 	f.Fuzz(func(t *testing.T, encoded, password string) {
 		p, perr := parseArgon2id(encoded)
 		if perr != nil {
-			if ok, err := CheckPassword(encoded, password); ok || err == nil {
-				t.Fatalf("parser refused %q but CheckPassword = %v, %v", encoded, ok, err)
+			if ok, err := Check(context.Background(), encoded, password); ok || err == nil {
+				t.Fatalf("parser refused %q but Check = %v, %v", encoded, ok, err)
 			}
 			return
 		}
@@ -323,33 +323,33 @@ func FuzzCheckPassword(f *testing.F) {
 		// Run argon2id itself only where it is cheap; the parser is what
 		// is under test, and the bounds cap the rest.
 		if p.memory <= 1024 && p.time <= 2 {
-			if ok, err := CheckPassword(encoded, password); ok || err != nil {
-				t.Fatalf("CheckPassword(%q, %q) = %v, %v; want false, nil", encoded, password, ok, err)
+			if ok, err := Check(context.Background(), encoded, password); ok || err != nil {
+				t.Fatalf("Check(context.Background(), %q, %q) = %v, %v; want false, nil", encoded, password, ok, err)
 			}
 		}
 	})
 }
 
-// BenchmarkHashPassword measures one hash with the default parameters, the
-// cost of every login and of DummyPasswordCheck.
-func BenchmarkHashPassword(b *testing.B) {
+// BenchmarkHash measures one hash with the default parameters, the
+// cost of every login and of CheckUnknownUser.
+func BenchmarkHash(b *testing.B) {
 	for b.Loop() {
-		if _, err := HashPassword("correct horse battery staple"); err != nil {
+		if _, err := Hash("correct horse battery staple"); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-// BenchmarkCheckPasswordParallel shows the throughput of logins on all cores
+// BenchmarkCheckParallel shows the throughput of logins on all cores
 // through the semaphore.
-func BenchmarkCheckPasswordParallel(b *testing.B) {
-	h, err := HashPassword("correct horse battery staple")
+func BenchmarkCheckParallel(b *testing.B) {
+	h, err := Hash("correct horse battery staple")
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := CheckPassword(h, "wrong"); err != nil {
+			if _, err := Check(context.Background(), h, "wrong"); err != nil {
 				b.Error(err)
 			}
 		}
