@@ -44,7 +44,7 @@ func brandingConfig(t *testing.T, issuer string, b Branding, templates fstest.Ma
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := NewES256Key(pk)
+	key, err := NewSigningKey(pk)
 	if err != nil {
 		t.Fatal(err)
 	}

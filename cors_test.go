@@ -36,7 +36,7 @@ func newCORSEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := NewES256Key(pk)
+	key, err := NewSigningKey(pk)
 	if err != nil {
 		t.Fatal(err)
 	}

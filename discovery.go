@@ -59,7 +59,7 @@ func (s *Server) metadataDocument() metadata {
 		IntrospectionAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
 		CodeChallengeMethodsSupported:     []string{"S256"},
 		AuthorizationResponseISSSupported: true,
-		AccessTokenSigningAlgs:            signingAlgs(s.SigningKeys()),
+		AccessTokenSigningAlgs:            signingAlgs(s.keys.list()),
 	}
 }
 

@@ -26,7 +26,7 @@ func ExampleNew() {
 
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	key, _ := keystile.NewHS256Key(secret)
+	key, _ := keystile.NewSigningKey(secret)
 	ks, err := keystile.New(keystile.Config{
 		Issuer:  issuer,
 		Clients: []keystile.Client{{ID: "spa", Public: true, RedirectURIs: []string{"https://app.example.com/cb"}}},
@@ -72,7 +72,7 @@ func ExampleRequireClaim() {
 	issuer := "http://" + srv.Listener.Addr().String()
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	key, _ := keystile.NewHS256Key(secret)
+	key, _ := keystile.NewSigningKey(secret)
 	clientSecret, clientHash, _ := password.NewClientSecret()
 	ks, err := keystile.New(keystile.Config{
 		Issuer: issuer,

@@ -27,7 +27,7 @@ func FuzzAuthorize(f *testing.F) {
 
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	key, err := NewHS256Key(secret)
+	key, err := NewSigningKey(secret)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func newTestEnvTLS(t *testing.T, useTLS bool, configure func(*Config)) *testEnv 
 	}
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	key, err := NewHS256Key(secret)
+	key, err := NewSigningKey(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func newTestEnvTLS(t *testing.T, useTLS bool, configure func(*Config)) *testEnv 
 	logs := &bytes.Buffer{}
 	var logMu sync.Mutex
 	disabled := &atomic.Bool{}
-	idKey, err := NewRS256Key(sigTestRSA2())
+	idKey, err := NewSigningKey(sigTestRSA2())
 	if err != nil {
 		t.Fatal(err)
 	}

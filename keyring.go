@@ -41,38 +41,51 @@ type ringKey struct {
 
 func (k ringKey) live(now time.Time) bool { return k.until.IsZero() || now.Before(k.until) }
 
-// newKeyRing returns a ring whose first key signs and whose other keys
-// verify with no expiry, as Config.Keys promises. accessTTL is the server's
-// access token lifetime; now is its clock. The keys are checked by check,
-// which NewVerifier calls, so that New reports a bad key like before.
+// newKeyRing returns a ring of keys, with the meaning Config.Keys gives
+// them: the first signs, a retired key verifies until its retirement plus
+// the grace, any other key verifies with no expiry. accessTTL is the
+// server's access token lifetime; now is its clock. The keys are checked by
+// check, which NewVerifier calls, so that New reports a bad key.
 func newKeyRing(keys []SigningKey, accessTTL time.Duration, now func() time.Time) *keyRing {
 	r := &keyRing{grace: accessTTL + DefaultLeeway, now: now}
 	if r.now == nil {
 		r.now = time.Now
 	}
-	for _, k := range keys {
-		r.keys = append(r.keys, ringKey{key: k})
-	}
+	r.keys = r.ringKeys(keys, "")
 	return r
 }
 
-// check reports a key that cannot be used or a key id given twice, naming
-// the Config.Keys index.
+// ringKeys turns keys into ring entries. current is the kid of the key
+// that signs until now, if any (see set).
+func (r *keyRing) ringKeys(keys []SigningKey, current string) []ringKey {
+	now := r.now()
+	out := make([]ringKey, 0, len(keys))
+	for _, k := range keys {
+		rk := ringKey{key: k}
+		if retired := k.retired; !retired.IsZero() {
+			// This server signed with its current key until now, whatever
+			// the file says (another process may have rotated the file a
+			// while ago): its tokens must outlive the file's date.
+			if k.kid == current && retired.Before(now) {
+				retired = now
+			}
+			rk.until = retired.Add(r.grace)
+		}
+		out = append(out, rk)
+	}
+	return out
+}
+
+// check reports a key list a server cannot use (see CheckKeys).
 func (r *keyRing) check() error {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if len(r.keys) == 0 {
-		return errors.New("keystile: Config.Keys needs at least one signing key")
-	}
-	seen := make(map[string]bool, len(r.keys))
+	keys := make([]SigningKey, len(r.keys))
 	for i, k := range r.keys {
-		if k.key.method == nil {
-			return fmt.Errorf("keystile: Config.Keys[%d] is not initialised; use NewHS256Key, NewRS256Key, NewES256Key or NewEdDSAKey", i)
-		}
-		if seen[k.key.kid] {
-			return fmt.Errorf("keystile: Config.Keys[%d] repeats key id %q", i, k.key.kid)
-		}
-		seen[k.key.kid] = true
+		keys[i] = k.key
+	}
+	if err := checkKeys(keys, func(i int) string { return fmt.Sprintf("Config.Keys[%d]", i) }); err != nil {
+		return fmt.Errorf("keystile: %w", err)
 	}
 	return nil
 }
@@ -118,7 +131,10 @@ func (r *keyRing) lookup(kid string) (SigningKey, bool) {
 // rotate makes next the signer and retires the current signer at at.
 func (r *keyRing) rotate(next SigningKey, at time.Time) error {
 	if next.method == nil {
-		return errors.New("keystile: RotateKey: the key is not initialised; use NewHS256Key, NewRS256Key, NewES256Key or NewEdDSAKey")
+		return errors.New("keystile: RotateKey: the key is not initialised; build it with NewSigningKey")
+	}
+	if !next.retired.IsZero() {
+		return errors.New("keystile: RotateKey: a retired key cannot sign")
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -142,35 +158,19 @@ func (r *keyRing) rotate(next SigningKey, at time.Time) error {
 	return nil
 }
 
-// set replaces the ring with entries (see Server.SetKeys).
-func (r *keyRing) set(entries []KeyFileEntry) error {
-	if err := checkEntries(entries); err != nil {
+// set replaces the ring with keys (see Server.SetKeys).
+func (r *keyRing) set(keys []SigningKey) error {
+	if err := CheckKeys(keys); err != nil {
 		return fmt.Errorf("keystile: SetKeys: %w", err)
 	}
-	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var current string
 	if len(r.keys) > 0 {
 		current = r.keys[0].key.kid
 	}
-	keys := make([]ringKey, 0, len(entries))
-	for _, e := range entries {
-		k := ringKey{key: e.Key}
-		if !e.Retired.IsZero() {
-			retired := e.Retired
-			// This server signed with its current key until now, whatever
-			// the file says (another process may have rotated the file a
-			// while ago): its tokens must outlive the file's date.
-			if e.Key.kid == current && retired.Before(now) {
-				retired = now
-			}
-			k.until = retired.Add(r.grace)
-		}
-		keys = append(keys, k)
-	}
-	r.keys = keys
-	r.pruneLocked(now)
+	r.keys = r.ringKeys(keys, current)
+	r.pruneLocked(r.now())
 	return nil
 }
 
@@ -179,28 +179,6 @@ func (r *keyRing) set(entries []KeyFileEntry) error {
 func (r *keyRing) pruneLocked(now time.Time) {
 	// The signer has no expiry, so it always stays.
 	r.keys = slices.DeleteFunc(r.keys, func(k ringKey) bool { return !k.live(now) })
-}
-
-// checkEntries refuses a key list a server cannot use: empty, a retired or
-// uninitialised first key, an uninitialised key, or a key id given twice.
-func checkEntries(entries []KeyFileEntry) error {
-	if len(entries) == 0 {
-		return errors.New("no keys")
-	}
-	if !entries[0].Retired.IsZero() {
-		return errors.New("the first key signs and cannot be retired")
-	}
-	seen := make(map[string]bool, len(entries))
-	for i, e := range entries {
-		if e.Key.method == nil {
-			return fmt.Errorf("key %d is not initialised", i)
-		}
-		if seen[e.Key.kid] {
-			return fmt.Errorf("key %d repeats key id %q", i, e.Key.kid)
-		}
-		seen[e.Key.kid] = true
-	}
-	return nil
 }
 
 // RotateKey makes next the key that signs access tokens from now on. The
@@ -221,39 +199,26 @@ func (s *Server) RotateKey(next SigningKey) error {
 	return s.keys.rotate(next, s.now())
 }
 
-// SigningKeys returns the keys the server trusts now: the one that signs
-// first, then the others that still verify. The slice is a copy.
-func (s *Server) SigningKeys() []SigningKey {
-	return s.keys.list()
-}
-
-// SetKeys replaces the server's keys with entries, in the order and with the
-// meaning of a key file (see LoadKeyFile): entries[0] signs from now on and
-// must not be retired; a retired entry verifies until Retired +
-// AccessTokenTTL + DefaultLeeway and is then dropped (at once if that is
-// past); any other entry verifies with no expiry. It is how a running
-// server reloads its key file, and it leaves the server as a restart with
-// that file followed by SetKeys would:
+// SetKeys replaces the server's keys, with the meaning Config.Keys gives
+// them: keys[0] signs from now on and must not be retired; a retired key
+// (SigningKey.Retire) verifies until its retirement + AccessTokenTTL +
+// DefaultLeeway and is then dropped (at once if that is past); any other
+// key verifies with no expiry. It is how a running server reloads its key
+// file (keyfile.Load), and it leaves the server as a restart with those keys
+// would:
 //
-//   - Reloading the same entries changes nothing.
-//   - A key that is not among entries stops verifying at once: removing a
-//     key from the file is how an operator withdraws a leaked key. Keep the
-//     old key, marked retired, to rotate without breaking tokens
-//     (RotateKeyFile does so).
+//   - Reloading the same keys changes nothing.
+//   - A key that is not among keys stops verifying at once: removing a key
+//     from the file is how an operator withdraws a leaked key. Keep the old
+//     key, marked retired, to rotate without breaking tokens (keyfile.Rotate
+//     does so).
 //   - The one exception favours tokens already issued: if the key this
 //     server signs with is listed as retired earlier than now, it counts as
 //     retired now, since it signed until now.
 //
-// Invalid entries (none, a retired first key, an uninitialised key, a key id
-// given twice) return an error and leave the keys unchanged.
-//
-// A binary starts with the first key of the file and then calls SetKeys:
-//
-//	entries, err := keystile.LoadKeyFile(path)
-//	srv, err := keystile.New(keystile.Config{Keys: []keystile.SigningKey{entries[0].Key}, …})
-//	err = srv.SetKeys(entries)
-func (s *Server) SetKeys(entries []KeyFileEntry) error {
-	return s.keys.set(entries)
+// A list CheckKeys refuses returns an error and leaves the keys unchanged.
+func (s *Server) SetKeys(keys []SigningKey) error {
+	return s.keys.set(keys)
 }
 
 // signer returns the key that signs now. Read it once per token: a

@@ -3,6 +3,7 @@ package keystile
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
@@ -152,18 +153,22 @@ func newES256(t testing.TB) SigningKey {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sk, err := NewES256Key(k)
+	sk, err := NewSigningKey(k)
 	return mustKey(t, sk, err)
 }
 
 func newEdDSA(t testing.TB) SigningKey {
 	t.Helper()
-	sk, err := GenerateSigningKey(AlgEdDSA)
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk, err := NewSigningKey(priv)
 	return mustKey(t, sk, err)
 }
 
 func TestRotateKey(t *testing.T) {
-	rs2 := func(t testing.TB) SigningKey { k, err := NewRS256Key(sigTestRSA2()); return mustKey(t, k, err) }
+	rs2 := func(t testing.TB) SigningKey { k, err := NewSigningKey(sigTestRSA2()); return mustKey(t, k, err) }
 	tests := []struct {
 		name      string
 		old, next func(testing.TB) SigningKey
@@ -200,7 +205,7 @@ func TestRotateKey(t *testing.T) {
 			if kidOf(t, fresh) != next.KeyID() || kidOf(t, last) != old.KeyID() {
 				t.Fatalf("kids: after the rotation %q (want the new %q), before %q (want the old %q)", kidOf(t, fresh), next.KeyID(), kidOf(t, last), old.KeyID())
 			}
-			if got, want := kidsOf(e.srv.SigningKeys()), []string{next.KeyID(), old.KeyID()}; !slices.Equal(got, want) {
+			if got, want := kidsOf(e.srv.keys.list()), []string{next.KeyID(), old.KeyID()}; !slices.Equal(got, want) {
 				t.Errorf("SigningKeys = %v, want the new key then the old one %v", got, want)
 			}
 			for name, tok := range map[string]string{"old key, before": early, "old key, at the rotation": last, "new key": fresh} {
@@ -239,7 +244,7 @@ func TestRotateKey(t *testing.T) {
 			if got, want := e.jwksKids(t), publicKids(next); !slices.Equal(got, want) {
 				t.Errorf("JWKS after the old key's tokens expired lists %v, want only the new key %v", got, want)
 			}
-			if got, want := kidsOf(e.srv.SigningKeys()), []string{next.KeyID()}; !slices.Equal(got, want) {
+			if got, want := kidsOf(e.srv.keys.list()), []string{next.KeyID()}; !slices.Equal(got, want) {
 				t.Errorf("SigningKeys = %v, want only the new key %v", got, want)
 			}
 			// A long-lived token of the old key shows that the key, not
@@ -279,11 +284,11 @@ func TestRotateKeyRefusals(t *testing.T) {
 			if err := e.srv.RotateKey(signer); err != nil {
 				t.Fatal(err)
 			}
-			before := kidsOf(e.srv.SigningKeys())
+			before := kidsOf(e.srv.keys.list())
 			if err := e.srv.RotateKey(tt.key); err == nil {
 				t.Fatal("RotateKey accepted the key")
 			}
-			if got := kidsOf(e.srv.SigningKeys()); !slices.Equal(got, before) {
+			if got := kidsOf(e.srv.keys.list()); !slices.Equal(got, before) {
 				t.Errorf("a refused rotation changed the keys: %v, was %v", got, before)
 			}
 			if kid := kidOf(t, e.issue(t)); kid != signer.KeyID() {
@@ -304,7 +309,7 @@ func TestRotateKeyReusesAnExpiredKid(t *testing.T) {
 	if err := e.srv.RotateKey(a); err != nil {
 		t.Fatalf("RotateKey back to a key that left the ring: %v", err)
 	}
-	if got, want := kidsOf(e.srv.SigningKeys()), []string{a.KeyID(), b.KeyID()}; !slices.Equal(got, want) {
+	if got, want := kidsOf(e.srv.keys.list()), []string{a.KeyID(), b.KeyID()}; !slices.Equal(got, want) {
 		t.Errorf("SigningKeys = %v, want %v", got, want)
 	}
 }
@@ -359,7 +364,7 @@ func TestRotateKeyConcurrently(t *testing.T) {
 			t.Errorf("RotateKey: %v", err)
 		}
 	}
-	got := kidsOf(e.srv.SigningKeys())
+	got := kidsOf(e.srv.keys.list())
 	all := append(kidsOf(next), first.KeyID())
 	if len(got) != rotators+1 || len(slices.Compact(slices.Sorted(slices.Values(got)))) != rotators+1 {
 		t.Fatalf("after %d rotations the ring holds %v, want %d distinct keys", rotators, got, rotators+1)
@@ -411,7 +416,7 @@ func TestSetKeys(t *testing.T) {
 	tests := []struct {
 		name    string
 		initial []SigningKey
-		entries []KeyFileEntry
+		entries []SigningKey
 		times   int // SetKeys calls with the same entries
 		// want maps a clock offset from now to the kids expected then.
 		want map[time.Duration][]string
@@ -419,45 +424,45 @@ func TestSetKeys(t *testing.T) {
 		{
 			name:    "a new first key signs and the retired one verifies until its tokens expire",
 			initial: []SigningKey{a},
-			entries: []KeyFileEntry{{Key: b, Created: now}, {Key: a, Created: now.Add(-time.Hour), Retired: now}},
+			entries: []SigningKey{b, a.Retire(now)},
 			want:    map[time.Duration][]string{0: {b.KeyID(), a.KeyID()}, grace - time.Second: {b.KeyID(), a.KeyID()}, grace: {b.KeyID()}},
 		},
 		{
 			name:    "reloading the same entries changes nothing",
 			initial: []SigningKey{a},
-			entries: []KeyFileEntry{{Key: b, Created: now}, {Key: a, Created: now.Add(-time.Hour), Retired: now}},
+			entries: []SigningKey{b, a.Retire(now)},
 			times:   3,
 			want:    map[time.Duration][]string{0: {b.KeyID(), a.KeyID()}, grace - time.Second: {b.KeyID(), a.KeyID()}, grace: {b.KeyID()}},
 		},
 		{
 			name:    "the same signer alone is a no-op",
 			initial: []SigningKey{a},
-			entries: []KeyFileEntry{{Key: a}},
+			entries: []SigningKey{a},
 			times:   2,
 			want:    map[time.Duration][]string{0: {a.KeyID()}, 24 * time.Hour: {a.KeyID()}},
 		},
 		{
 			name:    "a key missing from the entries stops verifying at once",
 			initial: []SigningKey{a, c},
-			entries: []KeyFileEntry{{Key: a}},
+			entries: []SigningKey{a},
 			want:    map[time.Duration][]string{0: {a.KeyID()}},
 		},
 		{
 			name:    "the running signer retired long ago in the file counts as retired now",
 			initial: []SigningKey{a},
-			entries: []KeyFileEntry{{Key: b}, {Key: a, Retired: now.Add(-time.Hour)}},
+			entries: []SigningKey{b, a.Retire(now.Add(-time.Hour))},
 			want:    map[time.Duration][]string{grace - time.Second: {b.KeyID(), a.KeyID()}, grace: {b.KeyID()}},
 		},
 		{
 			name:    "another key retired long ago is dropped at once",
 			initial: []SigningKey{a},
-			entries: []KeyFileEntry{{Key: a}, {Key: c, Retired: now.Add(-time.Hour)}},
+			entries: []SigningKey{a, c.Retire(now.Add(-time.Hour))},
 			want:    map[time.Duration][]string{0: {a.KeyID()}},
 		},
 		{
 			name:    "an entry that is not retired verifies with no end",
 			initial: []SigningKey{a},
-			entries: []KeyFileEntry{{Key: a}, {Key: c}},
+			entries: []SigningKey{a, c},
 			want:    map[time.Duration][]string{0: {a.KeyID(), c.KeyID()}, 24 * time.Hour: {a.KeyID(), c.KeyID()}},
 		},
 	}
@@ -470,18 +475,18 @@ func TestSetKeys(t *testing.T) {
 					t.Fatalf("SetKeys: %v", err)
 				}
 			}
-			if kid := kidOf(t, e.issue(t)); kid != tt.entries[0].Key.KeyID() {
-				t.Errorf("tokens are signed by %q, want the first entry %q", kid, tt.entries[0].Key.KeyID())
+			if kid := kidOf(t, e.issue(t)); kid != tt.entries[0].KeyID() {
+				t.Errorf("tokens are signed by %q, want the first entry %q", kid, tt.entries[0].KeyID())
 			}
 			// The token signed before the reload verifies exactly when its
 			// key is still trusted.
 			_, err := e.srv.Verifier().Verify(t.Context(), oldTok)
-			if trusted := slices.Contains(kidsOf(e.srv.SigningKeys()), tt.initial[0].KeyID()); trusted != (err == nil) {
+			if trusted := slices.Contains(kidsOf(e.srv.keys.list()), tt.initial[0].KeyID()); trusted != (err == nil) {
 				t.Errorf("the token signed before the reload: verify error %v, but its key trusted = %v", err, trusted)
 			}
 			for _, d := range slices.Sorted(maps.Keys(tt.want)) {
 				e.clock.Advance(now.Add(d).Sub(e.clock.Now()))
-				if got := kidsOf(e.srv.SigningKeys()); !slices.Equal(got, tt.want[d]) {
+				if got := kidsOf(e.srv.keys.list()); !slices.Equal(got, tt.want[d]) {
 					t.Errorf("at +%v SigningKeys = %v, want %v", d, got, tt.want[d])
 				}
 				if got := e.jwksKids(t); !slices.Equal(got, tt.want[d]) {
@@ -496,12 +501,12 @@ func TestSetKeysRefusals(t *testing.T) {
 	a, b := newES256(t), newES256(t)
 	tests := []struct {
 		name    string
-		entries []KeyFileEntry
+		entries []SigningKey
 	}{
 		{"no entries", nil},
-		{"a retired first key", []KeyFileEntry{{Key: b, Retired: sigTestNow}}},
-		{"a key id given twice", []KeyFileEntry{{Key: b}, {Key: b, Retired: sigTestNow}}},
-		{"an uninitialised key", []KeyFileEntry{{Key: b}, {}}},
+		{"a retired first key", []SigningKey{b.Retire(sigTestNow)}},
+		{"a key id given twice", []SigningKey{b, b.Retire(sigTestNow)}},
+		{"an uninitialised key", []SigningKey{b, {}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -509,7 +514,7 @@ func TestSetKeysRefusals(t *testing.T) {
 			if err := e.srv.SetKeys(tt.entries); err == nil {
 				t.Fatal("SetKeys accepted the entries")
 			}
-			if got := kidsOf(e.srv.SigningKeys()); !slices.Equal(got, []string{a.KeyID()}) {
+			if got := kidsOf(e.srv.keys.list()); !slices.Equal(got, []string{a.KeyID()}) {
 				t.Errorf("a refused SetKeys changed the keys to %v", got)
 			}
 		})

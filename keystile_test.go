@@ -13,7 +13,7 @@ func mustHS256(t testing.TB) SigningKey {
 	t.Helper()
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
-	k, err := NewHS256Key(secret)
+	k, err := NewSigningKey(secret)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,7 +137,7 @@ func (s *Server) idTokenSigner() (SigningKey, error) {
 // key ring (SigningKeys) and Config.IDTokenKey. HS256 keys are filtered out
 // by publicJWKS.
 func (s *Server) publishedKeys() []SigningKey {
-	keys := s.SigningKeys()
+	keys := s.keys.list()
 	if k := s.cfg.IDTokenKey; k.method != nil && !slices.ContainsFunc(keys, func(x SigningKey) bool { return x.kid == k.kid }) {
 		keys = append(keys, k)
 	}
@@ -152,7 +152,7 @@ func (s *Server) idTokenAlgs() []string {
 		return []string{k.alg}
 	}
 	algs := []string{}
-	for _, k := range s.SigningKeys() {
+	for _, k := range s.keys.list() {
 		if k.public != nil && !slices.Contains(algs, k.alg) {
 			algs = append(algs, k.alg)
 		}

@@ -170,10 +170,10 @@ func num(t *testing.T, c jwt.MapClaims, name string) int64 {
 // TestIDTokenByKeySetup: with openid, the code exchange returns an ID token
 // that a relying party accepts, for every kind of key set-up.
 func TestIDTokenByKeySetup(t *testing.T) {
-	rs := keyOf(t)(NewRS256Key(sigTestRSA1()))
-	es := keyOf(t)(NewES256Key(sigTestEC()))
-	ed := keyOf(t)(NewEdDSAKey(sigTestEd()))
-	idKey := keyOf(t)(NewRS256Key(sigTestRSA2()))
+	rs := keyOf(t)(NewSigningKey(sigTestRSA1()))
+	es := keyOf(t)(NewSigningKey(sigTestEC()))
+	ed := keyOf(t)(NewSigningKey(sigTestEd()))
+	idKey := keyOf(t)(NewSigningKey(sigTestRSA2()))
 	cases := []struct {
 		name      string
 		configure func(*Config)
@@ -357,8 +357,8 @@ func TestIDTokenOnRefresh(t *testing.T) {
 // TestNewRequiresAsymmetricIDTokenKey: a server that cannot sign ID tokens
 // that relying parties can verify does not start.
 func TestNewRequiresAsymmetricIDTokenKey(t *testing.T) {
-	hs := keyOf(t)(NewHS256Key(sigTestSecret))
-	rs := keyOf(t)(NewRS256Key(sigTestRSA1()))
+	hs := keyOf(t)(NewSigningKey(sigTestSecret))
+	rs := keyOf(t)(NewSigningKey(sigTestRSA1()))
 	openidClient := Client{ID: "app", Public: true, RedirectURIs: []string{"https://app.example.com/cb"}, Scopes: []string{"openid"}}
 	plainClient := Client{ID: "app", Public: true, RedirectURIs: []string{"https://app.example.com/cb"}, Scopes: []string{"read"}}
 	cases := []struct {
@@ -395,7 +395,7 @@ func TestNewRequiresAsymmetricIDTokenKey(t *testing.T) {
 // 8414 document on every member they share and adds what OIDC Discovery §3
 // requires.
 func TestOpenIDConfiguration(t *testing.T) {
-	es := keyOf(t)(NewES256Key(sigTestEC()))
+	es := keyOf(t)(NewSigningKey(sigTestEC()))
 	cases := []struct {
 		name      string
 		configure func(*Config)
@@ -487,7 +487,7 @@ func TestLogoutWithIDTokenHint(t *testing.T) {
 	e := newOIDCEnv(t, &oidcDirectory{}, nil)
 	hsKey := e.srv.cfg.Keys[0]
 	idKey := e.srv.cfg.IDTokenKey
-	otherRSA := keyOf(t)(NewRS256Key(sigTestRSA1()))
+	otherRSA := keyOf(t)(NewSigningKey(sigTestRSA1()))
 	// A backend ID token, for the "another client" cases.
 	bq := authorizeQuery()
 	bq.Set("client_id", "backend")
@@ -582,7 +582,7 @@ func TestLogoutWithIDTokenHint(t *testing.T) {
 // panics, and it accepts only a token that our ID token key signed for a
 // registered client.
 func FuzzIDTokenHint(f *testing.F) {
-	idKey, err := NewRS256Key(sigTestRSA2())
+	idKey, err := NewSigningKey(sigTestRSA2())
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -179,7 +179,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	default:
 		keys := cfg.Keys
 		if cfg.HS256Secret != nil {
-			k, err := NewHS256Key(cfg.HS256Secret)
+			k, err := newHS256Key(cfg.HS256Secret)
 			if err != nil {
 				return nil, fmt.Errorf("keystile: VerifierConfig.HS256Secret: %w", err)
 			}
@@ -188,7 +188,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		v.keys = make(map[string]verificationKey, len(keys))
 		for i, k := range keys {
 			if k.method == nil {
-				return nil, fmt.Errorf("keystile: VerifierConfig.Keys[%d] is not initialised; use NewHS256Key, NewRS256Key, NewES256Key or NewEdDSAKey", i)
+				return nil, fmt.Errorf("keystile: VerifierConfig.Keys[%d] is not initialised; use NewSigningKey, NewSigningKey, NewSigningKey or NewSigningKey", i)
 			}
 			if _, dup := v.keys[k.kid]; dup {
 				return nil, fmt.Errorf("keystile: VerifierConfig.Keys[%d] repeats key id %q", i, k.kid)

@@ -244,11 +244,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 	switch o.alg {
 	case "HS256":
 		e.hs256 = randomBytes(t, 32)
-		key, err = keystile.NewHS256Key(e.hs256)
+		key, err = keystile.NewSigningKey(e.hs256)
 	case "RS256":
 		var rk *rsa.PrivateKey
 		if rk, err = sharedRSAKey(); err == nil {
-			key, err = keystile.NewRS256Key(rk)
+			key, err = keystile.NewSigningKey(rk)
 		}
 	default:
 		t.Fatalf("unknown algorithm %q", o.alg)

@@ -9,6 +9,8 @@ package tests
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
@@ -68,7 +70,7 @@ func newLifecycleEnv(t testing.TB, o envOptions) *env {
 		// parties verify: if a client may ask for openid, give them a key.
 		mayAskOpenID := slices.ContainsFunc(cfg.Clients, func(c keystile.Client) bool { return slices.Contains(c.Scopes, "openid") })
 		if mayAskOpenID && cfg.IDTokenKey.Algorithm() == "" && len(cfg.Keys) > 0 && cfg.Keys[0].Algorithm() == keystile.AlgHS256 {
-			k, err := keystile.GenerateSigningKey(keystile.AlgES256)
+			k, err := keystile.NewSigningKey(newP256Key())
 			if err != nil {
 				t.Fatalf("ID token key: %v", err)
 			}
@@ -819,7 +821,7 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatalf("the first token does not verify through the JWKS: %v", err)
 	}
 
-	next, err := keystile.GenerateSigningKey(keystile.AlgES256)
+	next, err := keystile.NewSigningKey(newP256Key())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1185,4 +1187,13 @@ func sessionAndTokensIntact(fx *lifecycleFixture, ctx context.Context, t *testin
 	t.Helper()
 	fx.sessionAlive(ctx, t)
 	fx.spaRefreshWorks(ctx, t)
+}
+
+// newP256Key returns a new ECDSA P-256 private key, for an ES256 SigningKey.
+func newP256Key() *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return k
 }

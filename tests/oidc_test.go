@@ -39,7 +39,7 @@ func newOIDCEnv(t *testing.T, alg string) *env {
 			if err != nil {
 				t.Fatalf("RSA key: %v", err)
 			}
-			if c.IDTokenKey, err = keystile.NewRS256Key(rk); err != nil {
+			if c.IDTokenKey, err = keystile.NewSigningKey(rk); err != nil {
 				t.Fatalf("ID token key: %v", err)
 			}
 		}

@@ -37,9 +37,9 @@ func startKeystile(t *testing.T) (issuer, clientSecret, userPassword string) {
 	if _, err := rand.Read(secret); err != nil {
 		t.Fatalf("crypto/rand: %v", err)
 	}
-	key, err := keystile.NewHS256Key(secret)
+	key, err := keystile.NewSigningKey(secret)
 	if err != nil {
-		t.Fatalf("NewHS256Key: %v", err)
+		t.Fatalf("NewSigningKey: %v", err)
 	}
 	clientSecret, clientHash, err := password.NewClientSecret()
 	if err != nil {

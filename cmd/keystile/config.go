@@ -48,7 +48,7 @@ type fileConfig struct {
 
 type signingConfig struct {
 	Algorithm  string `yaml:"algorithm"`   // RS256 | ES256 | EdDSA | HS256
-	KeyFile    string `yaml:"key_file"`    // private key file (keystile.LoadKeyFile), created if missing
+	KeyFile    string `yaml:"key_file"`    // private key file (package keyfile), created if missing
 	SecretFile string `yaml:"secret_file"` // HS256 secret, at least 32 bytes
 	// IDTokenKeyFile is the RSA key that signs OpenID Connect ID tokens,
 	// created if missing. HS256 needs it as soon as a client may request

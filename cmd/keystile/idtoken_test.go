@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/keyfile"
 )
 
 // openidClient is a client that may request openid.
@@ -94,14 +94,11 @@ func TestServeHS256CreatesIDTokenKey(t *testing.T) {
 		if st.Mode().Perm() != 0o600 {
 			t.Errorf("the ID token key file has mode %v, want 0600", st.Mode().Perm())
 		}
-		rk, err := keystile.LoadOrCreateRSAKey(keyPath)
+		keys, err := keyfile.Load(keyPath)
 		if err != nil {
 			t.Fatal(err)
 		}
-		key, err := keystile.NewRS256Key(rk)
-		if err != nil {
-			t.Fatal(err)
-		}
+		key := keys[0]
 
 		var oidc struct {
 			Algs []string `json:"id_token_signing_alg_values_supported"`

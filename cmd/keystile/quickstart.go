@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/keyfile"
 	"github.com/keystile/keystile/password"
 	"github.com/keystile/keystile/store/sqlite"
 )
@@ -57,11 +58,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	log := newLogger(stderr, slog.LevelInfo)
 
 	keyPath := filepath.Join(*dir, quickstartKey)
-	pk, err := keystile.LoadOrCreateRSAKey(keyPath)
-	if err != nil {
-		return fmt.Errorf("signing key %s: %w", keyPath, err)
-	}
-	key, err := keystile.NewRS256Key(pk)
+	keys, _, err := keyfile.LoadOrCreate(keyPath, keystile.AlgRS256)
 	if err != nil {
 		return fmt.Errorf("signing key %s: %w", keyPath, err)
 	}
@@ -113,7 +110,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 			Scopes:                 []string{"openid", "profile", "email"},
 		}},
 		Store:        st,
-		Keys:         []keystile.SigningKey{key},
+		Keys:         keys,
 		ValidateUser: users.validate,
 		LookupUser:   users.lookup,
 		ProductName:  "Keystile quickstart",

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/keyfile"
 )
 
 // runRotateKey is `keystile rotate-key --config FILE`: a new signing key
@@ -40,7 +41,7 @@ func runRotateKey(args []string, stdout, _ io.Writer) error {
 	if *keep < minKeep {
 		return usageError{fmt.Sprintf("--keep %s is shorter than tokens.access_ttl + %s (%s): tokens signed by a dropped key would stop verifying", *keep, keystile.DefaultLeeway, minKeep)}
 	}
-	k, err := keystile.RotateKeyFile(s.KeyFile, s.Algorithm, time.Now(), *keep)
+	k, err := keyfile.Rotate(s.KeyFile, s.Algorithm, time.Now(), *keep)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/keyfile"
 )
 
 // jwksKids returns the key ids the server publishes.
@@ -46,31 +47,36 @@ func TestRotateKeyReachesRunningServer(t *testing.T) {
 	s := start(t, "serve", "--config", config, "--listen", "127.0.0.1:0")
 
 	before := jwksKids(t, s.base+"/.well-known/jwks.json")
-	entries, err := keystile.LoadKeyFile(keyFile)
-	if err != nil || len(entries) != 1 || entries[0].Key.Algorithm() != keystile.AlgES256 {
+	entries, err := keyfile.Load(keyFile)
+	if err != nil || len(entries) != 1 || entries[0].Algorithm() != keystile.AlgES256 {
 		t.Fatalf("key file created at start: %d entries, %v; want one ES256 key", len(entries), err)
 	}
-	if !slices.Equal(before, []string{entries[0].Key.KeyID()}) {
-		t.Fatalf("JWKS kids %v, want the key file's %s", before, entries[0].Key.KeyID())
+	if !slices.Equal(before, []string{entries[0].KeyID()}) {
+		t.Fatalf("JWKS kids %v, want the key file's %s", before, entries[0].KeyID())
 	}
 
 	var out strings.Builder
 	if code := run(context.Background(), []string{"rotate-key", "--config", config}, nil, &out, io.Discard); code != exitOK {
 		t.Fatalf("rotate-key exit %d: %s", code, out.String())
 	}
-	rotated, err := keystile.LoadKeyFile(keyFile)
-	if err != nil || len(rotated) != 2 || !rotated[0].Retired.IsZero() || rotated[1].Retired.IsZero() ||
-		rotated[1].Key.KeyID() != entries[0].Key.KeyID() {
-		t.Fatalf("after rotate-key: %d entries, %v; want a new signer and the old key retired", len(rotated), err)
+	rotated, err := keyfile.Load(keyFile)
+	if err != nil || len(rotated) != 2 || rotated[1].KeyID() != entries[0].KeyID() {
+		t.Fatalf("after rotate-key: %d entries, %v; want a new signer and the old key", len(rotated), err)
 	}
-	if !strings.Contains(out.String(), rotated[0].Key.KeyID()) || !strings.Contains(out.String(), "SIGHUP") {
+	// The retirement is on disk: one Keystile-Retired header, on the old
+	// key's block (the second).
+	if pemText, _ := os.ReadFile(keyFile); strings.Count(string(pemText), "Keystile-Retired:") != 1 ||
+		strings.Index(string(pemText), "Keystile-Retired:") < strings.Index(string(pemText), "-----END") {
+		t.Fatalf("after rotate-key the file does not mark exactly the old key retired:\n%s", pemText)
+	}
+	if !strings.Contains(out.String(), rotated[0].KeyID()) || !strings.Contains(out.String(), "SIGHUP") {
 		t.Errorf("rotate-key output %q lacks the new kid or how to reload", out.String())
 	}
 
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{rotated[0].Key.KeyID(), rotated[1].Key.KeyID()}
+	want := []string{rotated[0].KeyID(), rotated[1].KeyID()}
 	slices.Sort(want)
 	// The reload runs on the signal's goroutine: wait for it to land.
 	deadline := time.Now().Add(10 * time.Second)

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,9 +13,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/keyfile"
 	"github.com/keystile/keystile/store"
 	"github.com/keystile/keystile/store/memory"
 	"github.com/keystile/keystile/store/postgres"
@@ -48,7 +46,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	key := keys[0].Key
+	key := keys[0]
 	idTokenKey, err := loadIDTokenKey(s.IDTokenKeyFile, log)
 	if err != nil {
 		return err
@@ -71,7 +69,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Audience:            s.Audience,
 		Clients:             s.Clients,
 		Store:               st,
-		Keys:                []keystile.SigningKey{key},
+		Keys:                keys,
 		IDTokenKey:          idTokenKey,
 		ValidateUser:        users.validate,
 		LookupUser:          users.lookup,
@@ -89,11 +87,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	})
 	if err != nil {
 		return fmt.Errorf("configuration %s: %w", *configPath, err)
-	}
-	// New takes the signer; SetKeys adds the other keys of the file with
-	// their retirement times.
-	if err := srv.SetKeys(keys); err != nil {
-		return fmt.Errorf("signing key file %s: %w", s.KeyFile, err)
 	}
 	handler, err := mountAtIssuer(s.Issuer, srv.Handler())
 	if err != nil {
@@ -117,51 +110,42 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // signingKeys returns the keys the server starts with: the entries of the
 // key file, newest (the signer) first, or the HS256 secret alone. A missing
 // key file is created with one new key of the configured algorithm.
-func signingKeys(s *settings, log *slog.Logger) ([]keystile.KeyFileEntry, error) {
+func signingKeys(s *settings, log *slog.Logger) ([]keystile.SigningKey, error) {
 	if s.Algorithm == keystile.AlgHS256 {
-		k, err := keystile.NewHS256Key(s.HS256Secret)
+		k, err := keystile.NewSigningKey(s.HS256Secret)
 		if err != nil {
 			return nil, fmt.Errorf("HS256 secret: %w", err)
 		}
-		return []keystile.KeyFileEntry{{Key: k}}, nil
+		return []keystile.SigningKey{k}, nil
 	}
-	entries, err := keystile.LoadKeyFile(s.KeyFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		if _, err := keystile.RotateKeyFile(s.KeyFile, s.Algorithm, time.Now(), 0); err != nil {
-			return nil, fmt.Errorf("creating the signing key: %w", err)
-		}
-		log.Info("created a signing key file", "path", s.KeyFile, "algorithm", s.Algorithm)
-		entries, err = keystile.LoadKeyFile(s.KeyFile)
-	}
+	keys, created, err := keyfile.LoadOrCreate(s.KeyFile, s.Algorithm)
 	if err != nil {
 		return nil, err
 	}
-	if got := entries[0].Key.Algorithm(); got != s.Algorithm {
+	if created {
+		log.Info("created a signing key file", "path", s.KeyFile, "algorithm", s.Algorithm)
+	}
+	if got := keys[0].Algorithm(); got != s.Algorithm {
 		return nil, fmt.Errorf("signing.algorithm is %s, but the signing key in %s is %s", s.Algorithm, s.KeyFile, got)
 	}
-	return entries, nil
+	return keys, nil
 }
 
-// loadIDTokenKey reads the RSA key that signs ID tokens, creating the file
-// with a new 2048-bit key if it is missing; with no path, it returns the zero
+// loadIDTokenKey reads the key that signs ID tokens, creating the file with
+// a new 2048-bit RSA key if it is missing; with no path, it returns the zero
 // key, and the signing key signs ID tokens.
 func loadIDTokenKey(path string, log *slog.Logger) (keystile.SigningKey, error) {
 	if path == "" {
 		return keystile.SigningKey{}, nil
 	}
-	_, statErr := os.Stat(path)
-	rk, err := keystile.LoadOrCreateRSAKey(path)
+	keys, created, err := keyfile.LoadOrCreate(path, keystile.AlgRS256)
 	if err != nil {
 		return keystile.SigningKey{}, fmt.Errorf("ID token key %s: %w", path, err)
 	}
-	k, err := keystile.NewRS256Key(rk)
-	if err != nil {
-		return keystile.SigningKey{}, fmt.Errorf("ID token key %s: %w", path, err)
-	}
-	if errors.Is(statErr, fs.ErrNotExist) {
+	if created {
 		log.Info("created an ID token key file", "path", path, "algorithm", keystile.AlgRS256)
 	}
-	return k, nil
+	return keys[0], nil
 }
 
 // reloadOnHangup calls reload whenever the process gets SIGHUP, until ctx
@@ -216,18 +200,18 @@ func reloadUsers(users *liveUsers, path string, clients []keystile.Client, log *
 }
 
 func reloadKeys(srv *keystile.Server, s *settings, log *slog.Logger) error {
-	entries, err := keystile.LoadKeyFile(s.KeyFile)
-	if err == nil && entries[0].Key.Algorithm() != s.Algorithm {
-		err = fmt.Errorf("the signing key in %s is %s, not %s", s.KeyFile, entries[0].Key.Algorithm(), s.Algorithm)
+	keys, err := keyfile.Load(s.KeyFile)
+	if err == nil && keys[0].Algorithm() != s.Algorithm {
+		err = fmt.Errorf("the signing key in %s is %s, not %s", s.KeyFile, keys[0].Algorithm(), s.Algorithm)
 	}
 	if err == nil {
-		err = srv.SetKeys(entries)
+		err = srv.SetKeys(keys)
 	}
 	if err != nil {
 		log.Error("reloading the key file failed; the keys are unchanged", "err", err)
 		return err
 	}
-	log.Info("reloaded the key file", "kid", entries[0].Key.KeyID(), "keys", len(srv.SigningKeys()))
+	log.Info("reloaded the key file", "kid", keys[0].KeyID(), "keys", len(keys))
 	return nil
 }
 

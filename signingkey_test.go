@@ -7,15 +7,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -75,25 +71,25 @@ func mustKey(t testing.TB, k SigningKey, err error) SigningKey {
 
 func sigTestHS(t testing.TB) SigningKey {
 	t.Helper()
-	k, err := NewHS256Key(sigTestSecret)
+	k, err := NewSigningKey(sigTestSecret)
 	return mustKey(t, k, err)
 }
 
 func sigTestRS(t testing.TB) SigningKey {
 	t.Helper()
-	k, err := NewRS256Key(sigTestRSA1())
+	k, err := NewSigningKey(sigTestRSA1())
 	return mustKey(t, k, err)
 }
 
 func sigTestES(t testing.TB) SigningKey {
 	t.Helper()
-	k, err := NewES256Key(sigTestEC())
+	k, err := NewSigningKey(sigTestEC())
 	return mustKey(t, k, err)
 }
 
 func sigTestEdKey(t testing.TB) SigningKey {
 	t.Helper()
-	k, err := NewEdDSAKey(sigTestEd())
+	k, err := NewSigningKey(sigTestEd())
 	return mustKey(t, k, err)
 }
 
@@ -152,7 +148,7 @@ func TestNewHS256Key(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			k, err := NewHS256Key(tt.secret)
+			k, err := NewSigningKey(tt.secret)
 			if tt.wantErr {
 				if err == nil {
 					t.Fatal("weak secret accepted")
@@ -172,11 +168,11 @@ func TestNewHS256Key(t *testing.T) {
 	}
 
 	t.Run("kid is stable and depends on the secret", func(t *testing.T) {
-		a, _ := NewHS256Key(sigTestSecret)
-		b, _ := NewHS256Key(slices.Clone(sigTestSecret))
+		a, _ := NewSigningKey(sigTestSecret)
+		b, _ := NewSigningKey(slices.Clone(sigTestSecret))
 		other := slices.Clone(sigTestSecret)
 		other[0] ^= 1
-		c, _ := NewHS256Key(other)
+		c, _ := NewSigningKey(other)
 		if a.KeyID() != b.KeyID() || a.KeyID() == c.KeyID() {
 			t.Errorf("kids %q %q %q: want equal for equal secrets, different otherwise", a.KeyID(), b.KeyID(), c.KeyID())
 		}
@@ -184,7 +180,7 @@ func TestNewHS256Key(t *testing.T) {
 
 	t.Run("secret is copied", func(t *testing.T) {
 		secret := slices.Clone(sigTestSecret)
-		k, _ := NewHS256Key(secret)
+		k, _ := NewSigningKey(secret)
 		tok := sigTestSign(t, k, sigTestClaims())
 		clear(secret)
 		v, err := NewVerifier(VerifierConfig{Issuer: sigTestIssuer, HS256Secret: sigTestSecret, Now: sigTestClock})
@@ -211,14 +207,14 @@ func TestNewAsymmetricKeys(t *testing.T) {
 		wantAlg string // "" means refused
 		pub     crypto.PublicKey
 	}{
-		{"RS256 2048", func() (SigningKey, error) { return NewRS256Key(sigTestRSA1()) }, "RS256", &sigTestRSA1().PublicKey},
-		{"RS256 1024 refused", func() (SigningKey, error) { return NewRS256Key(mustRSA(1024)) }, "", nil},
-		{"RS256 nil refused", func() (SigningKey, error) { return NewRS256Key(nil) }, "", nil},
-		{"ES256 P-256", func() (SigningKey, error) { return NewES256Key(sigTestEC()) }, "ES256", &sigTestEC().PublicKey},
-		{"ES256 P-384 refused", func() (SigningKey, error) { return NewES256Key(p384) }, "", nil},
-		{"ES256 nil refused", func() (SigningKey, error) { return NewES256Key(nil) }, "", nil},
-		{"EdDSA", func() (SigningKey, error) { return NewEdDSAKey(sigTestEd()) }, "EdDSA", sigTestEd().Public()},
-		{"EdDSA short refused", func() (SigningKey, error) { return NewEdDSAKey(make(ed25519.PrivateKey, 10)) }, "", nil},
+		{"RS256 2048", func() (SigningKey, error) { return NewSigningKey(sigTestRSA1()) }, "RS256", &sigTestRSA1().PublicKey},
+		{"RS256 1024 refused", func() (SigningKey, error) { return NewSigningKey(mustRSA(1024)) }, "", nil},
+		{"RS256 nil refused", func() (SigningKey, error) { return NewSigningKey(nil) }, "", nil},
+		{"ES256 P-256", func() (SigningKey, error) { return NewSigningKey(sigTestEC()) }, "ES256", &sigTestEC().PublicKey},
+		{"ES256 P-384 refused", func() (SigningKey, error) { return NewSigningKey(p384) }, "", nil},
+		{"ES256 nil refused", func() (SigningKey, error) { return NewSigningKey(nil) }, "", nil},
+		{"EdDSA", func() (SigningKey, error) { return NewSigningKey(sigTestEd()) }, "EdDSA", sigTestEd().Public()},
+		{"EdDSA short refused", func() (SigningKey, error) { return NewSigningKey(make(ed25519.PrivateKey, 10)) }, "", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -291,117 +287,6 @@ func TestJWTSignVerifyRoundTrip(t *testing.T) {
 func TestSignWithZeroKey(t *testing.T) {
 	if _, err := (SigningKey{}).signAccessToken(sigTestClaims()); err == nil {
 		t.Fatal("the zero SigningKey signed a token")
-	}
-}
-
-func TestLoadOrCreateRSAKey(t *testing.T) {
-	pkcs1 := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(sigTestRSA1())})
-	pkcs8DER, err := x509.MarshalPKCS8PrivateKey(sigTestRSA1())
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkcs8 := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8DER})
-	ecDER, err := x509.MarshalPKCS8PrivateKey(sigTestEC())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name    string
-		content []byte // written to the file first; nil means no file
-		wantErr bool
-		wantKey *rsa.PrivateKey // nil: any new key
-	}{
-		{"missing file is created", nil, false, nil},
-		{"PKCS #8", pkcs8, false, sigTestRSA1()},
-		{"PKCS #1", pkcs1, false, sigTestRSA1()},
-		{"empty file", []byte{}, true, nil},
-		{"not PEM", []byte("hello"), true, nil},
-		{"EC key in PKCS #8", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: ecDER}), true, nil},
-		{"public key block", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1, 2}}), true, nil},
-		{"corrupt PKCS #1", pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: []byte{1, 2, 3}}), true, nil},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			path := filepath.Join(dir, "signing.pem")
-			if tt.content != nil {
-				if err := os.WriteFile(path, tt.content, 0o600); err != nil {
-					t.Fatal(err)
-				}
-			}
-			key, err := LoadOrCreateRSAKey(path)
-			if tt.wantErr {
-				if err == nil {
-					t.Fatal("bad key file accepted")
-				}
-				if before, _ := os.ReadFile(path); string(before) != string(tt.content) {
-					t.Error("a bad key file was overwritten")
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.wantKey != nil && !key.Equal(tt.wantKey) {
-				t.Fatal("loaded a different key")
-			}
-			if _, err := NewRS256Key(key); err != nil {
-				t.Fatalf("the key cannot sign: %v", err)
-			}
-			if tt.content != nil {
-				return
-			}
-			// A created key: private file, PKCS #8, same key on the next
-			// start, and no temporary file left behind.
-			st, err := os.Stat(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.Mode().Perm() != 0o600 {
-				t.Errorf("mode %v, want 0600", st.Mode().Perm())
-			}
-			data, _ := os.ReadFile(path)
-			if b, _ := pem.Decode(data); b == nil || b.Type != "PRIVATE KEY" {
-				t.Errorf("file is not a PKCS #8 PEM: %.40q", data)
-			}
-			again, err := LoadOrCreateRSAKey(path)
-			if err != nil || !again.Equal(key) {
-				t.Fatalf("second start: %v, same key %v", err, again != nil && again.Equal(key))
-			}
-			if key.N.BitLen() != 2048 {
-				t.Errorf("generated %d bits, want 2048", key.N.BitLen())
-			}
-			entries, _ := os.ReadDir(dir)
-			if len(entries) != 1 {
-				t.Errorf("directory holds %d entries, want only the key file", len(entries))
-			}
-		})
-	}
-
-	t.Run("missing directory", func(t *testing.T) {
-		if _, err := LoadOrCreateRSAKey(filepath.Join(t.TempDir(), "no", "such", "key.pem")); err == nil {
-			t.Fatal("no error for a path in a missing directory")
-		}
-	})
-}
-
-// TestWriteNewFileKeepsExisting shows why the key is linked into place
-// rather than renamed: a key written concurrently by another process is
-// never replaced.
-func TestWriteNewFileKeepsExisting(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "key.pem")
-	if err := os.WriteFile(path, []byte("first"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	created, err := writeNewFile(path, []byte("second"))
-	if err != nil || created {
-		t.Fatalf("writeNewFile = %v, %v; want false, nil", created, err)
-	}
-	if got, _ := os.ReadFile(path); string(got) != "first" {
-		t.Errorf("file holds %q, want the first writer's content", got)
-	}
-	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
-		t.Errorf("%d entries left in the directory, want 1", len(entries))
 	}
 }
 
@@ -481,7 +366,7 @@ func TestJWKSEmptyForHMACOnly(t *testing.T) {
 
 func TestSigningAlgs(t *testing.T) {
 	rs, hs, es := sigTestRS(t), sigTestHS(t), sigTestES(t)
-	rs2, err := NewRS256Key(sigTestRSA2())
+	rs2, err := NewSigningKey(sigTestRSA2())
 	rs2 = mustKey(t, rs2, err)
 	tests := []struct {
 		name string

@@ -1,0 +1,233 @@
+package keystile
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Signing algorithms (RFC 7518 §3.1, RFC 8037 §3.1).
+const (
+	AlgHS256 = "HS256"
+	AlgRS256 = "RS256"
+	AlgES256 = "ES256"
+	AlgEdDSA = "EdDSA"
+)
+
+// Key-size floors (SECURITY.md §8). An HS256 secret shorter than the hash
+// output weakens HMAC-SHA-256 (RFC 7518 §3.2 requires at least 256 bits); RSA
+// under 2048 bits is below every current recommendation (NIST SP 800-131A).
+const (
+	minHS256SecretBytes = 32
+	minRSABits          = 2048
+	// maxRSABits bounds the cost of a verification with a key taken from a
+	// remote JWKS: RSA verification time grows with the modulus size.
+	maxRSABits = 8192
+)
+
+// accessTokenType is the JWT typ header of access tokens (RFC 9068 §2.1).
+const accessTokenType = "at+jwt"
+
+// SigningKey is one key that signs access tokens: an HS256 secret, or an
+// RS256, ES256 or EdDSA private key. It is a small value, safe to copy and to
+// use from several goroutines. The zero SigningKey is not usable; build one
+// with NewSigningKey (or read a key file with package keyfile).
+type SigningKey struct {
+	alg    string
+	kid    string
+	method jwt.SigningMethod
+	// sign is what method.Sign takes: the HMAC secret ([]byte) or the
+	// private key.
+	sign any
+	// verify is what method.Verify takes: the HMAC secret or the public key.
+	verify any
+	// public is nil for HMAC keys, which are never published.
+	public crypto.PublicKey
+	// retired is when the key stopped signing (see Retire); zero for a key
+	// that signs or verifies with no end.
+	retired time.Time
+}
+
+// NewSigningKey returns the SigningKey for key, whose Go type chooses the
+// algorithm:
+//
+//   - []byte: HS256, HMAC-SHA-256 (RFC 7518 §3.2). At least 32 bytes; it is
+//     copied. Its key id is derived from the secret with SHA-256 and reveals
+//     nothing usable about it. HS256 tokens can only be verified by holders
+//     of the secret, so HS256 keys never appear in the JWKS.
+//   - *rsa.PrivateKey: RS256, RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518
+//     §3.3). Keys under 2048 bits are refused.
+//   - *ecdsa.PrivateKey: ES256, ECDSA on P-256 with SHA-256 (RFC 7518 §3.4).
+//     Other curves are refused.
+//   - ed25519.PrivateKey: EdDSA with Ed25519 (RFC 8037 §3.1).
+//
+// The key id of an asymmetric key is the RFC 7638 JWK thumbprint (SHA-256,
+// base64url) of its public key, so every process that loads the same key
+// agrees on it.
+func NewSigningKey(key any) (SigningKey, error) {
+	switch k := key.(type) {
+	case []byte:
+		return newHS256Key(k)
+	case *rsa.PrivateKey:
+		return newRS256Key(k)
+	case *ecdsa.PrivateKey:
+		return newES256Key(k)
+	case ed25519.PrivateKey:
+		return newEdDSAKey(k)
+	default:
+		return SigningKey{}, fmt.Errorf("keystile: unsupported signing key type %T; want []byte, *rsa.PrivateKey, *ecdsa.PrivateKey or ed25519.PrivateKey", key)
+	}
+}
+
+func newHS256Key(secret []byte) (SigningKey, error) {
+	if len(secret) < minHS256SecretBytes {
+		return SigningKey{}, fmt.Errorf("keystile: HS256 secret is %d bytes, need at least %d", len(secret), minHS256SecretBytes)
+	}
+	s := slices.Clone(secret)
+	sum := sha256.Sum256(append([]byte("keystile-hs256-kid:"), s...))
+	return SigningKey{
+		alg:    AlgHS256,
+		kid:    base64.RawURLEncoding.EncodeToString(sum[:])[:16],
+		method: jwt.SigningMethodHS256,
+		sign:   s,
+		verify: s,
+	}, nil
+}
+
+func newRS256Key(key *rsa.PrivateKey) (SigningKey, error) {
+	if key == nil {
+		return SigningKey{}, errors.New("keystile: RS256 key is nil")
+	}
+	if bits := key.N.BitLen(); bits < minRSABits {
+		return SigningKey{}, fmt.Errorf("keystile: RS256 key is %d bits, need at least %d", bits, minRSABits)
+	}
+	if err := key.Validate(); err != nil {
+		return SigningKey{}, fmt.Errorf("keystile: RS256 key is invalid: %w", err)
+	}
+	return newAsymmetricKey(AlgRS256, jwt.SigningMethodRS256, key, &key.PublicKey)
+}
+
+func newES256Key(key *ecdsa.PrivateKey) (SigningKey, error) {
+	if key == nil {
+		return SigningKey{}, errors.New("keystile: ES256 key is nil")
+	}
+	if key.Curve != elliptic.P256() {
+		return SigningKey{}, errors.New("keystile: ES256 key must be on curve P-256")
+	}
+	return newAsymmetricKey(AlgES256, jwt.SigningMethodES256, key, &key.PublicKey)
+}
+
+func newEdDSAKey(key ed25519.PrivateKey) (SigningKey, error) {
+	if len(key) != ed25519.PrivateKeySize {
+		return SigningKey{}, fmt.Errorf("keystile: Ed25519 key is %d bytes, want %d", len(key), ed25519.PrivateKeySize)
+	}
+	pub, ok := key.Public().(ed25519.PublicKey)
+	if !ok {
+		return SigningKey{}, errors.New("keystile: Ed25519 key has no public half")
+	}
+	return newAsymmetricKey(AlgEdDSA, jwt.SigningMethodEdDSA, key, pub)
+}
+
+func newAsymmetricKey(alg string, method jwt.SigningMethod, priv any, pub crypto.PublicKey) (SigningKey, error) {
+	kid, err := thumbprint(pub)
+	if err != nil {
+		return SigningKey{}, fmt.Errorf("keystile: %s key id: %w", alg, err)
+	}
+	return SigningKey{alg: alg, kid: kid, method: method, sign: priv, verify: pub, public: pub}, nil
+}
+
+// thumbprint is the RFC 7638 JWK thumbprint of a public key with SHA-256,
+// base64url-encoded without padding (RFC 7638 §3.1).
+func thumbprint(pub crypto.PublicKey) (string, error) {
+	jwk := jose.JSONWebKey{Key: pub}
+	sum, err := jwk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", fmt.Errorf("computing the JWK thumbprint: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(sum), nil
+}
+
+// Algorithm returns the JWS alg of the key: "HS256", "RS256", "ES256" or
+// "EdDSA".
+func (k SigningKey) Algorithm() string { return k.alg }
+
+// KeyID returns the kid that tokens signed by this key carry in their header.
+func (k SigningKey) KeyID() string { return k.kid }
+
+// Public returns the public key, or nil for an HS256 key, which has none.
+func (k SigningKey) Public() crypto.PublicKey { return k.public }
+
+// Retire returns a copy of k marked as having stopped signing at at, as a
+// key file records it. In Config.Keys or Server.SetKeys, a retired key
+// verifies (and stays in the JWKS) until at + AccessTokenTTL + DefaultLeeway,
+// when every token it signed has expired, and is then dropped.
+func (k SigningKey) Retire(at time.Time) SigningKey {
+	k.retired = at
+	return k
+}
+
+// CheckKeys reports whether keys can be a server's keys (Config.Keys,
+// Server.SetKeys): at least one key, the first (the signer) not retired,
+// every key built by NewSigningKey, and no key id twice. Errors name keys
+// by index and never quote key material.
+func CheckKeys(keys []SigningKey) error {
+	return checkKeys(keys, func(i int) string { return fmt.Sprintf("key %d", i) })
+}
+
+// checkKeys is CheckKeys with the words that name key i in its errors.
+func checkKeys(keys []SigningKey, name func(i int) string) error {
+	if len(keys) == 0 {
+		return errors.New("no signing key")
+	}
+	if !keys[0].retired.IsZero() {
+		return fmt.Errorf("%s is the first key, which signs, and cannot be retired", name(0))
+	}
+	seen := make(map[string]bool, len(keys))
+	for i, k := range keys {
+		if k.method == nil {
+			return fmt.Errorf("%s is not initialised; build it with NewSigningKey", name(i))
+		}
+		if seen[k.kid] {
+			return fmt.Errorf("%s repeats key id %q", name(i), k.kid)
+		}
+		seen[k.kid] = true
+	}
+	return nil
+}
+
+// signAccessToken signs claims as an RFC 9068 access token: the header
+// carries typ "at+jwt" (§2.1) and the key's kid. The caller builds the claims.
+func (k SigningKey) signAccessToken(claims jwt.MapClaims) (string, error) {
+	return k.signJWT(accessTokenType, claims)
+}
+
+// signIDToken signs claims as an ID token: typ "JWT" and the key's kid. The
+// distinct typ is what keeps an ID token from passing as an access token.
+func (k SigningKey) signIDToken(claims jwt.MapClaims) (string, error) {
+	return k.signJWT(idTokenType, claims)
+}
+
+func (k SigningKey) signJWT(typ string, claims jwt.MapClaims) (string, error) {
+	if k.method == nil {
+		return "", errors.New("keystile: signing with an uninitialised SigningKey")
+	}
+	t := jwt.NewWithClaims(k.method, claims)
+	t.Header["typ"] = typ
+	t.Header["kid"] = k.kid
+	s, err := t.SignedString(k.sign)
+	if err != nil {
+		return "", fmt.Errorf("keystile: signing a %s token with %s key %s: %w", typ, k.alg, k.kid, err)
+	}
+	return s, nil
+}
