@@ -18,7 +18,7 @@ import (
 // or an inline style.
 type Branding struct {
 	// ProductName is shown at the top of every page and in its title;
-	// default Config.ProductName, then "Keystile".
+	// default "Keystile".
 	ProductName string
 	// Logo is the image shown beside the product name and used as the
 	// favicon: SVG, PNG, JPEG or WebP, at most 256 KiB. It is shown at

@@ -9,8 +9,45 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/keystile/keystile/internal/check"
 	"github.com/keystile/keystile/password"
 )
+
+// Grant types a client may use.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
+// Client is a registered OAuth client.
+type Client struct {
+	// ID is the client_id.
+	ID string
+	// Name is shown on the login page; defaults to ID.
+	Name string
+	// Public clients (SPAs, native apps) have no secret; they still need PKCE.
+	Public bool
+	// SecretHash is the stored form of a confidential client's secret:
+	// "sha256:<hex>" (see HashClientSecret) or an argon2id PHC string.
+	SecretHash string
+	// RedirectURIs are compared by exact string match. A loopback IP literal
+	// (http://127.0.0.1/… or http://[::1]/…) may vary its port (RFC 8252 §7.3).
+	RedirectURIs []string
+	// AllowedOrigins are the browser origins allowed to call the token
+	// endpoint cross-origin.
+	AllowedOrigins []string
+	// Scopes the client may request; empty means only the empty scope.
+	Scopes []string
+	// GrantTypes the client may use; default [authorization_code, refresh_token].
+	GrantTypes []string
+	// Claims are added to tokens issued to the client through client
+	// credentials.
+	Claims map[string]any
+	// PostLogoutRedirectURIs are where /logout may send the browser back to
+	// (exact string match); anything else shows the signed-out page.
+	PostLogoutRedirectURIs []string
+}
 
 // ValidateClient checks a client registration the way New does, so that a
 // config loader can report a bad client before starting anything. It refuses
@@ -226,10 +263,5 @@ func printableASCII(s string) bool {
 	return true
 }
 
-func isLoopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
-}
+// isLoopbackHost is check.LoopbackHost, the rule the binary applies too.
+func isLoopbackHost(h string) bool { return check.LoopbackHost(h) }

@@ -22,13 +22,13 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 	"golang.org/x/time/rate"
 
+	"github.com/keystile/keystile/internal/check"
 	"github.com/keystile/keystile/store"
 )
 
@@ -60,41 +60,16 @@ var ErrUnknownUser = errors.New("keystile: unknown or disabled user")
 // it) for a user who is gone or disabled; any other error is a server failure.
 type LookupUserFunc func(ctx context.Context, subject string) (Identity, error)
 
-// Grant types a client may use.
+// Defaults of the Config lifetimes that are left zero. The binary uses the
+// same values, so its documentation and the library's cannot disagree.
 const (
-	GrantAuthorizationCode = "authorization_code"
-	GrantRefreshToken      = "refresh_token"
-	GrantClientCredentials = "client_credentials"
+	DefaultAccessTokenTTL      = 15 * time.Minute
+	DefaultCodeTTL             = 60 * time.Second
+	DefaultLoginTTL            = 10 * time.Minute
+	DefaultSessionTTL          = 12 * time.Hour
+	DefaultRefreshTokenIdleTTL = 7 * 24 * time.Hour
+	DefaultRefreshTokenMaxTTL  = 30 * 24 * time.Hour
 )
-
-// Client is a registered OAuth client.
-type Client struct {
-	// ID is the client_id.
-	ID string
-	// Name is shown on the login page; defaults to ID.
-	Name string
-	// Public clients (SPAs, native apps) have no secret; they still need PKCE.
-	Public bool
-	// SecretHash is the stored form of a confidential client's secret:
-	// "sha256:<hex>" (see HashClientSecret) or an argon2id PHC string.
-	SecretHash string
-	// RedirectURIs are compared by exact string match. A loopback IP literal
-	// (http://127.0.0.1/… or http://[::1]/…) may vary its port (RFC 8252 §7.3).
-	RedirectURIs []string
-	// AllowedOrigins are the browser origins allowed to call the token
-	// endpoint cross-origin.
-	AllowedOrigins []string
-	// Scopes the client may request; empty means only the empty scope.
-	Scopes []string
-	// GrantTypes the client may use; default [authorization_code, refresh_token].
-	GrantTypes []string
-	// Claims are added to tokens issued to the client through client
-	// credentials.
-	Claims map[string]any
-	// PostLogoutRedirectURIs are where /logout may send the browser back to
-	// (exact string match); anything else shows the signed-out page.
-	PostLogoutRedirectURIs []string
-}
 
 // Config configures a Server. Zero values of optional fields are safe defaults.
 type Config struct {
@@ -142,9 +117,6 @@ type Config struct {
 	// it is used; default 30 days.
 	RefreshTokenIdleTTL time.Duration
 	RefreshTokenMaxTTL  time.Duration
-	// ProductName is shown on the login page; default "Keystile".
-	// Branding.ProductName, when set, wins over it.
-	ProductName string
 	// Branding is the product name, logo and accent colour of the sign-in
 	// pages (see Branding).
 	Branding Branding
@@ -161,10 +133,13 @@ type Config struct {
 	// write anything into it. Behind a proxy without this setting, every user
 	// shares the proxy's address, and so its throttle budget.
 	TrustedProxies []netip.Prefix
-	// LoginRate is how many login attempts per second one username (and one
-	// client address) may make, with bursts of LoginBurst; defaults 1/s, 5.
-	LoginRate  rate.Limit
-	LoginBurst int
+	// LoginInterval is how often one username earns back a failed sign-in
+	// attempt, and LoginBurst how many failures it may spend at once;
+	// defaults 1 s and 5. A client address gets four times that budget,
+	// since several people may share one. A negative LoginInterval turns
+	// the throttle off (for load tests; never in production).
+	LoginInterval time.Duration
+	LoginBurst    int
 	// Logger receives structured logs; default slog.Default(). Secrets and
 	// tokens are never logged.
 	Logger *slog.Logger
@@ -234,6 +209,10 @@ func New(cfg Config) (*Server, error) {
 		}
 		clients[c.ID] = &c
 	}
+	loginRate := rate.Every(cfg.LoginInterval)
+	if cfg.LoginInterval < 0 {
+		loginRate = rate.Inf
+	}
 	pages, err := newPageSet(cfg.Branding, cfg.Templates)
 	if err != nil {
 		return nil, err
@@ -247,19 +226,17 @@ func New(cfg Config) (*Server, error) {
 		keys:    newKeyRing(slices.Clone(cfg.Keys), cfg.AccessTokenTTL, cfg.Now),
 		log:     cfg.Logger,
 		now:     cfg.Now,
-		limiter: newLoginLimiter(cfg.LoginRate, cfg.LoginBurst),
+		limiter: newLoginLimiter(loginRate, cfg.LoginBurst),
 		// A person opens far more login pages than they fail passwords;
 		// twenty times the login budget still bounds a flood.
-		pending: newLoginLimiter(20*cfg.LoginRate, 20*cfg.LoginBurst),
+		pending: newLoginLimiter(20*loginRate, 20*cfg.LoginBurst),
 		secure:  iss.Scheme == "https",
 	}
-	v, err := NewVerifier(VerifierConfig{
+	v, err := newVerifier(VerifierConfig{
 		Issuer:   cfg.Issuer,
 		Audience: cfg.Audience,
-		ring:     s.keys,
 		Now:      cfg.Now,
-		revoked:  cfg.Store.AccessTokenRevoked,
-	})
+	}, s.keys, cfg.Store.AccessTokenRevoked)
 	if err != nil {
 		return nil, fmt.Errorf("keystile: building the verifier: %w", err)
 	}
@@ -272,31 +249,28 @@ func applyDefaults(cfg *Config) error {
 		cfg.Audience = cfg.Issuer
 	}
 	if cfg.AccessTokenTTL == 0 {
-		cfg.AccessTokenTTL = 15 * time.Minute
+		cfg.AccessTokenTTL = DefaultAccessTokenTTL
 	}
 	if cfg.CodeTTL == 0 {
-		cfg.CodeTTL = 60 * time.Second
+		cfg.CodeTTL = DefaultCodeTTL
 	}
 	if cfg.LoginTTL == 0 {
-		cfg.LoginTTL = 10 * time.Minute
+		cfg.LoginTTL = DefaultLoginTTL
 	}
 	if cfg.SessionTTL == 0 {
-		cfg.SessionTTL = 12 * time.Hour
+		cfg.SessionTTL = DefaultSessionTTL
 	}
 	if cfg.RefreshTokenIdleTTL == 0 {
-		cfg.RefreshTokenIdleTTL = 7 * 24 * time.Hour
+		cfg.RefreshTokenIdleTTL = DefaultRefreshTokenIdleTTL
 	}
 	if cfg.RefreshTokenMaxTTL == 0 {
-		cfg.RefreshTokenMaxTTL = 30 * 24 * time.Hour
+		cfg.RefreshTokenMaxTTL = DefaultRefreshTokenMaxTTL
 	}
 	if cfg.AccessTokenTTL < 0 || cfg.CodeTTL < 0 || cfg.LoginTTL < 0 || cfg.RefreshTokenIdleTTL < 0 || cfg.RefreshTokenMaxTTL < 0 {
 		return errors.New("keystile: Config TTLs must not be negative")
 	}
-	if cfg.ProductName == "" {
-		cfg.ProductName = "Keystile"
-	}
-	if cfg.LoginRate == 0 {
-		cfg.LoginRate = 1
+	if cfg.LoginInterval == 0 {
+		cfg.LoginInterval = time.Second
 	}
 	if cfg.LoginBurst == 0 {
 		cfg.LoginBurst = 5
@@ -310,29 +284,12 @@ func applyDefaults(cfg *Config) error {
 	return nil
 }
 
-// validateIssuer accepts an absolute https URL, or http on a loopback host,
-// with no query or fragment (RFC 8414 §2).
+// validateIssuer applies check.Issuer, the rule the binary's config checker
+// applies too.
 func validateIssuer(raw string) (*url.URL, error) {
-	u, err := url.Parse(raw)
-	if err != nil || raw == "" || u.Host == "" {
-		return nil, fmt.Errorf("keystile: Config.Issuer %q is not an absolute URL", raw)
-	}
-	if strings.HasSuffix(raw, "/") {
-		// Not rewritten: relying parties compare the issuer string exactly
-		// (OIDC Discovery §4.3), so it must be served as configured.
-		return nil, fmt.Errorf("keystile: Config.Issuer %q must not end with a slash", raw)
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return nil, fmt.Errorf("keystile: Config.Issuer %q must have no query, fragment or userinfo", raw)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopbackHost(u.Hostname()) {
-			return nil, fmt.Errorf("keystile: Config.Issuer %q: plain http is allowed only on loopback", raw)
-		}
-	default:
-		return nil, fmt.Errorf("keystile: Config.Issuer %q must be https", raw)
+	u, err := check.Issuer(raw)
+	if err != nil {
+		return nil, fmt.Errorf("keystile: Config.Issuer %w", err)
 	}
 	return u, nil
 }

@@ -368,9 +368,6 @@ func (s *Server) productName() string {
 	if s.cfg.Branding.ProductName != "" {
 		return s.cfg.Branding.ProductName
 	}
-	if s.cfg.ProductName != "" {
-		return s.cfg.ProductName
-	}
 	return "Keystile"
 }
 

@@ -51,7 +51,7 @@ func newPageTestServer(t *testing.T) *pageTestServer {
 // an issuer without one).
 func newPageTestServerAt(t *testing.T, prefix string) *pageTestServer {
 	t.Helper()
-	s := &Server{cfg: Config{ProductName: "Acme"}, log: slog.New(slog.DiscardHandler)}
+	s := &Server{cfg: Config{Branding: Branding{ProductName: "Acme"}}, log: slog.New(slog.DiscardHandler)}
 	ts := &pageTestServer{status: http.StatusOK}
 	inner := chi.NewRouter()
 	pages := inner.With(pageHeaders)
@@ -168,7 +168,7 @@ func TestLoginPageHeadersAndForm(t *testing.T) {
 		t.Error("the page does not say which application the user signs in to")
 	}
 	if !strings.Contains(body, "Acme") {
-		t.Error("the product name from Config.ProductName is not shown")
+		t.Error("the product name from Branding.ProductName is not shown")
 	}
 	for _, words := range []string{"Confirm who you are", "See your basic profile", "<code>reports:read</code>"} {
 		if !strings.Contains(body, words) {
@@ -386,7 +386,7 @@ func TestErrorPage(t *testing.T) {
 // a success status.
 func TestPageTemplateErrorIsPlain500(t *testing.T) {
 	broken := template.Must(template.New("broken").Parse(`{{define "layout"}}<p>started…{{.NoSuchField}}</p>{{end}}`))
-	s := &Server{cfg: Config{ProductName: "Acme"}, log: slog.New(slog.DiscardHandler)}
+	s := &Server{cfg: Config{Branding: Branding{ProductName: "Acme"}}, log: slog.New(slog.DiscardHandler)}
 	srv := httptest.NewServer(pageHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.renderPage(w, http.StatusOK, broken, struct{}{})
 	})))

@@ -29,7 +29,8 @@ const (
 // output weakens HMAC-SHA-256 (RFC 7518 §3.2 requires at least 256 bits); RSA
 // under 2048 bits is below every current recommendation (NIST SP 800-131A).
 const (
-	minHS256SecretBytes = 32
+	// MinHS256SecretBytes is the shortest HS256 secret NewSigningKey takes.
+	MinHS256SecretBytes = 32
 	minRSABits          = 2048
 	// maxRSABits bounds the cost of a verification with a key taken from a
 	// remote JWKS: RSA verification time grows with the modulus size.
@@ -91,8 +92,8 @@ func NewSigningKey(key any) (SigningKey, error) {
 }
 
 func newHS256Key(secret []byte) (SigningKey, error) {
-	if len(secret) < minHS256SecretBytes {
-		return SigningKey{}, fmt.Errorf("keystile: HS256 secret is %d bytes, need at least %d", len(secret), minHS256SecretBytes)
+	if len(secret) < MinHS256SecretBytes {
+		return SigningKey{}, fmt.Errorf("keystile: HS256 secret is %d bytes, need at least %d", len(secret), MinHS256SecretBytes)
 	}
 	s := slices.Clone(secret)
 	sum := sha256.Sum256(append([]byte("keystile-hs256-kid:"), s...))
@@ -183,6 +184,17 @@ func (k SigningKey) Retire(at time.Time) SigningKey {
 // by index and never quote key material.
 func CheckKeys(keys []SigningKey) error {
 	return checkKeys(keys, func(i int) string { return fmt.Sprintf("key %d", i) })
+}
+
+// unretired returns keys with their retirement marks cleared, for checks
+// where retirement does not matter.
+func unretired(keys []SigningKey) []SigningKey {
+	out := make([]SigningKey, len(keys))
+	for i, k := range keys {
+		k.retired = time.Time{}
+		out[i] = k
+	}
+	return out
 }
 
 // checkKeys is CheckKeys with the words that name key i in its errors.

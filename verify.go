@@ -92,15 +92,6 @@ type VerifierConfig struct {
 	// JWKSMaxAge is how long fetched keys are used before being fetched
 	// again; default DefaultJWKSMaxAge.
 	JWKSMaxAge time.Duration
-
-	// ring is the key ring of a Server (set by New): read on every Verify,
-	// so that a key rotation is seen at once. It counts as the source of
-	// keys, like Keys.
-	ring *keyRing
-	// revoked, when set (New sets it to the store's deny-list), is asked
-	// about every token that verifies, so that a token revoked at /revoke is
-	// refused at once in the same process. An error refuses the token.
-	revoked func(ctx context.Context, jti string) (bool, error)
 }
 
 // Verifier checks Keystile access tokens (RFC 9068 §4). It is safe for
@@ -128,6 +119,17 @@ type verificationKey struct {
 // NewVerifier validates cfg and returns a Verifier. The error names the bad
 // field.
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
+	return newVerifier(cfg, nil, nil)
+}
+
+// newVerifier is NewVerifier for a Server's own verifier, which New builds
+// with two sources a caller cannot provide. ring is the Server's key ring,
+// read on every Verify so that a key rotation is seen at once; it counts as
+// the source of keys, like cfg.Keys. revoked, when set (the store's
+// deny-list), is asked about every token that verifies, so that a token
+// revoked at /revoke is refused at once in the same process; an error
+// refuses the token.
+func newVerifier(cfg VerifierConfig, ring *keyRing, revoked func(ctx context.Context, jti string) (bool, error)) (*Verifier, error) {
 	if cfg.Issuer == "" {
 		return nil, errors.New("keystile: VerifierConfig.Issuer is required")
 	}
@@ -144,7 +146,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		cfg.Now = time.Now
 	}
 	sources := 0
-	for _, set := range []bool{len(cfg.Keys) > 0, cfg.JWKSURL != "", cfg.HS256Secret != nil, cfg.ring != nil} {
+	for _, set := range []bool{len(cfg.Keys) > 0, cfg.JWKSURL != "", cfg.HS256Secret != nil, ring != nil} {
 		if set {
 			sources++
 		}
@@ -153,7 +155,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		return nil, errors.New("keystile: VerifierConfig needs exactly one of Keys, JWKSURL and HS256Secret")
 	}
 
-	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, now: cfg.Now, revoked: cfg.revoked}
+	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, now: cfg.Now, revoked: revoked}
 	// methods is a first, coarse allow-list: the algorithms of the trusted
 	// keys. The keyfunc then holds each token to the one algorithm of the
 	// key its kid names.
@@ -167,11 +169,11 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		v.jwks = c
 		// A JWKS only ever yields asymmetric keys (see jwkVerificationKey).
 		methods = []string{AlgRS256, AlgES256, AlgEdDSA}
-	case cfg.ring != nil:
-		if err := cfg.ring.check(); err != nil {
+	case ring != nil:
+		if err := ring.check(); err != nil {
 			return nil, err
 		}
-		v.ring = cfg.ring
+		v.ring = ring
 		// A rotation may change the algorithm (say HS256 to RS256), so the
 		// coarse list names every algorithm a ring key can have; keyFor
 		// still holds each token to the algorithm of its own key.
@@ -185,14 +187,12 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 			}
 			keys = []SigningKey{k}
 		}
+		// A retired key still verifies: retirement only stops signing.
+		if err := checkKeys(unretired(keys), func(i int) string { return fmt.Sprintf("VerifierConfig.Keys[%d]", i) }); err != nil {
+			return nil, fmt.Errorf("keystile: %w", err)
+		}
 		v.keys = make(map[string]verificationKey, len(keys))
-		for i, k := range keys {
-			if k.method == nil {
-				return nil, fmt.Errorf("keystile: VerifierConfig.Keys[%d] is not initialised; use NewSigningKey, NewSigningKey, NewSigningKey or NewSigningKey", i)
-			}
-			if _, dup := v.keys[k.kid]; dup {
-				return nil, fmt.Errorf("keystile: VerifierConfig.Keys[%d] repeats key id %q", i, k.kid)
-			}
+		for _, k := range keys {
 			v.keys[k.kid] = verificationKey{alg: k.alg, key: k.verify}
 		}
 		methods = signingAlgs(keys)

@@ -31,7 +31,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-	"golang.org/x/time/rate"
 
 	"github.com/keystile/keystile"
 	"github.com/keystile/keystile/password"
@@ -278,7 +277,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Now:          e.clock.Now,
 	}
 	if o.loginUnlimited {
-		e.cfg.LoginRate = rate.Inf
+		e.cfg.LoginInterval = -1
 	}
 	if o.configure != nil {
 		o.configure(&e.cfg)

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/time/rate"
-
 	"github.com/keystile/keystile"
 	"github.com/keystile/keystile/password"
 	"github.com/keystile/keystile/store/memory"
@@ -64,7 +62,7 @@ func startKeystile(t *testing.T) (issuer, clientSecret, userPassword string) {
 		// ValidateUser above does not hash, so pkce mode signs in far faster
 		// than any person: lift the per-address caps on login pages and
 		// failed attempts, which would otherwise (rightly) answer 429.
-		LoginRate: rate.Inf,
+		LoginInterval: -1,
 	})
 	if err != nil {
 		t.Fatalf("keystile.New: %v", err)

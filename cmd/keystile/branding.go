@@ -8,7 +8,7 @@ import (
 // brandingConfig is the "branding:" section: how the sign-in pages present
 // the product (keystile.Branding).
 type brandingConfig struct {
-	ProductName string `yaml:"product_name"` // wins over the top-level product_name
+	ProductName string `yaml:"product_name"`
 	LogoFile    string `yaml:"logo_file"`    // SVG, PNG, JPEG or WebP, at most 256 KiB
 	AccentColor string `yaml:"accent_color"` // "#rrggbb"
 }

@@ -11,7 +11,6 @@ import (
 	"maps"
 	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/internal/check"
 )
 
 // fileConfig is the configuration file, key for key (DESIGN.md, "The binary,
@@ -86,8 +86,6 @@ const (
 	defaultStore     = "sqlite:keystile.db"
 	defaultAlgorithm = "RS256"
 	defaultKeyFile   = "keystile-signing.pem"
-	defaultAccessTTL = 15 * time.Minute
-	defaultCodeTTL   = 60 * time.Second
 	maxAccessTTL     = 24 * time.Hour
 	// RFC 6749 §4.1.2: "A maximum authorization code lifetime of 10 minutes
 	// is RECOMMENDED."
@@ -95,9 +93,6 @@ const (
 	maxLoginTTL   = time.Hour
 	maxSessionTTL = 30 * 24 * time.Hour
 	maxRefreshTTL = 365 * 24 * time.Hour
-	// minHS256Secret is the HS256 key size RFC 7518 §3.2 requires: a key of
-	// the same size as the hash output.
-	minHS256Secret = 32
 	// maxConfigFile bounds every file the configuration names.
 	maxConfigFile = 4 << 20
 )
@@ -124,7 +119,6 @@ type settings struct {
 	Users          *userDB
 	Clients        []keystile.Client
 	LogLevel       slog.Level
-	ProductName    string
 	Branding       keystile.Branding
 	Templates      fs.FS // the templates_dir, or nil
 	TrustedProxies []netip.Prefix
@@ -354,17 +348,21 @@ func name(key, env string, fromEnv map[string]bool) string {
 
 func (c *checker) check(fc fileConfig, envSecret string, fromEnv map[string]bool) *settings {
 	s := &settings{
-		Issuer:      fc.Issuer,
-		Audience:    fc.Audience,
-		Listen:      fc.Listen,
-		ProductName: fc.ProductName,
+		Issuer:   fc.Issuer,
+		Audience: fc.Audience,
+		Listen:   fc.Listen,
+	}
+	if fc.ProductName != "" {
+		// Config.ProductName and Branding.ProductName said the same thing
+		// twice; only the branding one is left.
+		c.addf("%s: moved to branding.product_name (KEYSTILE_BRANDING_PRODUCT_NAME); write it there", name("product_name", "KEYSTILE_PRODUCT_NAME", fromEnv))
 	}
 
 	// issuer: keystile.New checks it again; checking here puts the problem
 	// in the same list as the others.
 	if fc.Issuer == "" {
 		c.addf("issuer is required (the https URL of this server, e.g. https://auth.example.com)")
-	} else if err := checkIssuer(fc.Issuer); err != nil {
+	} else if _, err := check.Issuer(fc.Issuer); err != nil {
 		c.addf("%s: %v", name("issuer", "KEYSTILE_ISSUER", fromEnv), err)
 	}
 
@@ -390,8 +388,8 @@ func (c *checker) check(fc fileConfig, envSecret string, fromEnv map[string]bool
 
 	c.checkSigning(s, fc.Signing, envSecret, fromEnv)
 
-	s.AccessTTL = c.duration(name("tokens.access_ttl", "KEYSTILE_TOKENS_ACCESS_TTL", fromEnv), fc.Tokens.AccessTTL, defaultAccessTTL, maxAccessTTL)
-	s.CodeTTL = c.duration(name("tokens.code_ttl", "KEYSTILE_TOKENS_CODE_TTL", fromEnv), fc.Tokens.CodeTTL, defaultCodeTTL, maxCodeTTL)
+	s.AccessTTL = c.duration(name("tokens.access_ttl", "KEYSTILE_TOKENS_ACCESS_TTL", fromEnv), fc.Tokens.AccessTTL, keystile.DefaultAccessTokenTTL, maxAccessTTL)
+	s.CodeTTL = c.duration(name("tokens.code_ttl", "KEYSTILE_TOKENS_CODE_TTL", fromEnv), fc.Tokens.CodeTTL, keystile.DefaultCodeTTL, maxCodeTTL)
 	s.LoginTTL = c.duration(name("tokens.login_ttl", "KEYSTILE_TOKENS_LOGIN_TTL", fromEnv), fc.Tokens.LoginTTL, 0, maxLoginTTL)
 	if fc.Tokens.SessionTTL == "off" {
 		s.SessionTTL = -1
@@ -464,42 +462,6 @@ func (c *checker) checkIDTokenKeyFile(s *settings, configured string, fromEnv ma
 	}
 }
 
-// checkIssuer accepts what keystile.New accepts: an absolute https URL, or
-// http on a loopback host, without query, fragment or userinfo (RFC 8414 §2).
-func checkIssuer(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute URL", raw)
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.HasSuffix(raw, "?") || strings.HasSuffix(raw, "#") {
-		return fmt.Errorf("%q must have no query, fragment or userinfo", raw)
-	}
-	if strings.HasSuffix(raw, "/") {
-		// Relying parties compare the issuer string exactly (OIDC Discovery
-		// §4.3); it is served as written, so write it without the slash.
-		return fmt.Errorf("%q must not end with a slash: write %q", raw, strings.TrimRight(raw, "/"))
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		if isLoopback(u.Hostname()) {
-			return nil
-		}
-		return fmt.Errorf("%q: plain http is allowed only on loopback (127.0.0.1, [::1], localhost); use https", raw)
-	default:
-		return fmt.Errorf("%q must be an https URL", raw)
-	}
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 func (c *checker) checkSigning(s *settings, sc signingConfig, envSecret string, fromEnv map[string]bool) {
 	algKey := name("signing.algorithm", "KEYSTILE_SIGNING_ALGORITHM", fromEnv)
 	s.Algorithm = sc.Algorithm
@@ -529,7 +491,7 @@ func (c *checker) checkSigning(s *settings, sc signingConfig, envSecret string, 
 		case envSecret != "":
 			// The environment wins over the file (see envSigningSecret).
 		case sc.SecretFile == "":
-			c.addf("%s is HS256: set signing.secret_file (or %s) to a secret of at least %d random bytes", algKey, envSigningSecret, minHS256Secret)
+			c.addf("%s is HS256: set signing.secret_file (or %s) to a secret of at least %d random bytes", algKey, envSigningSecret, keystile.MinHS256SecretBytes)
 			return
 		default:
 			path := c.resolve(sc.SecretFile)
@@ -542,12 +504,12 @@ func (c *checker) checkSigning(s *settings, sc signingConfig, envSecret string, 
 			// the secret.
 			secret = bytes.TrimRight(b, "\r\n")
 		}
-		if len(secret) < minHS256Secret {
+		if len(secret) < keystile.MinHS256SecretBytes {
 			from := "signing.secret_file"
 			if envSecret != "" {
 				from = envSigningSecret
 			}
-			c.addf("%s: the HS256 secret is %d bytes, too weak; use at least %d random bytes (e.g. head -c 48 /dev/urandom | base64)", from, len(secret), minHS256Secret)
+			c.addf("%s: the HS256 secret is %d bytes, too weak; use at least %d random bytes (e.g. head -c 48 /dev/urandom | base64)", from, len(secret), keystile.MinHS256SecretBytes)
 			return
 		}
 		s.HS256Secret = secret

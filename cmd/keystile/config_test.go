@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keystile/keystile"
 	"github.com/keystile/keystile/password"
 )
 
@@ -184,7 +185,7 @@ clients:
 				"KEYSTILE_TOKENS_REFRESH_IDLE_TTL": "24h",
 				"KEYSTILE_TOKENS_REFRESH_MAX_TTL":  "720h",
 				"KEYSTILE_LOG_LEVEL":               "debug",
-				"KEYSTILE_PRODUCT_NAME":            "Example Login",
+				"KEYSTILE_BRANDING_PRODUCT_NAME":   "Example Login",
 			},
 			check: func(t *testing.T, s *settings, dir string) {
 				want := settings{
@@ -194,7 +195,7 @@ clients:
 					AccessTTL: 5 * time.Minute, CodeTTL: 30 * time.Second,
 					LoginTTL: 5 * time.Minute, SessionTTL: time.Hour,
 					RefreshIdleTTL: 24 * time.Hour, RefreshMaxTTL: 720 * time.Hour,
-					LogLevel: slog.LevelDebug, ProductName: "Example Login",
+					LogLevel: slog.LevelDebug, Branding: keystile.Branding{ProductName: "Example Login"},
 				}
 				got := *s
 				got.Clients, got.Users = nil, nil
@@ -533,5 +534,5 @@ func equalSettings(a, b settings) bool {
 		string(a.HS256Secret) == string(b.HS256Secret) && a.AccessTTL == b.AccessTTL &&
 		a.CodeTTL == b.CodeTTL && a.LoginTTL == b.LoginTTL && a.SessionTTL == b.SessionTTL &&
 		a.RefreshIdleTTL == b.RefreshIdleTTL && a.RefreshMaxTTL == b.RefreshMaxTTL && a.UsersFile == b.UsersFile && a.LogLevel == b.LogLevel &&
-		a.ProductName == b.ProductName
+		a.Branding.ProductName == b.Branding.ProductName
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/internal/check"
 	"github.com/keystile/keystile/keyfile"
 	"github.com/keystile/keystile/password"
 	"github.com/keystile/keystile/store/sqlite"
@@ -49,7 +50,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return usageError{fmt.Sprintf("--listen %q is not HOST:PORT", *listen)}
 	}
-	if !isLoopback(host) {
+	if !check.LoopbackHost(host) {
 		return usageError{fmt.Sprintf("--listen %q: the quickstart listens on loopback only (127.0.0.1, [::1] or localhost); for anything else use keystile serve", *listen)}
 	}
 	if st, err := os.Stat(*dir); err != nil || !st.IsDir() {
@@ -113,7 +114,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		Keys:         keys,
 		ValidateUser: users.validate,
 		LookupUser:   users.lookup,
-		ProductName:  "Keystile quickstart",
+		Branding:     keystile.Branding{ProductName: "Keystile quickstart"},
 		Logger:       log,
 	})
 	if err != nil {

@@ -79,7 +79,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		SessionTTL:          s.SessionTTL,
 		RefreshTokenIdleTTL: s.RefreshIdleTTL,
 		RefreshTokenMaxTTL:  s.RefreshMaxTTL,
-		ProductName:         s.ProductName,
 		Branding:            s.Branding,
 		Templates:           s.Templates,
 		TrustedProxies:      s.TrustedProxies,
