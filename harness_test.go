@@ -1,7 +1,6 @@
 package keystile
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"io"
@@ -10,28 +9,14 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/keystile/keystile/internal/testutil"
 	"github.com/keystile/keystile/store/memory"
 )
-
-// testClock is a settable clock for expiry tests.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 const (
 	testPassword     = "correct horse battery staple"
@@ -45,8 +30,8 @@ type testEnv struct {
 	t      *testing.T
 	srv    *Server
 	http   *httptest.Server
-	clock  *testClock
-	logs   *bytes.Buffer
+	clock  *testutil.Clock
+	logs   *testutil.SyncBuffer
 	issuer string
 	// disabled makes LookupUser refuse alice, as if an admin disabled her.
 	disabled *atomic.Bool
@@ -80,9 +65,8 @@ func newTestEnvTLS(t *testing.T, useTLS bool, configure func(*Config)) *testEnv 
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &testClock{now: time.Now()}
-	logs := &bytes.Buffer{}
-	var logMu sync.Mutex
+	clock := testutil.StoppedClock(time.Now())
+	logs := &testutil.SyncBuffer{}
 	disabled := &atomic.Bool{}
 	idKey, err := NewRS256Key(sigTestRSA2())
 	if err != nil {
@@ -110,7 +94,7 @@ func newTestEnvTLS(t *testing.T, useTLS bool, configure func(*Config)) *testEnv 
 			}
 			return Identity{}, ErrUnknownUser
 		},
-		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: logs, mu: &logMu}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:    clock.Now,
 	}
 	if configure != nil {
@@ -128,17 +112,6 @@ func newTestEnvTLS(t *testing.T, useTLS bool, configure func(*Config)) *testEnv 
 	}
 	t.Cleanup(hs.Close)
 	return &testEnv{t: t, srv: srv, http: hs, clock: clock, logs: logs, issuer: issuer, disabled: disabled}
-}
-
-type lockedWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // browser returns an HTTP client with a cookie jar that does not follow
@@ -161,30 +134,24 @@ func authorizeQuery() url.Values {
 	}
 }
 
-var hiddenInput = regexp.MustCompile(`name="(request_id|csrf_token)"[^>]*value="([^"]*)"|value="([^"]*)"[^>]*name="(request_id|csrf_token)"`)
-
 // loginForm is what the login page carries.
 type loginForm struct{ requestID, csrf string }
 
 func parseLoginForm(t *testing.T, body string) loginForm {
 	t.Helper()
-	var f loginForm
-	for _, m := range hiddenInput.FindAllStringSubmatch(body, -1) {
-		name, val := m[1], m[2]
-		if name == "" {
-			name, val = m[4], m[3]
-		}
-		switch name {
-		case "request_id":
-			f.requestID = val
-		case "csrf_token":
-			f.csrf = val
-		}
+	f := testutil.LoginForm(t, body)
+	return loginForm{requestID: f.Hidden.Get("request_id"), csrf: f.Hidden.Get("csrf_token")}
+}
+
+// hiddenValue is the value of a page's hidden input name, which must be there.
+func hiddenValue(t *testing.T, body, name string) string {
+	t.Helper()
+	f, _ := testutil.ParseForm(body)
+	v := f.Hidden.Get(name)
+	if v == "" {
+		t.Fatalf("no hidden %s in the page:\n%s", name, body)
 	}
-	if f.requestID == "" || f.csrf == "" {
-		t.Fatalf("login page has no request_id/csrf_token:\n%s", body)
-	}
-	return f
+	return v
 }
 
 func (e *testEnv) get(c *http.Client, path string, q url.Values) (*http.Response, string) {

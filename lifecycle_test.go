@@ -289,7 +289,7 @@ func TestSingleSignOn(t *testing.T) {
 		if resp.StatusCode != 200 || resp.Header.Get("Location") != "" {
 			t.Fatalf("GET /logout: status %d; a GET must only ask", resp.StatusCode)
 		}
-		csrf := regexpValue(t, body, "csrf_token")
+		csrf := hiddenValue(t, body, "csrf_token")
 		form := url.Values{"csrf_token": {csrf}, "client_id": {"backend"}, "post_logout_redirect_uri": {"https://backend.example.com/bye"}, "state": {"s1"}}
 		resp, _ = e.postForm(browser, "/logout", form, nil)
 		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "https://backend.example.com/bye?state=s1" {
@@ -337,14 +337,4 @@ func TestLogoutRefusals(t *testing.T) {
 	if a := e.token(refreshForm(rt), nil); a.AccessToken == "" {
 		t.Fatalf("an unrelated session's refresh token stopped working: %+v", a)
 	}
-}
-
-func regexpValue(t *testing.T, body, name string) string {
-	t.Helper()
-	i := strings.Index(body, `name="`+name+`" value="`)
-	if i < 0 {
-		t.Fatalf("no %s in page", name)
-	}
-	rest := body[i+len(`name="`+name+`" value="`):]
-	return rest[:strings.Index(rest, `"`)]
 }
