@@ -3,6 +3,8 @@ package keystile
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,8 +34,6 @@ type testEnv struct {
 	clock  *testutil.Clock
 	logs   *testutil.SyncBuffer
 	issuer string
-	// disabled makes LookupUser refuse alice, as if an admin disabled her.
-	disabled *atomic.Bool
 }
 
 func newTestEnv(t *testing.T) *testEnv {
@@ -67,7 +66,6 @@ func newTestEnvTLS(t *testing.T, useTLS bool, configure func(*Config)) *testEnv 
 	}
 	clock := testutil.StoppedClock(time.Now())
 	logs := &testutil.SyncBuffer{}
-	disabled := &atomic.Bool{}
 	idKey, err := NewRS256Key(sigTestRSA2())
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +87,7 @@ func newTestEnvTLS(t *testing.T, useTLS bool, configure func(*Config)) *testEnv 
 			return Identity{}, ErrInvalidCredentials
 		},
 		LookupUser: func(ctx context.Context, subject string) (Identity, error) {
-			if subject == "alice" && !disabled.Load() {
+			if subject == "alice" {
 				return Identity{Subject: "alice", Claims: map[string]any{"role": "admin"}}, nil
 			}
 			return Identity{}, ErrUnknownUser
@@ -111,7 +109,7 @@ func newTestEnvTLS(t *testing.T, useTLS bool, configure func(*Config)) *testEnv 
 		hs.Start()
 	}
 	t.Cleanup(hs.Close)
-	return &testEnv{t: t, srv: srv, http: hs, clock: clock, logs: logs, issuer: issuer, disabled: disabled}
+	return &testEnv{t: t, srv: srv, http: hs, clock: clock, logs: logs, issuer: issuer}
 }
 
 // browser returns an HTTP client with a cookie jar that does not follow
@@ -204,4 +202,36 @@ func (e *testEnv) login(c *http.Client, q url.Values) *url.URL {
 		e.t.Fatal(err)
 	}
 	return loc
+}
+
+func basicAuth(id, secret string) http.Header {
+	return http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))}}
+}
+
+// spaTokens logs in and exchanges the code: an access and a refresh token.
+func (e *testEnv) spaTokens() tokenAnswer {
+	e.t.Helper()
+	a := e.token(exchangeForm(e.spaCode()), nil)
+	if a.status != 200 || a.RefreshToken == "" {
+		e.t.Fatalf("exchange: %+v", a)
+	}
+	return a
+}
+
+func refreshForm(rt string) url.Values {
+	return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"spa"}}
+}
+
+func (e *testEnv) introspect(tok string, header http.Header) (int, map[string]any) {
+	e.t.Helper()
+	resp, body := e.postForm(http.DefaultClient, "/introspect", url.Values{"token": {tok}}, header)
+	var m map[string]any
+	_ = json.Unmarshal([]byte(body), &m)
+	return resp.StatusCode, m
+}
+
+func (e *testEnv) revoke(form url.Values, header http.Header) int {
+	e.t.Helper()
+	resp, _ := e.postForm(http.DefaultClient, "/revoke", form, header)
+	return resp.StatusCode
 }
