@@ -197,6 +197,9 @@ func ssoAttempt(ctx context.Context, t testing.TB, b *browser, conf *oauth2.Conf
 		}
 		t.Fatalf("GET /authorize: a 200 page that is not the login form:\n%.400s", p.body)
 	}
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("GET /authorize: %s, want the login form or a 303 back to the client", describe(p))
+	}
 	q := authResponse(t, p, conf.RedirectURL)
 	if q.Get("state") != "sso-state" {
 		t.Fatalf("state came back as %q", q.Get("state"))
