@@ -1,24 +1,17 @@
 package keystile
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/json"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/keystile/keystile/password"
-	"github.com/keystile/keystile/store/memory"
 )
 
 const (
@@ -30,8 +23,6 @@ const (
 // with its own origin, and a confidential client with none.
 func newCORSEnv(t *testing.T) *testEnv {
 	t.Helper()
-	hs := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + hs.Listener.Addr().String()
 	pk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -40,33 +31,22 @@ func newCORSEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &testClock{now: time.Now()}
-	logs := &bytes.Buffer{}
-	srv, err := New(Config{
-		Issuer: issuer,
-		Clients: []Client{
+	return newTestEnvWith(t, func(cfg *Config) {
+		cfg.Clients = []Client{
 			{ID: "spa", Public: true, RedirectURIs: []string{spaRedirect}, AllowedOrigins: []string{spaOrigin}, Scopes: []string{"openid", "read"}},
 			{ID: "other", Public: true, RedirectURIs: []string{otherOrigin + "/cb"}, AllowedOrigins: []string{otherOrigin}},
 			{ID: "backend", SecretHash: password.HashClientSecret(testClientSecret), RedirectURIs: []string{backendRedirect}},
-		},
-		Store: memory.New(),
-		Keys:  []SigningKey{key},
-		ValidateUser: func(ctx context.Context, username, password string) (Identity, error) {
+		}
+		cfg.Keys = []SigningKey{key}
+		cfg.IDTokenKey = SigningKey{} // the ES256 access-token key signs ID tokens too
+		cfg.ValidateUser = func(ctx context.Context, username, password string) (Identity, error) {
 			if username == "alice" && password == testPassword {
 				return Identity{Subject: "alice"}, nil
 			}
 			return Identity{}, ErrInvalidCredentials
-		},
-		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: logs, mu: &sync.Mutex{}}, nil)),
-		Now:    clock.Now,
+		}
+		cfg.LookupUser = nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs.Config.Handler = srv.Handler()
-	hs.Start()
-	t.Cleanup(hs.Close)
-	return &testEnv{t: t, srv: srv, http: hs, clock: clock, logs: logs, issuer: issuer, disabled: &atomic.Bool{}}
 }
 
 // TestCORSPreflight sends the OPTIONS request a browser sends before a

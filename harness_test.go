@@ -1,38 +1,24 @@
 package keystile
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/keystile/keystile/internal/testutil"
 	"github.com/keystile/keystile/password"
 	"github.com/keystile/keystile/store/memory"
 )
-
-// testClock is a settable clock for expiry tests.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 const (
 	testPassword     = "correct horse battery staple"
@@ -46,11 +32,9 @@ type testEnv struct {
 	t      *testing.T
 	srv    *Server
 	http   *httptest.Server
-	clock  *testClock
-	logs   *bytes.Buffer
+	clock  *testutil.Clock
+	logs   *testutil.SyncBuffer
 	issuer string
-	// disabled makes LookupUser refuse alice, as if an admin disabled her.
-	disabled *atomic.Bool
 }
 
 func newTestEnv(t *testing.T) *testEnv {
@@ -81,10 +65,8 @@ func newTestEnvTLS(t *testing.T, useTLS bool, configure func(*Config)) *testEnv 
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &testClock{now: time.Now()}
-	logs := &bytes.Buffer{}
-	var logMu sync.Mutex
-	disabled := &atomic.Bool{}
+	clock := testutil.StoppedClock(time.Now())
+	logs := &testutil.SyncBuffer{}
 	idKey, err := NewSigningKey(sigTestRSA2())
 	if err != nil {
 		t.Fatal(err)
@@ -106,12 +88,12 @@ func newTestEnvTLS(t *testing.T, useTLS bool, configure func(*Config)) *testEnv 
 			return Identity{}, ErrInvalidCredentials
 		},
 		LookupUser: func(ctx context.Context, subject string) (Identity, error) {
-			if subject == "alice" && !disabled.Load() {
+			if subject == "alice" {
 				return Identity{Subject: "alice", Claims: map[string]any{"role": "admin"}}, nil
 			}
 			return Identity{}, ErrUnknownUser
 		},
-		Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: logs, mu: &logMu}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:    clock.Now,
 	}
 	if configure != nil {
@@ -128,18 +110,7 @@ func newTestEnvTLS(t *testing.T, useTLS bool, configure func(*Config)) *testEnv 
 		hs.Start()
 	}
 	t.Cleanup(hs.Close)
-	return &testEnv{t: t, srv: srv, http: hs, clock: clock, logs: logs, issuer: issuer, disabled: disabled}
-}
-
-type lockedWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return &testEnv{t: t, srv: srv, http: hs, clock: clock, logs: logs, issuer: issuer}
 }
 
 // browser returns an HTTP client with a cookie jar that does not follow
@@ -162,30 +133,24 @@ func authorizeQuery() url.Values {
 	}
 }
 
-var hiddenInput = regexp.MustCompile(`name="(request_id|csrf_token)"[^>]*value="([^"]*)"|value="([^"]*)"[^>]*name="(request_id|csrf_token)"`)
-
 // loginForm is what the login page carries.
 type loginForm struct{ requestID, csrf string }
 
 func parseLoginForm(t *testing.T, body string) loginForm {
 	t.Helper()
-	var f loginForm
-	for _, m := range hiddenInput.FindAllStringSubmatch(body, -1) {
-		name, val := m[1], m[2]
-		if name == "" {
-			name, val = m[4], m[3]
-		}
-		switch name {
-		case "request_id":
-			f.requestID = val
-		case "csrf_token":
-			f.csrf = val
-		}
+	f := testutil.LoginForm(t, body)
+	return loginForm{requestID: f.Hidden.Get("request_id"), csrf: f.Hidden.Get("csrf_token")}
+}
+
+// hiddenValue is the value of a page's hidden input name, which must be there.
+func hiddenValue(t *testing.T, body, name string) string {
+	t.Helper()
+	f, _ := testutil.ParseForm(body)
+	v := f.Hidden.Get(name)
+	if v == "" {
+		t.Fatalf("no hidden %s in the page:\n%s", name, body)
 	}
-	if f.requestID == "" || f.csrf == "" {
-		t.Fatalf("login page has no request_id/csrf_token:\n%s", body)
-	}
-	return f
+	return v
 }
 
 func (e *testEnv) get(c *http.Client, path string, q url.Values) (*http.Response, string) {
@@ -238,4 +203,36 @@ func (e *testEnv) login(c *http.Client, q url.Values) *url.URL {
 		e.t.Fatal(err)
 	}
 	return loc
+}
+
+func basicAuth(id, secret string) http.Header {
+	return http.Header{"Authorization": {"Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))}}
+}
+
+// spaTokens logs in and exchanges the code: an access and a refresh token.
+func (e *testEnv) spaTokens() tokenAnswer {
+	e.t.Helper()
+	a := e.token(exchangeForm(e.spaCode()), nil)
+	if a.status != 200 || a.RefreshToken == "" {
+		e.t.Fatalf("exchange: %+v", a)
+	}
+	return a
+}
+
+func refreshForm(rt string) url.Values {
+	return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"spa"}}
+}
+
+func (e *testEnv) introspect(tok string, header http.Header) (int, map[string]any) {
+	e.t.Helper()
+	resp, body := e.postForm(http.DefaultClient, "/introspect", url.Values{"token": {tok}}, header)
+	var m map[string]any
+	_ = json.Unmarshal([]byte(body), &m)
+	return resp.StatusCode, m
+}
+
+func (e *testEnv) revoke(form url.Values, header http.Header) int {
+	e.t.Helper()
+	resp, _ := e.postForm(http.DefaultClient, "/revoke", form, header)
+	return resp.StatusCode
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/keystile/keystile/internal/testutil"
 	"github.com/keystile/keystile/store/memory"
 )
 
@@ -31,7 +32,7 @@ const rotTTL = 10 * time.Minute
 type rotEnv struct {
 	srv    *Server
 	http   *httptest.Server
-	clock  *testClock
+	clock  *testutil.Clock
 	issuer string
 }
 
@@ -39,7 +40,7 @@ func newRotEnv(t *testing.T, keys ...SigningKey) *rotEnv {
 	t.Helper()
 	hs := httptest.NewUnstartedServer(nil)
 	issuer := "http://" + hs.Listener.Addr().String()
-	clock := &testClock{now: sigTestNow}
+	clock := testutil.StoppedClock(sigTestNow)
 	srv, err := New(Config{
 		Issuer: issuer,
 		Store:  memory.New(),

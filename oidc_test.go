@@ -565,7 +565,7 @@ func TestLogoutWithIDTokenHint(t *testing.T) {
 			if resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" {
 				t.Fatalf("GET /logout: status %d Location %q, want the confirmation page", resp.StatusCode, resp.Header.Get("Location"))
 			}
-			form := url.Values{"csrf_token": {regexpValue(t, body, "csrf_token")}, "id_token_hint": {regexpValue(t, body, "id_token_hint")},
+			form := url.Values{"csrf_token": {hiddenValue(t, body, "csrf_token")}, "id_token_hint": {hiddenValue(t, body, "id_token_hint")},
 				"post_logout_redirect_uri": {spaLogoutRedirect}, "state": {"st ✓"}}
 			resp, _ = e.postForm(browser, "/logout", form, nil)
 			if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != spaLogoutRedirect+"?state="+url.QueryEscape("st ✓") {

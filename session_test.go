@@ -61,7 +61,7 @@ func (e *testEnv) signOut(c *http.Client) {
 	if resp.StatusCode != http.StatusOK {
 		e.t.Fatalf("GET /logout: status %d", resp.StatusCode)
 	}
-	csrf := regexpValue(e.t, body, "csrf_token")
+	csrf := hiddenValue(e.t, body, "csrf_token")
 	if resp, body := e.postForm(c, "/logout", url.Values{"csrf_token": {csrf}}, nil); resp.StatusCode != http.StatusOK {
 		e.t.Fatalf("POST /logout: status %d: %s", resp.StatusCode, body)
 	}

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/internal/testutil"
 )
 
 const (
@@ -312,7 +313,7 @@ func TestBinaryKeyRotation(t *testing.T) {
 
 	oldTok, b := s.login(ctx, "alice")
 	oldKid, _ := decodeJWT(t, oldTok.AccessToken).header["kid"].(string)
-	clock := &testClock{}
+	clock := &testutil.Clock{}
 	before := s.verifier(clock.Now)
 	if _, err := before.Verify(ctx, oldTok.AccessToken); err != nil {
 		t.Fatalf("the first token does not verify through the JWKS: %v", err)

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,45 +18,14 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/internal/testutil"
 )
 
-// binDir holds the keystile binary built for this run; TestMain removes it.
-var binDir string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "keystile-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "creating the binary directory:", err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// keystileBinary builds cmd/keystile once per run, on first use, so that
-// running only the library tests (-run) does not pay for the build.
-var keystileBinary = sync.OnceValues(func() (string, error) {
-	goTool, err := exec.LookPath("go") // go test puts its own go first in PATH
-	if err != nil {
-		return "", fmt.Errorf("finding the go command: %w", err)
-	}
-	out := filepath.Join(binDir, "keystile")
-	cmd := exec.Command(goTool, "build", "-o", out, "github.com/keystile/keystile/cmd/keystile")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/keystile: %w\n%s", err, b)
-	}
-	return out, nil
-})
+func TestMain(m *testing.M) { testutil.Main(m) }
 
 func binary(t *testing.T) string {
 	t.Helper()
-	path, err := keystileBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return testutil.Keystile(t)
 }
 
 // runBinary runs a short keystile command to completion.
@@ -67,7 +35,7 @@ func runBinary(t *testing.T, stdin string, args ...string) string {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary(t), args...)
 	cmd.Stdin = strings.NewReader(stdin)
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -80,8 +48,8 @@ func runBinary(t *testing.T, stdin string, args ...string) string {
 type process struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testutil.SyncBuffer
+	stderr *testutil.SyncBuffer
 	done   chan struct{}
 	err    error // Wait's result, once done is closed
 }
@@ -95,7 +63,7 @@ func startBinary(t *testing.T, dir string, args ...string) *process {
 	// Only what the binary needs: no KEYSTILE_* variable of the developer's
 	// shell can change what is tested.
 	cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
-	p := &process{t: t, cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{t: t, cmd: cmd, stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting keystile %s: %v", strings.Join(args, " "), err)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,22 +21,6 @@ import (
 // browserTimeout bounds one step of a browser test (a navigation, a wait
 // for the page to settle). A step that takes this long is stuck.
 const browserTimeout = 45 * time.Second
-
-// requireChromium returns the path of Debian's chromium. Without it the
-// browser tests fail under CI=true, where .ci/run installs it, and are
-// skipped on a developer's machine that lacks it.
-func requireChromium(t *testing.T) string {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("chromium is not on the PATH under CI=true: .ci/run installs it (apt-get install chromium): %v", err)
-	}
-	t.Skip("chromium is not installed (apt-get install chromium); the browser tests run in CI")
-	return ""
-}
 
 // chromiumTab starts a headless Chromium with a fresh profile and returns the
 // context of its first tab. The browser ends with the test.

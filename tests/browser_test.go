@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/internal/testutil"
 )
 
 // The browser user: a person with a name and an email address, so that the
@@ -44,7 +45,7 @@ func withCarol(next keystile.ValidateUserFunc) keystile.ValidateUserFunc {
 // error-desktop.png, login-phone-dark.png, login-phone-dark-retry.png and
 // error-phone-dark.png.
 func TestBrowserSPA(t *testing.T) {
-	chromium := requireChromium(t)
+	chromium := testutil.Chromium(t)
 	artifacts := artifactDir(t)
 
 	registered := newSPASite(t)
@@ -255,7 +256,7 @@ func checkPhonePage(t *testing.T, ctx context.Context, what string) {
 // page at /demo/, as a person trying Keystile out would: sign in with the
 // banner's password, see the claims, ask /userinfo, refresh, sign out.
 func TestBrowserQuickstartDemo(t *testing.T) {
-	chromium := requireChromium(t)
+	chromium := testutil.Chromium(t)
 	dir := t.TempDir()
 	p := startBinary(t, dir, "quickstart", "--listen", "127.0.0.1:0", "--dir", dir)
 	issuer := p.waitOutput(listeningRe)[1]

@@ -6,7 +6,6 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -15,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"log"
 	"log/slog"
@@ -33,6 +31,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/internal/testutil"
 	"github.com/keystile/keystile/password"
 	"github.com/keystile/keystile/store"
 	"github.com/keystile/keystile/store/memory"
@@ -114,43 +113,6 @@ func validateUser(users map[string]testUser) keystile.ValidateUserFunc {
 	}
 }
 
-// testClock is a controllable Config.Now: real time plus an offset that a
-// test moves forward to expire codes and tokens without sleeping.
-type testClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
-
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // sharedRSAKey is generated once per run: 2048-bit generation is slow under
 // -race and nothing here depends on the key being fresh.
 var sharedRSAKey = sync.OnceValues(func() (*rsa.PrivateKey, error) {
@@ -210,8 +172,8 @@ type env struct {
 	issuer     string
 	server     *keystile.Server
 	httpServer *httptest.Server
-	clock      *testClock
-	logs       *syncBuffer
+	clock      *testutil.Clock
+	logs       *testutil.SyncBuffer
 	users      map[string]testUser
 	secrets    map[string]string // client id → client secret
 	hs256      []byte            // the HS256 secret, when alg is HS256
@@ -230,8 +192,8 @@ func newEnv(t testing.TB, o envOptions) *env {
 		t:          t,
 		issuer:     "http://" + hs.Listener.Addr().String(),
 		httpServer: hs,
-		clock:      &testClock{},
-		logs:       &syncBuffer{},
+		clock:      &testutil.Clock{},
+		logs:       &testutil.SyncBuffer{},
 		users:      newTestUsers(),
 		secrets: map[string]string{
 			"backend": randomToken(t, "backend-secret-"),
@@ -422,44 +384,25 @@ type loginForm struct {
 	page   page
 }
 
-var (
-	formTagRe = regexp.MustCompile(`(?is)<form\b[^>]*>`)
-	inputRe   = regexp.MustCompile(`(?is)<input\b[^>]*>`)
-	attrRe    = regexp.MustCompile(`(?is)([a-z_:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')`)
-	// nonceRe finds per-response CSP nonces, which differ between any two pages.
-	nonceRe = regexp.MustCompile(`nonce="[^"]*"`)
-)
-
-func attrs(tag string) map[string]string {
-	m := map[string]string{}
-	for _, a := range attrRe.FindAllStringSubmatch(tag, -1) {
-		m[strings.ToLower(a[1])] = html.UnescapeString(a[2] + a[3])
-	}
-	return m
-}
+// nonceRe finds per-response CSP nonces, which differ between any two pages.
+var nonceRe = regexp.MustCompile(`nonce="[^"]*"`)
 
 // parseLoginForm reads the form out of a page served from pageURL. ok is
 // false when the page holds no form with a request_id (an error page).
 func parseLoginForm(pageURL string, p page) (loginForm, bool) {
-	tag := formTagRe.FindString(p.body)
-	if tag == "" {
+	tf, ok := testutil.ParseForm(p.body)
+	if !ok {
 		return loginForm{}, false
 	}
 	base, err := url.Parse(pageURL)
 	if err != nil {
 		return loginForm{}, false
 	}
-	action, err := base.Parse(attrs(tag)["action"])
+	action, err := base.Parse(tf.Action)
 	if err != nil {
 		return loginForm{}, false
 	}
-	f := loginForm{action: action.String(), fields: url.Values{}, page: p}
-	for _, in := range inputRe.FindAllString(p.body, -1) {
-		a := attrs(in)
-		if strings.EqualFold(a["type"], "hidden") && a["name"] != "" {
-			f.fields.Set(a["name"], a["value"])
-		}
-	}
+	f := loginForm{action: action.String(), fields: tf.Hidden, page: p}
 	return f, f.fields.Get("request_id") != ""
 }
 

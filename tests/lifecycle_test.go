@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +42,7 @@ var serviceAccountClaims = map[string]any{
 	"role":  "reporter",
 	"team":  "finance",
 	"sub":   "attacker",
+	"iss":   "https://evil.example",
 	"scope": "admin:everything",
 }
 
@@ -130,10 +132,14 @@ func (e *env) introspect(ctx context.Context, t testing.TB, tok string) map[stri
 }
 
 // revoke posts tok to /revoke as clientID (client_secret_basic for a
-// confidential client, client_id in the body for a public one).
-func (e *env) revoke(ctx context.Context, t testing.TB, clientID, tok string) page {
+// confidential client, client_id in the body for a public one), with
+// token_type_hint when hint is set.
+func (e *env) revoke(ctx context.Context, t testing.TB, clientID, tok, hint string) page {
 	t.Helper()
 	form := url.Values{"token": {tok}}
+	if hint != "" {
+		form.Set("token_type_hint", hint)
+	}
 	if e.secrets[clientID] == "" {
 		form.Set("client_id", clientID)
 		return e.formRequest(ctx, t, "/revoke", form.Encode(), "", "")
@@ -193,6 +199,9 @@ func ssoAttempt(ctx context.Context, t testing.TB, b *browser, conf *oauth2.Conf
 			return "form", nil
 		}
 		t.Fatalf("GET /authorize: a 200 page that is not the login form:\n%.400s", p.body)
+	}
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("GET /authorize: %s, want the login form or a 303 back to the client", describe(p))
 	}
 	q := authResponse(t, p, conf.RedirectURL)
 	if q.Get("state") != "sso-state" {
@@ -269,6 +278,9 @@ func TestRefreshAcrossExpiry(t *testing.T) {
 	if got := claims["scope"]; got != "profile api:read" {
 		t.Errorf("refreshed token scope %v, want the granted scope %q", got, "profile api:read")
 	}
+	if got := fresh.Extra("scope"); got != "profile api:read" {
+		t.Errorf("the refresh response's scope is %v, want the granted scope %q", got, "profile api:read")
+	}
 
 	// The refresh token the application no longer holds is shown again: a
 	// stolen copy. It is refused, and so is the family's newest token.
@@ -331,6 +343,35 @@ func TestRefreshLifetimes(t *testing.T) {
 	e.assertNoPanic()
 }
 
+// TestRefreshForDisabledUser: once the user directory no longer knows a
+// user (Config.LookupUser), their refresh token is refused; another user's
+// still refreshes.
+func TestRefreshForDisabledUser(t *testing.T) {
+	t.Parallel()
+	var aliceGone atomic.Bool
+	e := newLifecycleEnv(t, envOptions{configure: func(cfg *keystile.Config) {
+		cfg.LookupUser = func(_ context.Context, subject string) (keystile.Identity, error) {
+			for _, u := range newTestUsers() {
+				if u.identity.Subject == subject && !(subject == "user-alice" && aliceGone.Load()) {
+					return u.identity, nil
+				}
+			}
+			return keystile.Identity{}, keystile.ErrUnknownUser
+		}
+	}})
+	ctx := testContext(t)
+	conf := e.oauthConfig("spa", oauth2.AuthStyleInParams)
+	alice, _ := e.login(ctx, t, "spa", "alice")
+	bob, _ := e.login(ctx, t, "spa", "bob")
+	aliceGone.Store(true)
+	gone, err := refreshWith(ctx, conf, alice.RefreshToken)
+	wantOAuthError(t, gone, err, "invalid_grant")
+	if _, err := refreshWith(ctx, conf, bob.RefreshToken); err != nil {
+		t.Errorf("bob's refresh token stopped working when alice was disabled: %v", err)
+	}
+	e.assertNoPanic()
+}
+
 // TestReplayedCodeRevokesTokens: an authorization code redeemed a second
 // time is refused, and the refresh token issued from it stops working
 // (RFC 6749 §4.1.2: the code was stolen, or the client is confused).
@@ -350,6 +391,13 @@ func TestReplayedCodeRevokesTokens(t *testing.T) {
 			wantOAuthError(t, again, err, "invalid_grant")
 			dead, err := refreshWith(ctx, fl.conf, tok.RefreshToken)
 			wantOAuthError(t, dead, err, "invalid_grant")
+			// So does the access token of the first redemption.
+			if _, err := e.server.Verifier().Verify(ctx, tok.AccessToken); err == nil {
+				t.Error("the access token issued from a replayed code still verifies in process")
+			}
+			if got := e.introspect(ctx, t, tok.AccessToken); got["active"] != false {
+				t.Errorf("the access token issued from a replayed code introspects as %v, want active false", got)
+			}
 			e.assertNoPanic()
 		})
 	}
@@ -510,6 +558,10 @@ func TestLogout(t *testing.T) {
 		{"a prefix of a registered URI", url.Values{"client_id": {"spa"}, "post_logout_redirect_uri": {spaSignedOut + "/more"}}},
 		{"no client_id to check it against", url.Values{"post_logout_redirect_uri": {spaSignedOut}}},
 		{"unknown client", url.Values{"client_id": {"nobody"}, "post_logout_redirect_uri": {spaSignedOut}}},
+		{"a redirect URI that is not a post-logout URI", url.Values{"client_id": {"spa"}, "post_logout_redirect_uri": {spaRedirect}}},
+		{"client_id given twice", url.Values{"client_id": {"spa", "spa"}, "post_logout_redirect_uri": {spaSignedOut}}},
+		{"state over 2048 bytes", url.Values{"client_id": {"spa"}, "post_logout_redirect_uri": {spaSignedOut}, "state": {strings.Repeat("s", 2049)}}},
+		{"id_token_hint over 8 KiB", url.Values{"id_token_hint": {strings.Repeat("h", 8<<10+1)}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := b.get(ctx, e.issuer+"/logout?"+tc.q.Encode())
@@ -600,13 +652,15 @@ func TestRevocationAndIntrospection(t *testing.T) {
 	}
 
 	// Revocations, each answered 200 (RFC 7009 §2.2), unknown tokens too.
-	for _, r := range []struct{ name, client, token string }{
-		{"the spa's access token, by the spa", "spa", spaTok.AccessToken},
-		{"the spa's refresh token, by the spa", "spa", spaTok.RefreshToken},
-		{"an unknown opaque token", "backend", randomToken(t, "unknown-")},
-		{"an unknown JWT", "backend", "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"},
+	for _, r := range []struct{ name, client, token, hint string }{
+		{"the spa's access token, by the spa", "spa", spaTok.AccessToken, ""},
+		{"the spa's refresh token, by the spa, hinted", "spa", spaTok.RefreshToken, "refresh_token"},
+		{"an unknown opaque token", "backend", randomToken(t, "unknown-"), ""},
+		{"an unknown JWT", "backend", "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl", ""},
+		{"three dots of nothing", "backend", "a.b.c", ""},
+		{"20,000 characters", "backend", strings.Repeat("x", 20000), ""},
 	} {
-		p := e.revoke(ctx, t, r.client, r.token)
+		p := e.revoke(ctx, t, r.client, r.token, r.hint)
 		if p.status != http.StatusOK {
 			t.Errorf("revoking %s: %s, want 200", r.name, describe(p))
 		}
@@ -641,6 +695,8 @@ func TestRevocationAndIntrospection(t *testing.T) {
 		{"rotated refresh token", rotated, false, nil},
 		{"refresh token of another client", mustRefreshToken(ctx, t, e, "spa"), false, nil},
 		{"unknown opaque token", randomToken(t, "unknown-"), false, nil},
+		{"three dots of nothing", "a.b.c", false, nil},
+		{"20,000 characters", strings.Repeat("x", 20000), false, nil},
 		{"JWT with a changed subject", forgeSubject(t, beTok2.AccessToken), false, nil},
 		{"truncated JWT", beTok2.AccessToken[:len(beTok2.AccessToken)-3], false, nil},
 	}
@@ -748,6 +804,9 @@ func TestClientCredentials(t *testing.T) {
 				}
 				if tok.RefreshToken != "" {
 					t.Errorf("a refresh token came with client credentials (RFC 6749 §4.4.3 says it should not)")
+				}
+				if got := tok.Extra("scope"); got != tc.want {
+					t.Errorf("the token response's scope is %v, want %q", got, tc.want)
 				}
 				claims, err := e.server.Verifier().Verify(ctx, tok.AccessToken)
 				if err != nil {

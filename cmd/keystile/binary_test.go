@@ -5,25 +5,20 @@ import (
 	"context"
 	"errors"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/keystile/keystile/internal/testutil"
 	"github.com/keystile/keystile/password"
 )
+
+func TestMain(m *testing.M) { testutil.Main(m) }
 
 // TestBinary builds the real binary and runs its one-shot commands the way
 // an operator does, through stdin, stdout, stderr and the exit code.
 func TestBinary(t *testing.T) {
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("the go command is needed to build the binary: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "keystile")
-	if out, err := exec.Command(goCmd, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testutil.Keystile(t)
 	keystileRun := func(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
 		t.Helper()
 		cmd := exec.Command(bin, args...)

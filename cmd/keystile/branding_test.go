@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keystile/keystile/internal/testutil"
 )
 
 const brandedLogo = `<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32"><circle cx="16" cy="16" r="16" fill="#0b7a75"/></svg>`
@@ -161,7 +163,7 @@ clients:
 	if err := os.WriteFile(filepath.Join(dir, "pages", "signed_out.html"), []byte("{{define \"content\"}}\n{{if}}\n{{end}}"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr testutil.SyncBuffer
 	code := run(context.Background(), []string{"serve", "--config", config, "--listen", "127.0.0.1:0"}, strings.NewReader(""), io.Discard, &stderr)
 	if code == exitOK || !strings.Contains(stderr.String(), "signed_out.html:2") {
 		t.Errorf("exit %d with a broken template; stderr:\n%s\nwant a failure naming signed_out.html:2", code, stderr.String())

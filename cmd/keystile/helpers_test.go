@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"golang.org/x/crypto/argon2"
@@ -39,24 +38,4 @@ func writeFile(t testing.TB, dir, name, content string) string {
 // process environment.
 func envMap(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines to write to
-// while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.b = append(s.b, p...)
-	return len(p), nil
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return string(s.b)
 }

@@ -11,9 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/internal/testutil"
 	"github.com/keystile/keystile/password"
 )
 
@@ -92,11 +91,6 @@ func newBrowser(t *testing.T, base string) *browser {
 	}}
 }
 
-var (
-	requestIDInput = regexp.MustCompile(`name="request_id" value="([^"]+)"`)
-	csrfInput      = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-)
-
 // authorize starts a sign-in for the spa client. It returns the code when
 // the browser's session answers at once, or the login page.
 func (b *browser) authorize() (code, page string) {
@@ -120,11 +114,9 @@ func (b *browser) signIn(username, password string) (code, page string) {
 	if code != "" {
 		b.t.Fatalf("/authorize answered from a session; want the login form")
 	}
-	rid, csrf := requestIDInput.FindStringSubmatch(page), csrfInput.FindStringSubmatch(page)
-	if rid == nil || csrf == nil {
-		b.t.Fatalf("/authorize did not show the login form:\n%s", page)
-	}
-	form := url.Values{"request_id": {rid[1]}, "csrf_token": {csrf[1]}, "username": {username}, "password": {password}}
+	form := testutil.LoginForm(b.t, page).Hidden
+	form.Set("username", username)
+	form.Set("password", password)
 	resp, err := b.c.PostForm(b.base+"/login", form)
 	if err != nil {
 		b.t.Fatalf("POST /login: %v", err)
@@ -199,14 +191,14 @@ func hangUp(t *testing.T, s *started, done string, n int) {
 
 // waitFor waits, boundedly, until out holds n lines containing want: the
 // reload runs on the signal's goroutine.
-func waitFor(t *testing.T, out *syncBuffer, want string, n int) {
+func waitFor(t *testing.T, out *testutil.SyncBuffer, want string, n int) {
 	t.Helper()
 	waitForProcess(t, out, want, n, nil)
 }
 
 // waitForProcess is waitFor for a child process, which fails at once when
 // the process ends (closes exited) instead.
-func waitForProcess(t *testing.T, out *syncBuffer, want string, n int, exited <-chan struct{}) {
+func waitForProcess(t *testing.T, out *testutil.SyncBuffer, want string, n int, exited <-chan struct{}) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); strings.Count(out.String(), want) < n; {
 		if time.Now().After(deadline) {
@@ -354,29 +346,11 @@ func TestHangupKeepsUsersWhenFileBroken(t *testing.T) {
 	}
 }
 
-// keystileBinary builds the binary once for the tests that need a process
-// of its own: a signal that kills it must not kill the test.
-var keystileBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "keystile-bin-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "keystile")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, out)
-	}
-	return bin, nil
-})
-
 // TestHangupHS256 runs the real binary with an HS256 secret, which has no
 // key file to reload, and sends it SIGHUP: it keeps serving, with the same
 // secret, and still stops cleanly. (SIGHUP's default action ends a process.)
 func TestHangupHS256(t *testing.T) {
-	bin, err := keystileBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bin)) })
+	bin := testutil.Keystile(t)
 	dir, config := newReloadDir(t)
 	cmd := exec.Command(bin, "serve", "--config", config, "--listen", "127.0.0.1:0")
 	cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
@@ -384,7 +358,7 @@ func TestHangupHS256(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &syncBuffer{}
+	stderr := &testutil.SyncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/keystile/keystile/internal/testutil"
 )
 
 // clearKeystileEnv keeps a developer's own KEYSTILE_* variables out of the
@@ -25,10 +27,10 @@ func clearKeystileEnv(t *testing.T) {
 
 // started is a command running in this process, as main runs it.
 type started struct {
-	base   string      // http://ADDR from the "listening on" line
-	stdout *syncBuffer // everything before and including that line
-	stderr *syncBuffer // the logs
-	stop   func() int  // cancels the context and returns the exit code
+	base   string               // http://ADDR from the "listening on" line
+	stdout *testutil.SyncBuffer // everything before and including that line
+	stderr *testutil.SyncBuffer // the logs
+	stop   func() int           // cancels the context and returns the exit code
 }
 
 // start runs the command and waits for "keystile: listening on http://ADDR".
@@ -36,7 +38,7 @@ func start(t *testing.T, args ...string) *started {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	s := &started{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	s := &started{stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}}
 	done := make(chan int, 1)
 	go func() {
 		code := run(ctx, args, strings.NewReader(""), pw, s.stderr)
