@@ -276,10 +276,8 @@ func (s *Server) verifyIDTokenHint(hint string) (*Client, error) {
 		if typ, _ := t.Header["typ"].(string); typ != idTokenType {
 			return nil, errors.New("typ is not JWT")
 		}
-		for _, name := range []string{"crit", "jku", "jwk", "x5u", "x5c"} {
-			if _, ok := t.Header[name]; ok {
-				return nil, fmt.Errorf("header parameter %q is not accepted", name)
-			}
+		if err := checkHeaderParams(t.Header); err != nil {
+			return nil, err
 		}
 		kid, _ := t.Header["kid"].(string)
 		for _, k := range s.publishedKeys() {

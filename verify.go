@@ -258,13 +258,8 @@ func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 	if !isAccessTokenType(typ) {
 		return nil, errors.New(`header typ is not "at+jwt"`)
 	}
-	for _, name := range []string{"crit", "jku", "jwk", "x5u", "x5c"} {
-		// Keystile never sets these. crit names extensions this verifier
-		// does not implement (RFC 7515 §4.1.11); the others offer a key
-		// that must never be trusted, and no honest token carries them.
-		if _, ok := t.Header[name]; ok {
-			return nil, fmt.Errorf("header parameter %q is not accepted", name)
-		}
+	if err := checkHeaderParams(t.Header); err != nil {
+		return nil, err
 	}
 	kid, ok := t.Header["kid"].(string)
 	if !ok || kid == "" {
@@ -294,6 +289,20 @@ func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 		return nil, fmt.Errorf("alg %q does not match the key's %q", alg, k.alg)
 	}
 	return k.key, nil
+}
+
+// checkHeaderParams refuses the JOSE header parameters Keystile never sets,
+// in access tokens and ID token hints alike. crit names extensions no
+// verifier here implements (RFC 7515 §4.1.11); jku, jwk, x5u and x5c offer a
+// key that must never be trusted (RFC 8725 §3.10), and no honest token
+// carries them.
+func checkHeaderParams(header map[string]any) error {
+	for _, name := range []string{"crit", "jku", "jwk", "x5u", "x5c"} {
+		if _, ok := header[name]; ok {
+			return fmt.Errorf("header parameter %q is not accepted", name)
+		}
+	}
+	return nil
 }
 
 // isAccessTokenType reports whether a typ header names an RFC 9068 access
