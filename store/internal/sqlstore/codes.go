@@ -1,0 +1,121 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/keystile/keystile/store"
+)
+
+// codeColumns are the columns a create writes and a consume returns, in
+// scanCode's order.
+const codeColumns = `client_id, redirect_uri, challenge, subject, claims, scope, nonce,
+	auth_time, expires_at, family_id, session_hash`
+
+const (
+	createCodeSQL = `INSERT INTO auth_codes (hash, ` + codeColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (hash) DO NOTHING`
+	// One statement checks and marks, so of many concurrent redemptions
+	// exactly one gets the row: the others wait for its row lock, re-read
+	// the row as it committed it, used, and fall through to usedCodeSQL.
+	consumeCodeSQL = `UPDATE auth_codes SET used_at = $1
+		WHERE hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING ` + codeColumns
+	usedCodeSQL = `SELECT ` + codeColumns + ` FROM auth_codes
+		WHERE hash = $1 AND used_at IS NOT NULL AND expires_at > $2`
+)
+
+// CreateCode implements [store.Codes].
+func (s *Store) CreateCode(ctx context.Context, c store.AuthCode) error {
+	const op = "create code"
+	if len(c.Hash) == 0 {
+		return s.fail(op, errEmptyKey)
+	}
+	claims, err := encodeJSON("claims", c.Claims)
+	if err != nil {
+		return s.fail(op, err)
+	}
+	scope, err := encodeJSON("scope", c.Scope)
+	if err != nil {
+		return s.fail(op, err)
+	}
+	n, err := s.db.Exec(ctx, createCode,
+		c.Hash, c.ClientID, c.RedirectURI, c.Challenge, c.Subject, claims, scope,
+		s.textArg(c.Nonce), s.timeArg(c.AuthTime), s.timeArg(c.ExpiresAt), c.FamilyID, c.SessionIDHash)
+	if err == nil {
+		err = inserted(n)
+	}
+	if err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// ConsumeCode implements [store.Codes]. The winning redemption is a single
+// UPDATE … RETURNING; only when it matches nothing does a transaction look
+// for a used code and revoke its family.
+func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (store.AuthCode, error) {
+	const op = "consume code"
+	c, err := s.scanCode(s.db.QueryRow(ctx, consumeCode, s.timeArg(now), hash), hash)
+	if err == nil {
+		return c, nil
+	}
+	if !isNoRows(err) {
+		return store.AuthCode{}, s.fail(op, err)
+	}
+	c, err = s.replayCode(ctx, hash, now)
+	if err != nil {
+		return store.AuthCode{}, s.fail(op, err)
+	}
+	return c, s.fail(op, store.ErrReused)
+}
+
+// replayCode returns the code if it is live and used, after revoking its
+// family; ErrNotFound if it is missing or expired. Nothing un-uses a code,
+// so a used code seen here was used when the UPDATE missed it, and one that
+// appeared in between did not exist for that consume: ErrNotFound is right.
+func (s *Store) replayCode(ctx context.Context, hash []byte, now time.Time) (store.AuthCode, error) {
+	var c store.AuthCode
+	err := s.db.InTx(ctx, func(tx Querier) error {
+		var err error
+		c, err = s.scanCode(tx.QueryRow(ctx, usedCode, hash, s.timeArg(now)), hash)
+		if isNoRows(err) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		// The family may not exist yet (the winner may still be creating
+		// its first refresh token): record it revoked until the code
+		// expires, so that token is born revoked.
+		if c.FamilyID != "" {
+			if _, err := tx.Exec(ctx, tombstoneFamily, c.FamilyID, s.timeArg(c.ExpiresAt)); err != nil {
+				return fmt.Errorf("revoke family: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return store.AuthCode{}, err
+	}
+	return c, nil
+}
+
+func (s *Store) scanCode(row Row, hash []byte) (store.AuthCode, error) {
+	c := store.AuthCode{Hash: slices.Clone(hash)}
+	var claims, scope, nonce []byte
+	err := row.Scan(&c.ClientID, &c.RedirectURI, &c.Challenge, &c.Subject, &claims, &scope,
+		&nonce, s.timeDest(&c.AuthTime), s.timeDest(&c.ExpiresAt), &c.FamilyID, &c.SessionIDHash)
+	if err != nil {
+		return store.AuthCode{}, err
+	}
+	if err := decodeJSON("claims", claims, &c.Claims); err != nil {
+		return store.AuthCode{}, err
+	}
+	if err := decodeJSON("scope", scope, &c.Scope); err != nil {
+		return store.AuthCode{}, err
+	}
+	c.Nonce = string(nonce)
+	return c, nil
+}
