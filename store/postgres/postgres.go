@@ -76,18 +76,7 @@ var dialect = sqlstore.Dialect{
 	Param:    "$",
 	RowLocks: true,
 	Time:     func(t time.Time) any { return t.Truncate(time.Millisecond) },
-	ScanTime: scanTime,
 	Text:     func(s string) any { return append([]byte{}, s...) },
-}
-
-func scanTime(src any) (time.Time, error) {
-	switch v := src.(type) {
-	case nil:
-		return time.Time{}, nil
-	case time.Time:
-		return v.UTC(), nil
-	}
-	return time.Time{}, fmt.Errorf("postgres: a time column holds %T, want timestamptz", src)
 }
 
 // statements are the dialect's texts, indexed by sqlstore.Query. Each new

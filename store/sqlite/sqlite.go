@@ -75,20 +75,7 @@ var dialect = sqlstore.Dialect{
 	Param:    "?",
 	RowLocks: false,
 	Time:     func(t time.Time) any { return t.UnixMilli() },
-	ScanTime: scanTime,
 	Text:     func(s string) any { return s },
-}
-
-// scanTime is the way back from unix milliseconds, in UTC. A zero time
-// survives the trip, since its unix milliseconds fit in an int64.
-func scanTime(src any) (time.Time, error) {
-	switch v := src.(type) {
-	case nil:
-		return time.Time{}, nil
-	case int64:
-		return time.UnixMilli(v).UTC(), nil
-	}
-	return time.Time{}, fmt.Errorf("sqlite: a time column holds %T, want INTEGER", src)
 }
 
 // Open opens (creating it if needed) the SQLite database at path and brings

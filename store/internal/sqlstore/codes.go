@@ -21,7 +21,7 @@ const (
 	// exactly one gets the row: the others wait for its row lock, re-read
 	// the row as it committed it, used, and fall through to usedCodeSQL.
 	consumeCodeSQL = `UPDATE auth_codes SET used_at = $1
-		WHERE hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING ` + codeColumns
+		WHERE hash = $2 AND used_at IS NULL AND expires_at > $3 RETURNING ` + codeColumns
 	usedCodeSQL = `SELECT ` + codeColumns + ` FROM auth_codes
 		WHERE hash = $1 AND used_at IS NOT NULL AND expires_at > $2`
 )
@@ -57,7 +57,8 @@ func (s *Store) CreateCode(ctx context.Context, c store.AuthCode) error {
 // for a used code and revoke its family.
 func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (store.AuthCode, error) {
 	const op = "consume code"
-	c, err := s.scanCode(s.db.QueryRow(ctx, consumeCode, s.timeArg(now), hash), hash)
+	at := s.timeArg(now) // bound once, passed twice: the statement takes its arguments in order
+	c, err := s.scanCode(s.db.QueryRow(ctx, consumeCode, at, hash, at), hash)
 	if err == nil {
 		return c, nil
 	}
@@ -106,7 +107,7 @@ func (s *Store) scanCode(row Row, hash []byte) (store.AuthCode, error) {
 	c := store.AuthCode{Hash: slices.Clone(hash)}
 	var claims, scope, nonce []byte
 	err := row.Scan(&c.ClientID, &c.RedirectURI, &c.Challenge, &c.Subject, &claims, &scope,
-		&nonce, s.timeDest(&c.AuthTime), s.timeDest(&c.ExpiresAt), &c.FamilyID, &c.SessionIDHash)
+		&nonce, timeDest(&c.AuthTime), timeDest(&c.ExpiresAt), &c.FamilyID, &c.SessionIDHash)
 	if err != nil {
 		return store.AuthCode{}, err
 	}

@@ -17,31 +17,35 @@ const (
 	deleteExpiredCodesSQL         = `DELETE FROM auth_codes WHERE expires_at <= $1`
 	deleteExpiredSessionsSQL      = `DELETE FROM sessions WHERE expires_at <= $1`
 	deleteExpiredRefreshTokensSQL = `DELETE FROM refresh_tokens WHERE expires_at <= $1 OR family_id IN
-		(SELECT id FROM refresh_families WHERE revoked OR expires_at <= $1)`
+		(SELECT id FROM refresh_families WHERE revoked OR expires_at <= $2)`
 	deleteExpiredFamiliesSQL    = `DELETE FROM refresh_families WHERE expires_at <= $1`
 	deleteExpiredRevocationsSQL = `DELETE FROM revoked_access_tokens WHERE expires_at <= $1`
 )
 
-// deleteExpired is the order DeleteExpired runs its statements in.
+// deleteExpired is the order DeleteExpired runs its statements in, and how
+// many times each takes now.
 var deleteExpired = []struct {
 	what string
 	q    Query
+	nows int
 }{
-	{"auth requests", deleteExpiredRequests},
-	{"codes", deleteExpiredCodes},
-	{"sessions", deleteExpiredSessions},
-	{"refresh tokens", deleteExpiredRefreshTokens},
-	{"refresh families", deleteExpiredFamilies},
-	{"revoked access tokens", deleteExpiredRevocations},
+	{"auth requests", deleteExpiredRequests, 1},
+	{"codes", deleteExpiredCodes, 1},
+	{"sessions", deleteExpiredSessions, 1},
+	{"refresh tokens", deleteExpiredRefreshTokens, 2},
+	{"refresh families", deleteExpiredFamilies, 1},
+	{"revoked access tokens", deleteExpiredRevocations, 1},
 }
 
 // DeleteExpired implements [store.Store]. Every table is cleaned in one
 // transaction, so the count is the number of rows that really went.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	var n int64
+	at := s.timeArg(now)
+	nows := []any{at, at}
 	err := s.db.InTx(ctx, func(tx Querier) error {
 		for _, d := range deleteExpired {
-			m, err := tx.Exec(ctx, d.q, s.timeArg(now))
+			m, err := tx.Exec(ctx, d.q, nows[:d.nows]...)
 			if err != nil {
 				return fmt.Errorf("%s: %w", d.what, err)
 			}

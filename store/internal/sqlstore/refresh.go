@@ -25,7 +25,7 @@ const (
 	getRefreshTokenSQL = `SELECT t.family_id, t.client_id, t.subject, t.claims, t.scope, t.nonce,
 			t.auth_time, t.issued_at, t.expires_at, t.used_at, f.session_hash, f.expires_at
 		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
-		WHERE t.hash = $1 AND NOT f.revoked AND t.expires_at > $2 AND f.expires_at > $2`
+		WHERE t.hash = $1 AND NOT f.revoked AND t.expires_at > $2 AND f.expires_at > $3`
 	// rotateCheckSQL is the part of getRefreshTokenSQL a rotation needs.
 	// With row locks it locks the token and its family until the rotation
 	// commits: a second rotation of the token waits, then reads it used; a
@@ -34,7 +34,7 @@ const (
 	// replay.
 	rotateCheckSQL = `SELECT t.family_id, t.used_at IS NOT NULL, f.revoked
 		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
-		WHERE t.hash = $1 AND t.expires_at > $2 AND f.expires_at > $2`
+		WHERE t.hash = $1 AND t.expires_at > $2 AND f.expires_at > $3`
 	markRefreshUsedSQL = `UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL`
 	revokeFamilySQL    = `UPDATE refresh_families SET revoked = TRUE WHERE id = $1 AND NOT revoked`
 	// tombstoneFamilySQL revokes a family that may not exist yet, recording
@@ -74,10 +74,11 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash []byte, now time.Time)
 	const op = "get refresh token"
 	t := store.RefreshToken{Hash: slices.Clone(hash)}
 	var claims, scope, nonce []byte
-	err := s.db.QueryRow(ctx, getRefreshToken, hash, s.timeArg(now)).Scan(
+	at := s.timeArg(now)
+	err := s.db.QueryRow(ctx, getRefreshToken, hash, at, at).Scan(
 		&t.FamilyID, &t.ClientID, &t.Subject, &claims, &scope, &nonce,
-		s.timeDest(&t.AuthTime), s.timeDest(&t.IssuedAt), s.timeDest(&t.ExpiresAt),
-		s.timeDest(&t.UsedAt), &t.SessionIDHash, s.timeDest(&t.FamilyExpiresAt))
+		timeDest(&t.AuthTime), timeDest(&t.IssuedAt), timeDest(&t.ExpiresAt),
+		timeDest(&t.UsedAt), &t.SessionIDHash, timeDest(&t.FamilyExpiresAt))
 	if isNoRows(err) {
 		return store.RefreshToken{}, s.fail(op, store.ErrNotFound)
 	}
@@ -109,7 +110,8 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next sto
 	err = s.db.InTx(ctx, func(tx Querier) error {
 		var familyID string
 		var used, revoked bool
-		err := tx.QueryRow(ctx, rotateCheck, oldHash, s.timeArg(now)).Scan(&familyID, &used, &revoked)
+		at := s.timeArg(now)
+		err := tx.QueryRow(ctx, rotateCheck, oldHash, at, at).Scan(&familyID, &used, &revoked)
 		if isNoRows(err) {
 			return store.ErrNotFound
 		}

@@ -68,7 +68,7 @@ func (s *Store) scanRequest(row Row, idHash []byte) (store.AuthRequest, error) {
 	r := store.AuthRequest{IDHash: slices.Clone(idHash)}
 	var state, nonce, scope []byte
 	err := row.Scan(&r.BrowserHash, &r.CSRFHash, &r.ClientID, &r.RedirectURI, &state,
-		&r.Challenge, &nonce, &scope, s.timeDest(&r.ExpiresAt))
+		&r.Challenge, &nonce, &scope, timeDest(&r.ExpiresAt))
 	if isNoRows(err) {
 		return store.AuthRequest{}, store.ErrNotFound
 	}

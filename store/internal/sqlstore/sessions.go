@@ -65,7 +65,7 @@ func (s *Store) GetSession(ctx context.Context, idHash []byte, now time.Time) (s
 	sess := store.Session{IDHash: slices.Clone(idHash)}
 	var claims []byte
 	err := s.db.QueryRow(ctx, getSession, idHash, s.timeArg(now)).
-		Scan(&sess.Subject, &claims, s.timeDest(&sess.AuthTime), s.timeDest(&sess.ExpiresAt))
+		Scan(&sess.Subject, &claims, timeDest(&sess.AuthTime), timeDest(&sess.ExpiresAt))
 	if isNoRows(err) {
 		return store.Session{}, s.fail(op, store.ErrNotFound)
 	}

@@ -110,19 +110,23 @@ func (s *Store) timeArg(t time.Time) any { return s.d.Time(t) }
 
 func (s *Store) textArg(v string) any { return s.d.Text(v) }
 
-// timeDest scans a time column (NULL as the zero time) through the dialect.
-func (s *Store) timeDest(t *time.Time) sql.Scanner { return timeDest{t, s.d} }
+// timeDest scans a time column into *t, in UTC: a timestamp (where pgx
+// gives local time) or unix milliseconds, as [Dialect.Time] bound it; NULL
+// is the zero time. A pointer, so that passing it to Scan allocates nothing.
+func timeDest(t *time.Time) sql.Scanner { return (*timeScanner)(t) }
 
-type timeDest struct {
-	t *time.Time
-	d *Dialect
-}
+type timeScanner time.Time
 
-func (t timeDest) Scan(src any) error {
-	v, err := t.d.ScanTime(src)
-	if err != nil {
-		return err
+func (t *timeScanner) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*t = timeScanner{}
+	case time.Time:
+		*t = timeScanner(v.UTC())
+	case int64:
+		*t = timeScanner(time.UnixMilli(v).UTC())
+	default:
+		return fmt.Errorf("a time column holds %T", src)
 	}
-	*t.t = v
 	return nil
 }
