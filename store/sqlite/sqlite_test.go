@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -122,77 +121,13 @@ func TestReopenKeepsRecords(t *testing.T) {
 	}
 }
 
-// Two Stores on one file stand for two Keystile processes sharing it: a code
-// is still redeemed once, a refresh token rotated once, and no loser sees
-// SQLITE_BUSY.
+// Two Stores on one file stand for two Keystile processes sharing it; no
+// loser may see SQLITE_BUSY.
 func TestTwoStoresOneFile(t *testing.T) {
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "keystile.db")
-	a, b := openFile(t, path), openFile(t, path)
-	defer a.Close()
-	defer b.Close()
-
-	for _, tc := range []struct {
-		name string
-		// setup stores one credential in a and returns how racer i redeems it.
-		setup func(t *testing.T, round int) func(s *sqlite.Store, i int) error
-	}{
-		{"consume a code", func(t *testing.T, round int) func(*sqlite.Store, int) error {
-			c := code(fmt.Sprint(round))
-			if err := a.CreateCode(ctx, c); err != nil {
-				t.Fatalf("CreateCode: %v", err)
-			}
-			return func(s *sqlite.Store, _ int) error {
-				_, err := s.ConsumeCode(ctx, c.Hash, t0)
-				return err
-			}
-		}},
-		{"rotate a refresh token", func(t *testing.T, round int) func(*sqlite.Store, int) error {
-			r := refresh(fmt.Sprint(round))
-			if err := a.CreateRefreshToken(ctx, r); err != nil {
-				t.Fatalf("CreateRefreshToken: %v", err)
-			}
-			return func(s *sqlite.Store, i int) error {
-				next := r
-				next.Hash = fmt.Appendf(nil, "refresh %d next %d", round, i)
-				return s.RotateRefreshToken(ctx, r.Hash, next, t0)
-			}
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			const racers = 50
-			for round := range 3 {
-				redeem := tc.setup(t, round)
-				start := make(chan struct{})
-				errs := make([]error, racers)
-				var wg sync.WaitGroup
-				for i := range racers {
-					s := a
-					if i%2 == 1 {
-						s = b
-					}
-					wg.Go(func() {
-						<-start
-						errs[i] = redeem(s, i)
-					})
-				}
-				close(start)
-				wg.Wait()
-				wins := 0
-				for _, err := range errs {
-					switch {
-					case err == nil:
-						wins++
-					case !errors.Is(err, store.ErrReused):
-						t.Errorf("a loser: err = %v, want ErrReused", err)
-					}
-				}
-				if wins != 1 {
-					t.Errorf("round %d: %d of %d won, want exactly 1", round, wins, racers)
-				}
-			}
-		})
-	}
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		path := filepath.Join(t.TempDir(), "keystile.db")
+		return openFile(t, path), openFile(t, path)
+	})
 }
 
 // A database created before sessions and refresh tokens existed, with
