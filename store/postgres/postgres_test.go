@@ -50,26 +50,11 @@ func code(name string) store.AuthCode {
 	}
 }
 
-func refresh(name string) store.RefreshToken {
-	return store.RefreshToken{
-		Hash:            []byte("refresh " + name),
-		FamilyID:        "family " + name,
-		SessionIDHash:   []byte("session " + name),
-		ClientID:        "spa",
-		Subject:         "alice",
-		Scope:           []string{"openid", "offline_access"},
-		IssuedAt:        t0,
-		ExpiresAt:       exp,
-		FamilyExpiresAt: exp.Add(time.Hour),
-	}
-}
-
-// Two Stores on one database stand for two Keystile replicas.
+// Two Stores on one database stand for two Keystile replicas, or one
+// restarted.
 func TestTwoReplicas(t *testing.T) {
-	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
-		url := postgrestest.URL(t)
-		return open(t, url), open(t, url)
-	})
+	newSchema := func(t *testing.T) string { return postgrestest.URL(t) }
+	storetest.RunShared(t, newSchema, func(t *testing.T, url string) store.Store { return open(t, url) })
 }
 
 // Replicas starting together race to migrate one empty database: the
@@ -118,46 +103,6 @@ func TestConcurrentOpen(t *testing.T) {
 	}
 	if _, err := stores[replicas-1].ConsumeCode(t.Context(), c.Hash, t0); err != nil {
 		t.Errorf("ConsumeCode on another replica: %v", err)
-	}
-}
-
-func TestReopenKeepsRecords(t *testing.T) {
-	ctx := t.Context()
-	url := postgrestest.URL(t)
-
-	s := open(t, url)
-	for _, err := range []error{
-		s.CreateCode(ctx, code("kept")),
-		s.CreateCode(ctx, code("used")),
-		s.CreateRefreshToken(ctx, refresh("kept")),
-	} {
-		if err != nil {
-			t.Fatalf("create: %v", err)
-		}
-	}
-	if _, err := s.ConsumeCode(ctx, code("used").Hash, t0); err != nil {
-		t.Fatalf("ConsumeCode: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-
-	// The second Open finds the schema at its version: migrations are not
-	// applied twice.
-	s = open(t, url)
-	defer s.Close()
-	c, err := s.ConsumeCode(ctx, code("kept").Hash, t0)
-	if err != nil {
-		t.Fatalf("ConsumeCode of the kept code after reopen: %v", err)
-	}
-	if c.Subject != "alice" || c.Claims["role"] != "admin" || !c.ExpiresAt.Equal(exp) {
-		t.Errorf("code after reopen = %+v", c)
-	}
-	if _, err := s.ConsumeCode(ctx, code("used").Hash, t0); !errors.Is(err, store.ErrReused) {
-		t.Errorf("code consumed before reopen: err = %v, want ErrReused", err)
-	}
-	if _, err := s.GetRefreshToken(ctx, refresh("kept").Hash, t0); err != nil {
-		t.Errorf("GetRefreshToken after reopen: %v", err)
 	}
 }
 
