@@ -56,13 +56,12 @@ const migrationLockID int64 = 0x6a4c0c15
 // use, and any number of Stores, in one process or many, may share one
 // database.
 type Store struct {
-	// rules is every store operation, shared with the sqlite backend.
-	// Embedded under an unexported name, so that its methods are the
-	// Store's without the internal type showing in the API.
-	*rules
-	pool *pgxpool.Pool
+	*rules // every operation but Close, shared with the sqlite backend
+	pool   *pgxpool.Pool
 }
 
+// rules names sqlstore.Store for embedding: the field is unexported, so its
+// methods are the Store's without the internal type showing in the API.
 type rules = sqlstore.Store
 
 // dialect is PostgreSQL's: the statements are written in its spelling, and

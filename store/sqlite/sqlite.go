@@ -57,13 +57,12 @@ const pragmas = "_pragma=busy_timeout(5000)" +
 // Store is a [store.Store] backed by SQLite. It is safe for concurrent use,
 // and several processes may share one database file.
 type Store struct {
-	// rules is every store operation, shared with the postgres backend.
-	// Embedded under an unexported name, so that its methods are the
-	// Store's without the internal type showing in the API.
-	*rules
-	db *sql.DB
+	*rules // every operation but Close, shared with the postgres backend
+	db     *sql.DB
 }
 
+// rules names sqlstore.Store for embedding: the field is unexported, so its
+// methods are the Store's without the internal type showing in the API.
 type rules = sqlstore.Store
 
 // dialect is how SQLite differs from the statements' PostgreSQL spelling.
