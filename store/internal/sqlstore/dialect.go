@@ -42,8 +42,8 @@ func (d *Dialect) Render() []string {
 	texts := make([]string, len(statements))
 	for q, st := range statements {
 		if st.sql == "" {
-			// A Query added without its statement: fail at Open, in every
-			// test, not in one request in production.
+			// A Query added without its statement: fail as the backend
+			// starts, in every test, not in one request in production.
 			panic(fmt.Sprintf("sqlstore: query %d has no statement", q))
 		}
 		text, err := d.placeholders(st.sql)
