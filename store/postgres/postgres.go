@@ -22,19 +22,18 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
 	"github.com/keystile/keystile/store"
+	"github.com/keystile/keystile/store/internal/sqlstore"
 )
 
 var _ store.Store = (*Store)(nil)
@@ -57,23 +56,32 @@ const migrationLockID int64 = 0x6a4c0c15
 // use, and any number of Stores, in one process or many, may share one
 // database.
 type Store struct {
-	pool *pgxpool.Pool
+	*rules // every operation but Close, shared with the sqlite backend
+	pool   *pgxpool.Pool
 }
 
-// queries is every statement the Store runs. Each new connection prepares
-// them all (see Open), so that a typo in any query fails Open, hence every
-// test, rather than one request in production; a new record kind adds its
-// statements here.
-var queries = [][]string{
-	{createRequestSQL, getRequestSQL, consumeRequestSQL},
-	{createCodeSQL, consumeCodeSQL, usedCodeSQL},
-	{createSessionSQL, getSessionSQL, endSessionSQL, revokeSessionFamiliesSQL,
-		lockSessionSQL, moveSessionFamiliesSQL, moveSessionCodesSQL},
-	{createFamilySQL, createRefreshTokenSQL, getRefreshTokenSQL, rotateCheckSQL,
-		markRefreshUsedSQL, revokeFamilySQL, tombstoneFamilySQL},
-	{revokeAccessTokenSQL, accessTokenRevokedSQL},
-	deleteExpiredQueries(),
+// rules names sqlstore.Store for embedding: the field is unexported, so its
+// methods are the Store's without the internal type showing in the API.
+type rules = sqlstore.Store
+
+// dialect is PostgreSQL's: the statements are written in its spelling, and
+// it has row locks. Times are timestamptz, truncated to the millisecond on
+// the way in, as the store contract keeps them (and judges expiry), and UTC
+// on the way out, where pgx gives local time; a zero time survives the trip,
+// since timestamptz reaches back to 4713 BC. Client strings are bytea, byte
+// for byte, and never nil, which pgx would send as NULL.
+var dialect = sqlstore.Dialect{
+	Name:     "postgres",
+	Param:    "$",
+	RowLocks: true,
+	Time:     func(t time.Time) any { return t.Truncate(time.Millisecond) },
+	Text:     func(s string) any { return append([]byte{}, s...) },
 }
+
+// statements are the dialect's texts, indexed by sqlstore.Query. Each new
+// connection prepares them all (see Open), so that a typo in any query
+// fails Open, hence every test, rather than one request in production.
+var statements = dialect.Render()
 
 // Open connects to the PostgreSQL database at url and brings its schema up
 // to date. url is a libpq connection string, usually
@@ -109,17 +117,15 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{rules: sqlstore.New(pgxDB{pgxQuerier{pool}, pool}, &dialect), pool: pool}, nil
 }
 
 // prepare prepares every statement on a new connection. Naming each after
 // its own text makes pgx use the prepared statement when that text is run.
 func prepare(ctx context.Context, conn *pgx.Conn) error {
-	for _, group := range queries {
-		for _, q := range group {
-			if _, err := conn.Prepare(ctx, q, q); err != nil {
-				return fmt.Errorf("prepare %q: %w", q, err)
-			}
+	for _, q := range statements {
+		if _, err := conn.Prepare(ctx, q, q); err != nil {
+			return fmt.Errorf("prepare %q: %w", q, err)
 		}
 	}
 	return nil
@@ -183,101 +189,5 @@ func withMigrationLock(ctx context.Context, db *sql.DB, fn func() error) error {
 // released; the Store must not be used afterwards.
 func (s *Store) Close() error {
 	s.pool.Close()
-	return nil
-}
-
-// deleteExpiredSQL are DeleteExpired's statements, each given now. Refresh
-// tokens go before families, so that the count includes the tokens a
-// family's cascade would otherwise delete unseen. A token goes when it or
-// its family expires or its family is revoked; a family itself stays until
-// its own expiry even when revoked, so that a token created in it later (the
-// winner of a code-replay race, still on its way) is born revoked.
-var deleteExpiredSQL = []struct{ what, query string }{
-	{"auth requests", `DELETE FROM auth_requests WHERE expires_at <= $1`},
-	{"codes", `DELETE FROM auth_codes WHERE expires_at <= $1`},
-	{"sessions", `DELETE FROM sessions WHERE expires_at <= $1`},
-	{"refresh tokens", `DELETE FROM refresh_tokens WHERE expires_at <= $1 OR family_id IN
-		(SELECT id FROM refresh_families WHERE revoked OR expires_at <= $1)`},
-	{"refresh families", `DELETE FROM refresh_families WHERE expires_at <= $1`},
-	{"revoked access tokens", `DELETE FROM revoked_access_tokens WHERE expires_at <= $1`},
-}
-
-func deleteExpiredQueries() []string {
-	qs := make([]string, len(deleteExpiredSQL))
-	for i, d := range deleteExpiredSQL {
-		qs[i] = d.query
-	}
-	return qs
-}
-
-// DeleteExpired implements [store.Store]. Every table is cleaned in one
-// transaction, so the count is the number of rows that really went.
-func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
-	var n int64
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		for _, d := range deleteExpiredSQL {
-			tag, err := tx.Exec(ctx, d.query, ms(now))
-			if err != nil {
-				return fmt.Errorf("%s: %w", d.what, err)
-			}
-			n += tag.RowsAffected()
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("postgres: delete expired: %w", err)
-	}
-	return n, nil
-}
-
-var errEmptyKey = errors.New("postgres: empty key")
-
-// ms and fromDB are the one place times cross into the database: truncated
-// to the millisecond on the way in, as the store contract keeps them (and
-// judges expiry), UTC on the way out, where pgx gives local time. A zero
-// time survives the trip: timestamptz reaches back to 4713 BC.
-func ms(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
-
-func fromDB(t time.Time) time.Time { return t.UTC() }
-
-// usedAt maps a nullable used_at to the zero time for NULL.
-func usedAt(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return fromDB(*t)
-}
-
-// raw stores a string a client sent unchecked (state, nonce) as bytea,
-// byte for byte. It is never nil, which pgx would send as NULL.
-func raw(s string) []byte { return append([]byte{}, s...) }
-
-// encodeJSON stores a scope or claims as JSON text; nil becomes "null" so
-// that it comes back nil.
-func encodeJSON(what string, v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", fmt.Errorf("postgres: encode %s: %w", what, err)
-	}
-	return string(b), nil
-}
-
-func decodeJSON(what, text string, v any) error {
-	if err := json.Unmarshal([]byte(text), v); err != nil {
-		return fmt.Errorf("postgres: decode %s: %w", what, err)
-	}
-	return nil
-}
-
-// isNoRows maps the "nothing matched" of a read or consume to
-// store.ErrNotFound.
-func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
-
-// insertedOne maps an INSERT … ON CONFLICT DO NOTHING that changed no row to
-// store.ErrDuplicate.
-func insertedOne(tag pgconn.CommandTag, op string) error {
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: %s: %w", op, store.ErrDuplicate)
-	}
 	return nil
 }

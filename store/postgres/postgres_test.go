@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -51,128 +50,11 @@ func code(name string) store.AuthCode {
 	}
 }
 
-func refresh(name string) store.RefreshToken {
-	return store.RefreshToken{
-		Hash:            []byte("refresh " + name),
-		FamilyID:        "family " + name,
-		SessionIDHash:   []byte("session " + name),
-		ClientID:        "spa",
-		Subject:         "alice",
-		Scope:           []string{"openid", "offline_access"},
-		IssuedAt:        t0,
-		ExpiresAt:       exp,
-		FamilyExpiresAt: exp.Add(time.Hour),
-	}
-}
-
-// race releases one goroutine per racer at once, each calling redeem with
-// the replica it is given, and returns their errors.
-func race(replicas []*postgres.Store, racers int, redeem func(s *postgres.Store, i int) error) []error {
-	start := make(chan struct{})
-	errs := make([]error, racers)
-	var wg sync.WaitGroup
-	for i := range racers {
-		s := replicas[i%len(replicas)]
-		wg.Go(func() {
-			<-start
-			errs[i] = redeem(s, i)
-		})
-	}
-	close(start)
-	wg.Wait()
-	return errs
-}
-
-// Two Stores on one database stand for two Keystile replicas: a code is
-// still redeemed once, a refresh token rotated once, and every loser is told
-// it lost (ErrReused), not a serialization or deadlock error that a server
-// would turn into a 500.
+// Two Stores on one database stand for two Keystile replicas, or one
+// restarted.
 func TestTwoReplicas(t *testing.T) {
-	ctx := t.Context()
-	url := postgrestest.URL(t)
-	a, b := open(t, url), open(t, url)
-	defer a.Close()
-	defer b.Close()
-	replicas := []*postgres.Store{a, b}
-
-	for _, tc := range []struct {
-		name string
-		// setup stores one credential through a and returns how racer i
-		// redeems it.
-		setup func(t *testing.T, round int) func(s *postgres.Store, i int) error
-	}{
-		{"consume a code", func(t *testing.T, round int) func(*postgres.Store, int) error {
-			c := code(fmt.Sprint(round))
-			if err := a.CreateCode(ctx, c); err != nil {
-				t.Fatalf("CreateCode: %v", err)
-			}
-			return func(s *postgres.Store, _ int) error {
-				_, err := s.ConsumeCode(ctx, c.Hash, t0)
-				return err
-			}
-		}},
-		{"rotate a refresh token", func(t *testing.T, round int) func(*postgres.Store, int) error {
-			r := refresh(fmt.Sprint(round))
-			if err := a.CreateRefreshToken(ctx, r); err != nil {
-				t.Fatalf("CreateRefreshToken: %v", err)
-			}
-			return func(s *postgres.Store, i int) error {
-				next := r
-				next.Hash = fmt.Appendf(nil, "refresh %d next %d", round, i)
-				return s.RotateRefreshToken(ctx, r.Hash, next, t0)
-			}
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			const racers = 40
-			for round := range 3 {
-				errs := race(replicas, racers, tc.setup(t, round))
-				wins := 0
-				for _, err := range errs {
-					switch {
-					case err == nil:
-						wins++
-					case !errors.Is(err, store.ErrReused):
-						t.Errorf("round %d, a loser: err = %v, want ErrReused", round, err)
-					}
-				}
-				if wins != 1 {
-					t.Errorf("round %d: %d of %d won, want exactly 1", round, wins, racers)
-				}
-			}
-		})
-	}
-
-	// A sign-out on one replica while the other rotates a token of the
-	// session: whichever goes first, no token of the family works after
-	// both, so a sign-out never leaves a live refresh token behind.
-	t.Run("end the session while rotating", func(t *testing.T) {
-		for round := range 10 {
-			r := refresh(fmt.Sprint("signed out ", round))
-			if err := a.CreateRefreshToken(ctx, r); err != nil {
-				t.Fatalf("CreateRefreshToken: %v", err)
-			}
-			next := r
-			next.Hash = fmt.Appendf(nil, "refresh signed out %d next", round)
-			errs := race(replicas, 2, func(s *postgres.Store, i int) error {
-				if i == 0 {
-					return s.EndSession(ctx, r.SessionIDHash, true)
-				}
-				return s.RotateRefreshToken(ctx, r.Hash, next, t0)
-			})
-			if errs[0] != nil {
-				t.Fatalf("round %d: EndSession: %v", round, errs[0])
-			}
-			if errs[1] != nil && !errors.Is(errs[1], store.ErrNotFound) {
-				t.Errorf("round %d: RotateRefreshToken: err = %v, want nil or ErrNotFound", round, errs[1])
-			}
-			for _, h := range [][]byte{r.Hash, next.Hash} {
-				if _, err := b.GetRefreshToken(ctx, h, t0); !errors.Is(err, store.ErrNotFound) {
-					t.Errorf("round %d: token %q after sign-out: err = %v, want ErrNotFound", round, h, err)
-				}
-			}
-		}
-	})
+	newSchema := func(t *testing.T) string { return postgrestest.URL(t) }
+	storetest.RunShared(t, newSchema, func(t *testing.T, url string) store.Store { return open(t, url) })
 }
 
 // Replicas starting together race to migrate one empty database: the
@@ -221,46 +103,6 @@ func TestConcurrentOpen(t *testing.T) {
 	}
 	if _, err := stores[replicas-1].ConsumeCode(t.Context(), c.Hash, t0); err != nil {
 		t.Errorf("ConsumeCode on another replica: %v", err)
-	}
-}
-
-func TestReopenKeepsRecords(t *testing.T) {
-	ctx := t.Context()
-	url := postgrestest.URL(t)
-
-	s := open(t, url)
-	for _, err := range []error{
-		s.CreateCode(ctx, code("kept")),
-		s.CreateCode(ctx, code("used")),
-		s.CreateRefreshToken(ctx, refresh("kept")),
-	} {
-		if err != nil {
-			t.Fatalf("create: %v", err)
-		}
-	}
-	if _, err := s.ConsumeCode(ctx, code("used").Hash, t0); err != nil {
-		t.Fatalf("ConsumeCode: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-
-	// The second Open finds the schema at its version: migrations are not
-	// applied twice.
-	s = open(t, url)
-	defer s.Close()
-	c, err := s.ConsumeCode(ctx, code("kept").Hash, t0)
-	if err != nil {
-		t.Fatalf("ConsumeCode of the kept code after reopen: %v", err)
-	}
-	if c.Subject != "alice" || c.Claims["role"] != "admin" || !c.ExpiresAt.Equal(exp) {
-		t.Errorf("code after reopen = %+v", c)
-	}
-	if _, err := s.ConsumeCode(ctx, code("used").Hash, t0); !errors.Is(err, store.ErrReused) {
-		t.Errorf("code consumed before reopen: err = %v, want ErrReused", err)
-	}
-	if _, err := s.GetRefreshToken(ctx, refresh("kept").Hash, t0); err != nil {
-		t.Errorf("GetRefreshToken after reopen: %v", err)
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -28,6 +27,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/keystile/keystile/store"
+	"github.com/keystile/keystile/store/internal/sqlstore"
 )
 
 var _ store.Store = (*Store)(nil)
@@ -56,69 +56,25 @@ const pragmas = "_pragma=busy_timeout(5000)" +
 
 // Store is a [store.Store] backed by SQLite. It is safe for concurrent use,
 // and several processes may share one database file.
-//
-// Its pool holds a single connection (see Open), so code inside a
-// transaction must use only the *sql.Tx (and tx.StmtContext for the prepared
-// statements): a call on s.db there would wait for the connection the
-// transaction itself holds, forever.
 type Store struct {
-	db *sql.DB
-	statements
+	*rules // every operation but Close, shared with the postgres backend
+	db     *sql.DB
 }
 
-// statements are prepared once at Open: parsing a statement costs more than
-// running it (two thirds of a create-and-consume was spent in
-// sqlite3_prepare before this), and preparing eagerly means a typo in any
-// query fails Open, hence every test, rather than one request in production.
-// The pool has one connection, so each is prepared exactly once.
-type statements struct {
-	createRequest, getRequest, consumeRequest *sql.Stmt
-	createCode, consumeCode, usedCode         *sql.Stmt
-	createSession, getSession, endSession     *sql.Stmt
-	revokeSessionFamilies                     *sql.Stmt
-	moveSessionFamilies, moveSessionCodes     *sql.Stmt
-	createFamily, createRefreshToken          *sql.Stmt
-	getRefreshToken, rotateCheck              *sql.Stmt
-	markRefreshUsed, revokeFamily             *sql.Stmt
-	tombstoneFamily                           *sql.Stmt
-	revokeAccessToken, accessTokenRevoked     *sql.Stmt
-}
+// rules names sqlstore.Store for embedding: the field is unexported, so its
+// methods are the Store's without the internal type showing in the API.
+type rules = sqlstore.Store
 
-// prepare prepares every statement; a new record kind adds its lines here.
-func (s *Store) prepare(ctx context.Context) error {
-	for _, p := range []struct {
-		dst   **sql.Stmt
-		query string
-	}{
-		{&s.createRequest, createRequestSQL},
-		{&s.getRequest, getRequestSQL},
-		{&s.consumeRequest, consumeRequestSQL},
-		{&s.createCode, createCodeSQL},
-		{&s.consumeCode, consumeCodeSQL},
-		{&s.usedCode, usedCodeSQL},
-		{&s.createSession, createSessionSQL},
-		{&s.getSession, getSessionSQL},
-		{&s.endSession, endSessionSQL},
-		{&s.revokeSessionFamilies, revokeSessionFamiliesSQL},
-		{&s.moveSessionFamilies, moveSessionFamiliesSQL},
-		{&s.moveSessionCodes, moveSessionCodesSQL},
-		{&s.createFamily, createFamilySQL},
-		{&s.createRefreshToken, createRefreshTokenSQL},
-		{&s.getRefreshToken, getRefreshTokenSQL},
-		{&s.rotateCheck, rotateCheckSQL},
-		{&s.markRefreshUsed, markRefreshUsedSQL},
-		{&s.revokeFamily, revokeFamilySQL},
-		{&s.tombstoneFamily, tombstoneFamilySQL},
-		{&s.revokeAccessToken, revokeAccessTokenSQL},
-		{&s.accessTokenRevoked, accessTokenRevokedSQL},
-	} {
-		st, err := s.db.PrepareContext(ctx, p.query)
-		if err != nil {
-			return fmt.Errorf("prepare %q: %w", p.query, err)
-		}
-		*p.dst = st
-	}
-	return nil
+// dialect is how SQLite differs from the statements' PostgreSQL spelling.
+// Times are unix milliseconds in INTEGER columns; client strings are TEXT,
+// which in SQLite holds any bytes. SQLite has no row locks: every
+// transaction takes the write lock at BEGIN instead (_txlock=immediate).
+var dialect = sqlstore.Dialect{
+	Name:     "sqlite",
+	Param:    "?",
+	RowLocks: false,
+	Time:     func(t time.Time) any { return t.UnixMilli() },
+	Text:     func(s string) any { return s },
 }
 
 // Open opens (creating it if needed) the SQLite database at path and brings
@@ -152,13 +108,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	s := &Store{db: db}
-	if err := s.prepare(ctx); err != nil {
+	p, err := prepare(ctx, db)
+	if err != nil {
 		// Closing the pool closes the statements prepared so far.
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	return s, nil
+	return &Store{rules: sqlstore.New(p, &dialect), db: db}, nil
 }
 
 // migrate applies the pending embedded migrations.
@@ -187,74 +143,3 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
-
-// deleteExpiredSQL are DeleteExpired's statements, each given now. Refresh
-// tokens go before families, so that the count includes the tokens a
-// family's cascade would otherwise delete unseen. A token goes when it or
-// its family expires or its family is revoked; a family itself stays until
-// its own expiry even when revoked, so that a token created in it later (the
-// winner of a code-replay race, still on its way) is born revoked.
-var deleteExpiredSQL = []struct{ what, query string }{
-	{"auth requests", `DELETE FROM auth_requests WHERE expires_at <= ?1`},
-	{"codes", `DELETE FROM auth_codes WHERE expires_at <= ?1`},
-	{"sessions", `DELETE FROM sessions WHERE expires_at <= ?1`},
-	{"refresh tokens", `DELETE FROM refresh_tokens WHERE expires_at <= ?1 OR family_id IN
-		(SELECT id FROM refresh_families WHERE revoked = 1 OR expires_at <= ?1)`},
-	{"refresh families", `DELETE FROM refresh_families WHERE expires_at <= ?1`},
-	{"revoked access tokens", `DELETE FROM revoked_access_tokens WHERE expires_at <= ?1`},
-}
-
-// DeleteExpired implements [store.Store]. Every table is cleaned in one
-// transaction, so the count is the number of rows that really went.
-func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (n int64, err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete expired: %w", err)
-	}
-	// After a Commit, Rollback does nothing.
-	defer tx.Rollback()
-	for _, d := range deleteExpiredSQL {
-		res, err := tx.ExecContext(ctx, d.query, millis(now))
-		if err != nil {
-			return 0, fmt.Errorf("sqlite: delete expired %s: %w", d.what, err)
-		}
-		m, err := res.RowsAffected()
-		if err != nil {
-			return 0, fmt.Errorf("sqlite: delete expired %s: %w", d.what, err)
-		}
-		n += m
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("sqlite: delete expired: %w", err)
-	}
-	return n, nil
-}
-
-var errEmptyKey = errors.New("sqlite: empty key")
-
-// millis and fromMillis are the one place times cross into the database:
-// unix milliseconds in, UTC out. A zero time survives the trip, since
-// its unix milliseconds fit in an int64.
-func millis(t time.Time) int64 { return t.UnixMilli() }
-
-func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-// encodeJSON stores a scope or claims as JSON text; nil becomes "null" so
-// that it comes back nil.
-func encodeJSON(what string, v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", fmt.Errorf("sqlite: encode %s: %w", what, err)
-	}
-	return string(b), nil
-}
-
-func decodeJSON(what, text string, v any) error {
-	if err := json.Unmarshal([]byte(text), v); err != nil {
-		return fmt.Errorf("sqlite: decode %s: %w", what, err)
-	}
-	return nil
-}
-
-// isNoRows maps the "nothing matched" of a consume to store.ErrNotFound.
-func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -43,18 +42,6 @@ var (
 	exp = t0.Add(time.Minute)
 )
 
-func code(name string) store.AuthCode {
-	return store.AuthCode{
-		Hash:      []byte("code " + name),
-		ClientID:  "spa",
-		Subject:   "alice",
-		Claims:    map[string]any{"role": "admin"},
-		Scope:     []string{"openid"},
-		AuthTime:  t0,
-		ExpiresAt: exp,
-	}
-}
-
 func refresh(name string) store.RefreshToken {
 	return store.RefreshToken{
 		Hash:            []byte("refresh " + name),
@@ -68,131 +55,11 @@ func refresh(name string) store.RefreshToken {
 	}
 }
 
-func request(name string) store.AuthRequest {
-	return store.AuthRequest{
-		IDHash:    []byte("request " + name),
-		ClientID:  "spa",
-		State:     "xyz",
-		Scope:     []string{"openid"},
-		ExpiresAt: exp,
-	}
-}
-
-func TestReopenKeepsRecords(t *testing.T) {
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "keystile.db")
-
-	s := openFile(t, path)
-	for _, err := range []error{
-		s.CreateAuthRequest(ctx, request("pending")),
-		s.CreateCode(ctx, code("kept")),
-		s.CreateCode(ctx, code("used")),
-	} {
-		if err != nil {
-			t.Fatalf("create: %v", err)
-		}
-	}
-	if _, err := s.ConsumeCode(ctx, code("used").Hash, t0); err != nil {
-		t.Fatalf("ConsumeCode: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-
-	// The second Open finds the schema at its version: migrations are not
-	// applied twice.
-	s = openFile(t, path)
-	defer s.Close()
-	r, err := s.GetAuthRequest(ctx, request("pending").IDHash, t0)
-	if err != nil {
-		t.Fatalf("GetAuthRequest after reopen: %v", err)
-	}
-	if r.State != "xyz" || !r.ExpiresAt.Equal(exp) {
-		t.Errorf("request after reopen = %+v", r)
-	}
-	c, err := s.ConsumeCode(ctx, code("kept").Hash, t0)
-	if err != nil {
-		t.Fatalf("ConsumeCode of the kept code after reopen: %v", err)
-	}
-	if c.Subject != "alice" || c.Claims["role"] != "admin" {
-		t.Errorf("code after reopen = %+v", c)
-	}
-	if _, err := s.ConsumeCode(ctx, code("used").Hash, t0); !errors.Is(err, store.ErrReused) {
-		t.Errorf("code consumed before reopen: err = %v, want ErrReused", err)
-	}
-}
-
-// Two Stores on one file stand for two Keystile processes sharing it: a code
-// is still redeemed once, a refresh token rotated once, and no loser sees
-// SQLITE_BUSY.
+// Two Stores on one file stand for two Keystile processes sharing it, or
+// one restarted; no loser of a race may see SQLITE_BUSY.
 func TestTwoStoresOneFile(t *testing.T) {
-	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "keystile.db")
-	a, b := openFile(t, path), openFile(t, path)
-	defer a.Close()
-	defer b.Close()
-
-	for _, tc := range []struct {
-		name string
-		// setup stores one credential in a and returns how racer i redeems it.
-		setup func(t *testing.T, round int) func(s *sqlite.Store, i int) error
-	}{
-		{"consume a code", func(t *testing.T, round int) func(*sqlite.Store, int) error {
-			c := code(fmt.Sprint(round))
-			if err := a.CreateCode(ctx, c); err != nil {
-				t.Fatalf("CreateCode: %v", err)
-			}
-			return func(s *sqlite.Store, _ int) error {
-				_, err := s.ConsumeCode(ctx, c.Hash, t0)
-				return err
-			}
-		}},
-		{"rotate a refresh token", func(t *testing.T, round int) func(*sqlite.Store, int) error {
-			r := refresh(fmt.Sprint(round))
-			if err := a.CreateRefreshToken(ctx, r); err != nil {
-				t.Fatalf("CreateRefreshToken: %v", err)
-			}
-			return func(s *sqlite.Store, i int) error {
-				next := r
-				next.Hash = fmt.Appendf(nil, "refresh %d next %d", round, i)
-				return s.RotateRefreshToken(ctx, r.Hash, next, t0)
-			}
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			const racers = 50
-			for round := range 3 {
-				redeem := tc.setup(t, round)
-				start := make(chan struct{})
-				errs := make([]error, racers)
-				var wg sync.WaitGroup
-				for i := range racers {
-					s := a
-					if i%2 == 1 {
-						s = b
-					}
-					wg.Go(func() {
-						<-start
-						errs[i] = redeem(s, i)
-					})
-				}
-				close(start)
-				wg.Wait()
-				wins := 0
-				for _, err := range errs {
-					switch {
-					case err == nil:
-						wins++
-					case !errors.Is(err, store.ErrReused):
-						t.Errorf("a loser: err = %v, want ErrReused", err)
-					}
-				}
-				if wins != 1 {
-					t.Errorf("round %d: %d of %d won, want exactly 1", round, wins, racers)
-				}
-			}
-		})
-	}
+	newFile := func(t *testing.T) string { return filepath.Join(t.TempDir(), "keystile.db") }
+	storetest.RunShared(t, newFile, func(t *testing.T, path string) store.Store { return openFile(t, path) })
 }
 
 // A database created before sessions and refresh tokens existed, with

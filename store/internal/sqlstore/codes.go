@@ -1,12 +1,10 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/keystile/keystile/store"
 )
@@ -23,49 +21,55 @@ const (
 	// exactly one gets the row: the others wait for its row lock, re-read
 	// the row as it committed it, used, and fall through to usedCodeSQL.
 	consumeCodeSQL = `UPDATE auth_codes SET used_at = $1
-		WHERE hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING ` + codeColumns
+		WHERE hash = $2 AND used_at IS NULL AND expires_at > $3 RETURNING ` + codeColumns
 	usedCodeSQL = `SELECT ` + codeColumns + ` FROM auth_codes
 		WHERE hash = $1 AND used_at IS NOT NULL AND expires_at > $2`
 )
 
 // CreateCode implements [store.Codes].
 func (s *Store) CreateCode(ctx context.Context, c store.AuthCode) error {
+	const op = "create code"
 	if len(c.Hash) == 0 {
-		return errEmptyKey
+		return s.fail(op, errEmptyKey)
 	}
 	claims, err := encodeJSON("claims", c.Claims)
 	if err != nil {
-		return err
+		return s.fail(op, err)
 	}
 	scope, err := encodeJSON("scope", c.Scope)
 	if err != nil {
-		return err
+		return s.fail(op, err)
 	}
-	tag, err := s.pool.Exec(ctx, createCodeSQL,
+	n, err := s.db.Exec(ctx, createCode,
 		c.Hash, c.ClientID, c.RedirectURI, c.Challenge, c.Subject, claims, scope,
-		raw(c.Nonce), ms(c.AuthTime), ms(c.ExpiresAt), c.FamilyID, c.SessionIDHash)
-	if err != nil {
-		return fmt.Errorf("postgres: create code: %w", err)
+		s.textArg(c.Nonce), s.timeArg(c.AuthTime), s.timeArg(c.ExpiresAt), c.FamilyID, c.SessionIDHash)
+	if err == nil {
+		err = inserted(n)
 	}
-	return insertedOne(tag, "create code")
+	if err != nil {
+		return s.fail(op, err)
+	}
+	return nil
 }
 
 // ConsumeCode implements [store.Codes]. The winning redemption is a single
 // UPDATE … RETURNING; only when it matches nothing does a transaction look
 // for a used code and revoke its family.
 func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (store.AuthCode, error) {
-	c, err := scanCode(s.pool.QueryRow(ctx, consumeCodeSQL, ms(now), hash), hash)
+	const op = "consume code"
+	at := s.timeArg(now) // bound once, passed twice: the statement takes its arguments in order
+	c, err := s.scanCode(s.db.QueryRow(ctx, consumeCode, at, hash, at), hash)
 	if err == nil {
 		return c, nil
 	}
 	if !isNoRows(err) {
-		return store.AuthCode{}, fmt.Errorf("postgres: consume code: %w", err)
+		return store.AuthCode{}, s.fail(op, err)
 	}
 	c, err = s.replayCode(ctx, hash, now)
 	if err != nil {
-		return store.AuthCode{}, fmt.Errorf("postgres: consume code: %w", err)
+		return store.AuthCode{}, s.fail(op, err)
 	}
-	return c, fmt.Errorf("postgres: consume code: %w", store.ErrReused)
+	return c, s.fail(op, store.ErrReused)
 }
 
 // replayCode returns the code if it is live and used, after revoking its
@@ -74,9 +78,9 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (st
 // appeared in between did not exist for that consume: ErrNotFound is right.
 func (s *Store) replayCode(ctx context.Context, hash []byte, now time.Time) (store.AuthCode, error) {
 	var c store.AuthCode
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.db.InTx(ctx, func(tx Querier) error {
 		var err error
-		c, err = scanCode(tx.QueryRow(ctx, usedCodeSQL, hash, ms(now)), hash)
+		c, err = s.scanCode(tx.QueryRow(ctx, usedCode, hash, s.timeArg(now)), hash)
 		if isNoRows(err) {
 			return store.ErrNotFound
 		}
@@ -87,7 +91,7 @@ func (s *Store) replayCode(ctx context.Context, hash []byte, now time.Time) (sto
 		// its first refresh token): record it revoked until the code
 		// expires, so that token is born revoked.
 		if c.FamilyID != "" {
-			if _, err := tx.Exec(ctx, tombstoneFamilySQL, c.FamilyID, ms(c.ExpiresAt)); err != nil {
+			if _, err := tx.Exec(ctx, tombstoneFamily, c.FamilyID, s.timeArg(c.ExpiresAt)); err != nil {
 				return fmt.Errorf("revoke family: %w", err)
 			}
 		}
@@ -99,13 +103,11 @@ func (s *Store) replayCode(ctx context.Context, hash []byte, now time.Time) (sto
 	return c, nil
 }
 
-func scanCode(row pgx.Row, hash []byte) (store.AuthCode, error) {
+func (s *Store) scanCode(row Row, hash []byte) (store.AuthCode, error) {
 	c := store.AuthCode{Hash: slices.Clone(hash)}
-	var claims, scope string
-	var nonce []byte
-	var authTime, exp time.Time
+	var claims, scope, nonce []byte
 	err := row.Scan(&c.ClientID, &c.RedirectURI, &c.Challenge, &c.Subject, &claims, &scope,
-		&nonce, &authTime, &exp, &c.FamilyID, &c.SessionIDHash)
+		&nonce, timeDest(&c.AuthTime), timeDest(&c.ExpiresAt), &c.FamilyID, &c.SessionIDHash)
 	if err != nil {
 		return store.AuthCode{}, err
 	}
@@ -116,7 +118,5 @@ func scanCode(row pgx.Row, hash []byte) (store.AuthCode, error) {
 		return store.AuthCode{}, err
 	}
 	c.Nonce = string(nonce)
-	c.AuthTime = fromDB(authTime)
-	c.ExpiresAt = fromDB(exp)
 	return c, nil
 }

@@ -1,9 +1,7 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 	"slices"
 	"time"
 
@@ -14,41 +12,44 @@ import (
 const requestColumns = `browser_hash, csrf_hash, client_id, redirect_uri, state, challenge, nonce, scope, expires_at`
 
 const (
-	// ON CONFLICT DO NOTHING turns a taken key into "0 rows" instead of a
-	// driver-specific constraint error, and leaves the first record as it was.
 	createRequestSQL = `INSERT INTO auth_requests (id_hash, ` + requestColumns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id_hash) DO NOTHING`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id_hash) DO NOTHING`
 	getRequestSQL = `SELECT ` + requestColumns + ` FROM auth_requests
-		WHERE id_hash = ? AND expires_at > ?`
+		WHERE id_hash = $1 AND expires_at > $2`
 	// One statement checks and deletes, so of many concurrent consumes
-	// exactly one gets the row.
+	// exactly one gets the row: the others wait for its lock, then find it
+	// gone.
 	consumeRequestSQL = `DELETE FROM auth_requests
-		WHERE id_hash = ? AND expires_at > ? RETURNING ` + requestColumns
+		WHERE id_hash = $1 AND expires_at > $2 RETURNING ` + requestColumns
 )
 
 // CreateAuthRequest implements [store.AuthRequests].
 func (s *Store) CreateAuthRequest(ctx context.Context, r store.AuthRequest) error {
+	const op = "create auth request"
 	if len(r.IDHash) == 0 {
-		return errEmptyKey
+		return s.fail(op, errEmptyKey)
 	}
 	scope, err := encodeJSON("scope", r.Scope)
 	if err != nil {
-		return err
+		return s.fail(op, err)
 	}
-	res, err := s.createRequest.ExecContext(ctx,
-		r.IDHash, r.BrowserHash, r.CSRFHash, r.ClientID, r.RedirectURI, r.State,
-		r.Challenge, r.Nonce, scope, millis(r.ExpiresAt))
+	n, err := s.db.Exec(ctx, createRequest,
+		r.IDHash, r.BrowserHash, r.CSRFHash, r.ClientID, r.RedirectURI, s.textArg(r.State),
+		r.Challenge, s.textArg(r.Nonce), scope, s.timeArg(r.ExpiresAt))
+	if err == nil {
+		err = inserted(n)
+	}
 	if err != nil {
-		return fmt.Errorf("sqlite: create auth request: %w", err)
+		return s.fail(op, err)
 	}
-	return insertedOne(res, "create auth request")
+	return nil
 }
 
 // GetAuthRequest implements [store.AuthRequests].
 func (s *Store) GetAuthRequest(ctx context.Context, idHash []byte, now time.Time) (store.AuthRequest, error) {
-	r, err := scanRequest(s.getRequest.QueryRowContext(ctx, idHash, millis(now)), idHash)
+	r, err := s.scanRequest(s.db.QueryRow(ctx, getRequest, idHash, s.timeArg(now)), idHash)
 	if err != nil {
-		return store.AuthRequest{}, fmt.Errorf("sqlite: get auth request: %w", err)
+		return store.AuthRequest{}, s.fail("get auth request", err)
 	}
 	return r, nil
 }
@@ -56,19 +57,18 @@ func (s *Store) GetAuthRequest(ctx context.Context, idHash []byte, now time.Time
 // ConsumeAuthRequest implements [store.AuthRequests] with a single
 // DELETE … RETURNING.
 func (s *Store) ConsumeAuthRequest(ctx context.Context, idHash []byte, now time.Time) (store.AuthRequest, error) {
-	r, err := scanRequest(s.consumeRequest.QueryRowContext(ctx, idHash, millis(now)), idHash)
+	r, err := s.scanRequest(s.db.QueryRow(ctx, consumeRequest, idHash, s.timeArg(now)), idHash)
 	if err != nil {
-		return store.AuthRequest{}, fmt.Errorf("sqlite: consume auth request: %w", err)
+		return store.AuthRequest{}, s.fail("consume auth request", err)
 	}
 	return r, nil
 }
 
-func scanRequest(row *sql.Row, idHash []byte) (store.AuthRequest, error) {
+func (s *Store) scanRequest(row Row, idHash []byte) (store.AuthRequest, error) {
 	r := store.AuthRequest{IDHash: slices.Clone(idHash)}
-	var scope string
-	var exp int64
-	err := row.Scan(&r.BrowserHash, &r.CSRFHash, &r.ClientID, &r.RedirectURI, &r.State,
-		&r.Challenge, &r.Nonce, &scope, &exp)
+	var state, nonce, scope []byte
+	err := row.Scan(&r.BrowserHash, &r.CSRFHash, &r.ClientID, &r.RedirectURI, &state,
+		&r.Challenge, &nonce, &scope, timeDest(&r.ExpiresAt))
 	if isNoRows(err) {
 		return store.AuthRequest{}, store.ErrNotFound
 	}
@@ -78,6 +78,6 @@ func scanRequest(row *sql.Row, idHash []byte) (store.AuthRequest, error) {
 	if err := decodeJSON("scope", scope, &r.Scope); err != nil {
 		return store.AuthRequest{}, err
 	}
-	r.ExpiresAt = fromMillis(exp)
+	r.State, r.Nonce = string(state), string(nonce)
 	return r, nil
 }

@@ -1,0 +1,86 @@
+package sqlstore
+
+// Query names one statement of the Store. A [DB] runs it by its index into
+// [Dialect.Render]'s texts, which lets a backend prepare every statement
+// once and find it again without hashing its text.
+type Query int
+
+const (
+	createRequest Query = iota
+	getRequest
+	consumeRequest
+
+	createCode
+	consumeCode
+	usedCode
+
+	createSession
+	getSession
+	lockSession
+	endSession
+	revokeSessionFamilies
+	moveSessionFamilies
+	moveSessionCodes
+
+	createFamily
+	createRefreshToken
+	getRefreshToken
+	rotateCheck
+	markRefreshUsed
+	revokeFamily
+	tombstoneFamily
+
+	revokeAccessToken
+	accessTokenRevoked
+
+	deleteExpiredRequests
+	deleteExpiredCodes
+	deleteExpiredSessions
+	deleteExpiredRefreshTokens
+	deleteExpiredFamilies
+	deleteExpiredRevocations
+
+	numQueries
+)
+
+// statements holds each Query's text and, for a statement that decides a
+// race by locking rows, its lock clause (see [Dialect.RowLocks]). The texts
+// live next to the methods that run them.
+var statements = [numQueries]struct{ sql, lock string }{
+	createRequest:  {sql: createRequestSQL},
+	getRequest:     {sql: getRequestSQL},
+	consumeRequest: {sql: consumeRequestSQL},
+
+	createCode:  {sql: createCodeSQL},
+	consumeCode: {sql: consumeCodeSQL},
+	usedCode:    {sql: usedCodeSQL},
+
+	createSession:         {sql: createSessionSQL},
+	getSession:            {sql: getSessionSQL},
+	lockSession:           {sql: lockSessionSQL, lock: "FOR UPDATE"},
+	endSession:            {sql: endSessionSQL},
+	revokeSessionFamilies: {sql: revokeSessionFamiliesSQL},
+	moveSessionFamilies:   {sql: moveSessionFamiliesSQL},
+	moveSessionCodes:      {sql: moveSessionCodesSQL},
+
+	createFamily:       {sql: createFamilySQL},
+	createRefreshToken: {sql: createRefreshTokenSQL},
+	getRefreshToken:    {sql: getRefreshTokenSQL},
+	// FOR NO KEY UPDATE: the token's and the family's rows are locked
+	// against updates, not against the foreign-key check of a token
+	// inserted in the family meanwhile.
+	rotateCheck:     {sql: rotateCheckSQL, lock: "FOR NO KEY UPDATE OF t, f"},
+	markRefreshUsed: {sql: markRefreshUsedSQL},
+	revokeFamily:    {sql: revokeFamilySQL},
+	tombstoneFamily: {sql: tombstoneFamilySQL},
+
+	revokeAccessToken:  {sql: revokeAccessTokenSQL},
+	accessTokenRevoked: {sql: accessTokenRevokedSQL},
+
+	deleteExpiredRequests:      {sql: deleteExpiredRequestsSQL},
+	deleteExpiredCodes:         {sql: deleteExpiredCodesSQL},
+	deleteExpiredSessions:      {sql: deleteExpiredSessionsSQL},
+	deleteExpiredRefreshTokens: {sql: deleteExpiredRefreshTokensSQL},
+	deleteExpiredFamilies:      {sql: deleteExpiredFamiliesSQL},
+	deleteExpiredRevocations:   {sql: deleteExpiredRevocationsSQL},
+}

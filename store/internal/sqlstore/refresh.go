@@ -1,0 +1,186 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/keystile/keystile/store"
+)
+
+// refreshColumns are the columns of refresh_tokens a create writes, in
+// createRefreshTokenSQL's order; used_at is left NULL.
+const refreshColumns = `hash, family_id, client_id, subject, claims, scope, nonce,
+	auth_time, issued_at, expires_at`
+
+const (
+	// The first token of a family creates it; a later one keeps the
+	// family's session, expiry and revocation as they are.
+	createFamilySQL = `INSERT INTO refresh_families (id, session_hash, expires_at)
+		VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`
+	createRefreshTokenSQL = `INSERT INTO refresh_tokens (` + refreshColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (hash) DO NOTHING`
+	getRefreshTokenSQL = `SELECT t.family_id, t.client_id, t.subject, t.claims, t.scope, t.nonce,
+			t.auth_time, t.issued_at, t.expires_at, t.used_at, f.session_hash, f.expires_at
+		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
+		WHERE t.hash = $1 AND NOT f.revoked AND t.expires_at > $2 AND f.expires_at > $3`
+	// rotateCheckSQL is the part of getRefreshTokenSQL a rotation needs.
+	// With row locks it locks the token and its family until the rotation
+	// commits: a second rotation of the token waits, then reads it used; a
+	// RevokeFamily or EndSession waits, then revokes the new token with the
+	// family. It finds tokens of revoked families too: a used one is still a
+	// replay.
+	rotateCheckSQL = `SELECT t.family_id, t.used_at IS NOT NULL, f.revoked
+		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
+		WHERE t.hash = $1 AND t.expires_at > $2 AND f.expires_at > $3`
+	markRefreshUsedSQL = `UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2 AND used_at IS NULL`
+	revokeFamilySQL    = `UPDATE refresh_families SET revoked = TRUE WHERE id = $1 AND NOT revoked`
+	// tombstoneFamilySQL revokes a family that may not exist yet, recording
+	// it revoked until the given time; an existing one keeps its expiry.
+	tombstoneFamilySQL = `INSERT INTO refresh_families (id, revoked, expires_at) VALUES ($1, TRUE, $2)
+		ON CONFLICT (id) DO UPDATE SET revoked = TRUE`
+)
+
+var errOtherFamily = errors.New("next token is in another family")
+
+// CreateRefreshToken implements [store.RefreshTokens]. The first token of a
+// family creates it, with the token's SessionIDHash and FamilyExpiresAt; a
+// token created in a family that exists takes the family's, and one created
+// in a revoked family is revoked from birth. t.UsedAt is ignored: a new
+// token is unused.
+func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
+	const op = "create refresh token"
+	args, err := s.refreshArgs(t)
+	if err != nil {
+		return s.fail(op, err)
+	}
+	err = s.db.InTx(ctx, func(tx Querier) error {
+		if _, err := tx.Exec(ctx, createFamily,
+			t.FamilyID, t.SessionIDHash, s.timeArg(t.FamilyExpiresAt)); err != nil {
+			return fmt.Errorf("create family: %w", err)
+		}
+		return insertRefresh(ctx, tx, args)
+	})
+	if err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// GetRefreshToken implements [store.RefreshTokens].
+func (s *Store) GetRefreshToken(ctx context.Context, hash []byte, now time.Time) (store.RefreshToken, error) {
+	const op = "get refresh token"
+	t := store.RefreshToken{Hash: slices.Clone(hash)}
+	var claims, scope, nonce []byte
+	at := s.timeArg(now)
+	err := s.db.QueryRow(ctx, getRefreshToken, hash, at, at).Scan(
+		&t.FamilyID, &t.ClientID, &t.Subject, &claims, &scope, &nonce,
+		timeDest(&t.AuthTime), timeDest(&t.IssuedAt), timeDest(&t.ExpiresAt),
+		timeDest(&t.UsedAt), &t.SessionIDHash, timeDest(&t.FamilyExpiresAt))
+	if isNoRows(err) {
+		return store.RefreshToken{}, s.fail(op, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.RefreshToken{}, s.fail(op, err)
+	}
+	if err := decodeJSON("claims", claims, &t.Claims); err != nil {
+		return store.RefreshToken{}, s.fail(op, err)
+	}
+	if err := decodeJSON("scope", scope, &t.Scope); err != nil {
+		return store.RefreshToken{}, s.fail(op, err)
+	}
+	t.Nonce = string(nonce)
+	return t, nil
+}
+
+// RotateRefreshToken implements [store.RefreshTokens] in one transaction
+// that locks the old token and its family before it reads them
+// (rotateCheckSQL, or the database's write lock without row locks): of
+// concurrent rotations of one token, on this replica or another, exactly
+// one reads it unused. A refused rotation rolls back, so it changes nothing.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next store.RefreshToken, now time.Time) error {
+	const op = "rotate refresh token"
+	args, err := s.refreshArgs(next)
+	if err != nil {
+		return s.fail(op, err)
+	}
+	var reused bool
+	err = s.db.InTx(ctx, func(tx Querier) error {
+		var familyID string
+		var used, revoked bool
+		at := s.timeArg(now)
+		err := tx.QueryRow(ctx, rotateCheck, oldHash, at, at).Scan(&familyID, &used, &revoked)
+		if isNoRows(err) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		// A used token is reported as reused even once its family is
+		// revoked, so that every replay, not only the first, is seen as one.
+		if used {
+			// RFC 9700 §4.14.2: the server cannot tell the legitimate
+			// client from the thief, so the whole family goes. The
+			// revocation commits; the caller still learns of the reuse.
+			reused = true
+			if _, err := tx.Exec(ctx, revokeFamily, familyID); err != nil {
+				return fmt.Errorf("revoke family: %w", err)
+			}
+			return nil
+		}
+		if revoked {
+			return store.ErrNotFound
+		}
+		if next.FamilyID != familyID {
+			return errOtherFamily
+		}
+		// The family exists and is locked: only the token is new.
+		if _, err := tx.Exec(ctx, markRefreshUsed, s.timeArg(now), oldHash); err != nil {
+			return err
+		}
+		return insertRefresh(ctx, tx, args)
+	})
+	if err == nil && reused {
+		err = store.ErrReused
+	}
+	if err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// RevokeFamily implements [store.RefreshTokens] with one UPDATE.
+func (s *Store) RevokeFamily(ctx context.Context, familyID string) error {
+	if _, err := s.db.Exec(ctx, revokeFamily, familyID); err != nil {
+		return s.fail("revoke family", err)
+	}
+	return nil
+}
+
+// insertRefresh stores a token whose family exists, inside tx.
+func insertRefresh(ctx context.Context, tx Querier, args []any) error {
+	n, err := tx.Exec(ctx, createRefreshToken, args...)
+	if err != nil {
+		return err
+	}
+	return inserted(n)
+}
+
+// refreshArgs validates t and returns createRefreshTokenSQL's arguments.
+func (s *Store) refreshArgs(t store.RefreshToken) ([]any, error) {
+	if len(t.Hash) == 0 || t.FamilyID == "" {
+		return nil, errEmptyKey
+	}
+	claims, err := encodeJSON("claims", t.Claims)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := encodeJSON("scope", t.Scope)
+	if err != nil {
+		return nil, err
+	}
+	return []any{t.Hash, t.FamilyID, t.ClientID, t.Subject, claims, scope, s.textArg(t.Nonce),
+		s.timeArg(t.AuthTime), s.timeArg(t.IssuedAt), s.timeArg(t.ExpiresAt)}, nil
+}

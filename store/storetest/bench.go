@@ -1,0 +1,78 @@
+package storetest
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keystile/keystile/store"
+)
+
+// BenchCreateConsumeCode measures one code's life in s: a create followed by
+// the consume that redeems it, from one goroutine.
+func BenchCreateConsumeCode(b *testing.B, s store.Store) {
+	ctx := b.Context()
+	c := sampleCode("bench")
+	now := c.ExpiresAt.Add(-time.Second)
+	var i uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		c.Hash = counterHash(i)
+		if err := s.CreateCode(ctx, c); err != nil {
+			b.Fatalf("CreateCode: %v", err)
+		}
+		if _, err := s.ConsumeCode(ctx, c.Hash, now); err != nil {
+			b.Fatalf("ConsumeCode: %v", err)
+		}
+	}
+}
+
+// BenchCreateConsumeCodeParallel is [BenchCreateConsumeCode] from
+// GOMAXPROCS goroutines at once, each with its own codes: the shape of many
+// token requests arriving together.
+func BenchCreateConsumeCodeParallel(b *testing.B, s store.Store) {
+	ctx := b.Context()
+	var next atomic.Uint64
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		c := sampleCode("bench")
+		now := c.ExpiresAt.Add(-time.Second)
+		for pb.Next() {
+			c.Hash = counterHash(next.Add(1))
+			if err := s.CreateCode(ctx, c); err != nil {
+				b.Errorf("CreateCode: %v", err)
+				return
+			}
+			if _, err := s.ConsumeCode(ctx, c.Hash, now); err != nil {
+				b.Errorf("ConsumeCode: %v", err)
+				return
+			}
+		}
+	})
+}
+
+// BenchRotateRefreshToken measures one refresh in s: the rotation that
+// marks the presented token used and stores its successor, from one
+// goroutine, along one ever-growing family.
+func BenchRotateRefreshToken(b *testing.B, s store.Store) {
+	ctx := b.Context()
+	r := sampleRefresh("bench")
+	r.Hash = counterHash(0)
+	r.FamilyExpiresAt = t0.Add(365 * 24 * time.Hour)
+	if err := s.CreateRefreshToken(ctx, r); err != nil {
+		b.Fatalf("CreateRefreshToken: %v", err)
+	}
+	now := t0
+	var i uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		next := r
+		next.Hash = counterHash(i)
+		if err := s.RotateRefreshToken(ctx, r.Hash, next, now); err != nil {
+			b.Fatalf("RotateRefreshToken: %v", err)
+		}
+		r = next
+	}
+}

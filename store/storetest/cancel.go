@@ -1,0 +1,99 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/keystile/keystile/store"
+)
+
+func testCancelled(t *testing.T, s store.Store) {
+	r := sampleRequest("cancel")
+	c := sampleCode("cancel")
+	sess := sampleSession("cancel")
+	rt := sampleRefresh("cancel")
+	if err := s.CreateAuthRequest(t.Context(), r); err != nil {
+		t.Fatalf("CreateAuthRequest: %v", err)
+	}
+	if err := s.CreateCode(t.Context(), c); err != nil {
+		t.Fatalf("CreateCode: %v", err)
+	}
+	if err := s.CreateSession(t.Context(), sess); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	create(t, s, rt)
+	if err := s.RevokeAccessToken(t.Context(), "jti cancel", t0.Add(time.Hour)); err != nil {
+		t.Fatalf("RevokeAccessToken: %v", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	check := func(op string, err error) {
+		t.Helper()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: err = %v, want context.Canceled", op, err)
+		}
+	}
+	check("CreateAuthRequest", s.CreateAuthRequest(ctx, sampleRequest("cancel new")))
+	check("CreateCode", s.CreateCode(ctx, sampleCode("cancel new")))
+	check("CreateSession", s.CreateSession(ctx, sampleSession("cancel new")))
+	check("CreateRefreshToken", s.CreateRefreshToken(ctx, sampleRefresh("cancel new")))
+	check("RotateRefreshToken", s.RotateRefreshToken(ctx, rt.Hash, nextRefresh(rt, "cancel next"), t0))
+	check("RevokeFamily", s.RevokeFamily(ctx, rt.FamilyID))
+	check("EndSession", s.EndSession(ctx, sess.IDHash, true))
+	check("RenewSession", s.RenewSession(ctx, sess.IDHash, sampleSession("cancel renewed"), t0))
+	check("RevokeAccessToken", s.RevokeAccessToken(ctx, "jti cancel new", t0.Add(time.Hour)))
+	_, err := s.GetAuthRequest(ctx, r.IDHash, t0)
+	check("GetAuthRequest", err)
+	_, err = s.ConsumeAuthRequest(ctx, r.IDHash, t0)
+	check("ConsumeAuthRequest", err)
+	_, err = s.ConsumeCode(ctx, c.Hash, t0)
+	check("ConsumeCode", err)
+	_, err = s.GetSession(ctx, sess.IDHash, t0)
+	check("GetSession", err)
+	_, err = s.GetRefreshToken(ctx, rt.Hash, t0)
+	check("GetRefreshToken", err)
+	// A revocation check that cannot run must not say "not revoked".
+	_, err = s.AccessTokenRevoked(ctx, "jti cancel")
+	check("AccessTokenRevoked", err)
+	_, err = s.DeleteExpired(ctx, t0.Add(48*time.Hour))
+	check("DeleteExpired", err)
+
+	// Nothing happened: the old records are intact, the new ones absent.
+	live := t.Context()
+	if _, err := s.ConsumeAuthRequest(live, r.IDHash, t0); err != nil {
+		t.Errorf("ConsumeAuthRequest after the cancelled calls: %v", err)
+	}
+	if _, err := s.ConsumeCode(live, c.Hash, t0); err != nil {
+		t.Errorf("ConsumeCode after the cancelled calls: %v", err)
+	}
+	if _, err := s.GetSession(live, sess.IDHash, t0); err != nil {
+		t.Errorf("GetSession after the cancelled calls: %v", err)
+	}
+	if got, err := s.GetRefreshToken(live, rt.Hash, t0); err != nil || !got.UsedAt.IsZero() {
+		t.Errorf("GetRefreshToken after the cancelled calls = UsedAt %v, err %v; want unused, nil", got.UsedAt, err)
+	}
+	if ok, err := s.AccessTokenRevoked(live, "jti cancel"); err != nil || !ok {
+		t.Errorf("AccessTokenRevoked after the cancelled calls = %v, %v; want true, nil", ok, err)
+	}
+	if _, err := s.GetAuthRequest(live, sampleRequest("cancel new").IDHash, t0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("request created with a cancelled context: err = %v, want ErrNotFound", err)
+	}
+	if _, err := s.ConsumeCode(live, sampleCode("cancel new").Hash, t0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("code created with a cancelled context: err = %v, want ErrNotFound", err)
+	}
+	for _, name := range []string{"cancel new", "cancel renewed"} {
+		if _, err := s.GetSession(live, sampleSession(name).IDHash, t0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("session %q created with a cancelled context: err = %v, want ErrNotFound", name, err)
+		}
+	}
+	for _, h := range [][]byte{sampleRefresh("cancel new").Hash, nextRefresh(rt, "cancel next").Hash} {
+		if _, err := s.GetRefreshToken(live, h, t0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("refresh token stored with a cancelled context: err = %v, want ErrNotFound", err)
+		}
+	}
+	if ok, err := s.AccessTokenRevoked(live, "jti cancel new"); err != nil || ok {
+		t.Errorf("jti revoked with a cancelled context: AccessTokenRevoked = %v, %v; want false, nil", ok, err)
+	}
+}
