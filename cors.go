@@ -114,11 +114,7 @@ func (s *Server) originBoundToClient(next http.Handler) http.Handler {
 			return
 		}
 		if len(origins) != 1 || !slices.Contains(c.AllowedOrigins, origins[0]) {
-			s.writeJSONError(w, r, &Error{
-				Code:        ErrCodeInvalidClient,
-				Description: "this client may not be used from this web origin",
-				Status:      http.StatusUnauthorized,
-			})
+			s.writeJSONError(w, r, oauthError(codeInvalidClient, "this client may not be used from this web origin").withStatus(http.StatusUnauthorized))
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -23,12 +23,12 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if client.Public {
-		s.writeJSONError(w, r, &Error{Code: ErrCodeInvalidClient, Description: "introspection needs a confidential client", Status: http.StatusUnauthorized})
+		s.writeJSONError(w, r, oauthError(codeInvalidClient, "introspection needs a confidential client").withStatus(http.StatusUnauthorized))
 		return
 	}
 	tok := p["token"]
 	if tok == "" {
-		s.writeJSONError(w, r, oauthError(ErrCodeInvalidRequest, "token is required"))
+		s.writeJSONError(w, r, oauthError(codeInvalidRequest, "token is required"))
 		return
 	}
 	resp, err := s.introspect(r, client, tok)
@@ -55,7 +55,7 @@ func (s *Server) introspect(r *http.Request, client *Client, tok string) (map[st
 		case errors.Is(err, store.ErrNotFound):
 			return inactive, nil
 		case err != nil:
-			return nil, withCause(errStoreUnavailable, err)
+			return nil, errStoreUnavailable.withCause(err)
 		}
 		if !rt.UsedAt.IsZero() || rt.ClientID != client.ID {
 			return inactive, nil
@@ -75,7 +75,7 @@ func (s *Server) introspect(r *http.Request, client *Client, tok string) (map[st
 	// refuses the token when it cannot.
 	claims, err := s.verifier.Verify(ctx, tok)
 	if errors.Is(err, errRevocationUnavailable) {
-		return nil, withCause(errStoreUnavailable, err)
+		return nil, errStoreUnavailable.withCause(err)
 	}
 	if err != nil {
 		return inactive, nil

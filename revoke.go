@@ -25,7 +25,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := p["token"]
 	if tok == "" {
-		s.writeJSONError(w, r, oauthError(ErrCodeInvalidRequest, "token is required"))
+		s.writeJSONError(w, r, oauthError(codeInvalidRequest, "token is required"))
 		return
 	}
 	if err := s.revoke(r, client, tok); err != nil {
@@ -36,7 +36,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-var errStoreUnavailable = &Error{Code: ErrCodeServerError, Description: "the server could not complete the request", Status: http.StatusServiceUnavailable}
+var errStoreUnavailable = oauthError(codeServerError, "the server could not complete the request").withStatus(http.StatusServiceUnavailable)
 
 func (s *Server) revoke(r *http.Request, client *Client, tok string) error {
 	ctx := r.Context()
@@ -52,25 +52,25 @@ func (s *Server) revoke(r *http.Request, client *Client, tok string) error {
 		case errors.Is(err, store.ErrNotFound):
 			return nil
 		case err != nil:
-			return withCause(errStoreUnavailable, err)
+			return errStoreUnavailable.withCause(err)
 		}
 		if rt.ClientID != client.ID {
-			return oauthError(ErrCodeUnauthorizedClient, "the token was not issued to this client")
+			return oauthError(codeUnauthorizedClient, "the token was not issued to this client")
 		}
 		if err := s.store.RevokeFamily(ctx, rt.FamilyID); err != nil {
-			return withCause(errStoreUnavailable, err)
+			return errStoreUnavailable.withCause(err)
 		}
 		return nil
 	}
 	claims, err := s.verifier.Verify(ctx, tok)
 	if errors.Is(err, errRevocationUnavailable) {
-		return withCause(errStoreUnavailable, err)
+		return errStoreUnavailable.withCause(err)
 	}
 	if err != nil {
 		return nil // not one of ours, or expired: nothing to revoke
 	}
 	if claims.ClientID() != client.ID {
-		return oauthError(ErrCodeUnauthorizedClient, "the token was not issued to this client")
+		return oauthError(codeUnauthorizedClient, "the token was not issued to this client")
 	}
 	jti, _ := claims["jti"].(string)
 	exp, err := expiry(claims)
@@ -78,19 +78,13 @@ func (s *Server) revoke(r *http.Request, client *Client, tok string) error {
 		return nil
 	}
 	if err := s.store.RevokeAccessToken(ctx, jti, exp); err != nil {
-		return withCause(errStoreUnavailable, err)
+		return errStoreUnavailable.withCause(err)
 	}
 	return nil
 }
 
 // maxTokenLen bounds a token presented to /revoke or /introspect.
 const maxTokenLen = 8 << 10
-
-func withCause(e *Error, cause error) *Error {
-	c := *e
-	c.Cause = cause
-	return &c
-}
 
 // expiry reads the exp claim (RFC 7519 §4.1.4), which the verifier returns
 // as a json.Number.

@@ -34,11 +34,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	grant := p["grant_type"]
 	switch {
 	case grant == "":
-		err = oauthError(ErrCodeInvalidRequest, "grant_type is required")
+		err = oauthError(codeInvalidRequest, "grant_type is required")
 	case grant != GrantAuthorizationCode && grant != GrantRefreshToken && grant != GrantClientCredentials:
-		err = oauthError(ErrCodeUnsupportedGrantType, "the grant type is not supported")
+		err = oauthError(codeUnsupportedGrantType, "the grant type is not supported")
 	case !client.allowsGrant(grant):
-		err = oauthError(ErrCodeUnauthorizedClient, "the client may not use this grant type")
+		err = oauthError(codeUnauthorizedClient, "the client may not use this grant type")
 	case grant == GrantAuthorizationCode:
 		resp, err = s.exchangeCode(r, client, p)
 	case grant == GrantRefreshToken:
@@ -72,15 +72,15 @@ func (s *Server) readClientRequest(r *http.Request) (*Client, params, error) {
 func readTokenForm(r *http.Request) (params, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, oauthError(ErrCodeInvalidRequest, "the body must be application/x-www-form-urlencoded")
+		return nil, oauthError(codeInvalidRequest, "the body must be application/x-www-form-urlencoded")
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, &Error{Code: ErrCodeInvalidRequest, Description: "the request body is too large", Status: http.StatusRequestEntityTooLarge}
+			return nil, oauthError(codeInvalidRequest, "the request body is too large").withStatus(http.StatusRequestEntityTooLarge)
 		}
-		return nil, oauthError(ErrCodeInvalidRequest, "the request body could not be read")
+		return nil, oauthError(codeInvalidRequest, "the request body could not be read")
 	}
 	return parseTokenForm(string(body))
 }
@@ -88,11 +88,11 @@ func readTokenForm(r *http.Request) (params, error) {
 // parseTokenForm is the pure parser behind readTokenForm (fuzzed).
 func parseTokenForm(body string) (params, error) {
 	if strings.Count(body, "&") >= maxParams {
-		return nil, oauthError(ErrCodeInvalidRequest, "the request has too many parameters")
+		return nil, oauthError(codeInvalidRequest, "the request has too many parameters")
 	}
 	values, err := url.ParseQuery(body)
 	if err != nil {
-		return nil, oauthError(ErrCodeInvalidRequest, "the body is not valid form encoding")
+		return nil, oauthError(codeInvalidRequest, "the body is not valid form encoding")
 	}
 	p, _, perr := singleValues(values)
 	if perr != nil {
@@ -107,7 +107,7 @@ func parseTokenForm(body string) (params, error) {
 // invalid_client, so nothing tells which part was wrong.
 func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) {
 	id, secret := p["client_id"], p["client_secret"]
-	badClient := &Error{Code: ErrCodeInvalidClient, Description: "client authentication failed", Status: http.StatusUnauthorized}
+	badClient := oauthError(codeInvalidClient, "client authentication failed").withStatus(http.StatusUnauthorized)
 	if h := r.Header.Get("Authorization"); h != "" {
 		user, pass, ok := r.BasicAuth()
 		if !ok {
@@ -120,7 +120,7 @@ func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) 
 			return nil, badClient
 		}
 		if secret != "" || (id != "" && id != uid) {
-			return nil, oauthError(ErrCodeInvalidRequest, "use one client authentication method")
+			return nil, oauthError(codeInvalidRequest, "use one client authentication method")
 		}
 		id, secret = uid, upass
 	}

@@ -7,7 +7,7 @@ package keystile
 // ask again (RFC 6749 §4.4.3).
 func (s *Server) clientCredentials(client *Client, p params) (*tokenResponse, error) {
 	if client.Public { // ValidateClient refuses this registration; keep the rule local too
-		return nil, oauthError(ErrCodeUnauthorizedClient, "a public client cannot use client credentials")
+		return nil, oauthError(codeUnauthorizedClient, "a public client cannot use client credentials")
 	}
 	scope := client.Scopes // RFC 6749 §3.3: the pre-defined default
 	if raw, ok := p["scope"]; ok {

@@ -9,7 +9,7 @@ import (
 	"github.com/keystile/keystile/store"
 )
 
-var errBadCode = oauthError(ErrCodeInvalidGrant, "the authorization code is invalid, expired, already used, or was issued to another client or redirect URI")
+var errBadCode = oauthError(codeInvalidGrant, "the authorization code is invalid, expired, already used, or was issued to another client or redirect URI")
 
 // exchangeCode redeems an authorization code (RFC 6749 §4.1.3, RFC 7636
 // §4.5). The code is consumed before anything else is checked, so that a
@@ -19,7 +19,7 @@ var errBadCode = oauthError(ErrCodeInvalidGrant, "the authorization code is inva
 func (s *Server) exchangeCode(r *http.Request, client *Client, p params) (*tokenResponse, error) {
 	code := p["code"]
 	if code == "" {
-		return nil, oauthError(ErrCodeInvalidRequest, "code is required")
+		return nil, oauthError(codeInvalidRequest, "code is required")
 	}
 	if len(code) > maxSecretLen {
 		return nil, errBadCode
@@ -44,10 +44,10 @@ func (s *Server) exchangeCode(r *http.Request, client *Client, p params) (*token
 		return nil, errBadCode
 	}
 	if p["code_verifier"] == "" {
-		return nil, oauthError(ErrCodeInvalidGrant, "code_verifier is required (PKCE)")
+		return nil, oauthError(codeInvalidGrant, "code_verifier is required (PKCE)")
 	}
 	if !verifyS256(p["code_verifier"], ac.Challenge) {
-		return nil, oauthError(ErrCodeInvalidGrant, "code_verifier does not match the code_challenge")
+		return nil, oauthError(codeInvalidGrant, "code_verifier does not match the code_challenge")
 	}
 	// A code issued in a browser session dies with it: signing out between
 	// the redirect and the redemption must not leave a fresh token family.
@@ -107,7 +107,7 @@ func (s *Server) sessionStillLive(r *http.Request, sessionHash []byte, familyID 
 		if err := s.store.RevokeFamily(r.Context(), familyID); err != nil {
 			return serverError(err)
 		}
-		return oauthError(ErrCodeInvalidGrant, "the session this code was issued in has ended")
+		return oauthError(codeInvalidGrant, "the session this code was issued in has ended")
 	case err != nil:
 		return serverError(err)
 	}

@@ -20,7 +20,7 @@ type grant struct {
 	authTime    time.Time
 }
 
-var errBadRefresh = oauthError(ErrCodeInvalidGrant, "the refresh token is invalid, expired, revoked, or was issued to another client")
+var errBadRefresh = oauthError(codeInvalidGrant, "the refresh token is invalid, expired, revoked, or was issued to another client")
 
 // issueRefreshToken creates a new token in g's family and returns it. Only
 // its hash is stored. Its idle expiry never passes the family's.
@@ -57,7 +57,7 @@ func (s *Server) refreshRecord(tok string, g grant, now, familyExpiresAt time.Ti
 func (s *Server) refresh(r *http.Request, client *Client, p params) (*tokenResponse, error) {
 	presented := p["refresh_token"]
 	if presented == "" {
-		return nil, oauthError(ErrCodeInvalidRequest, "refresh_token is required")
+		return nil, oauthError(codeInvalidRequest, "refresh_token is required")
 	}
 	if len(presented) > maxSecretLen {
 		return nil, errBadRefresh
@@ -89,7 +89,7 @@ func (s *Server) refresh(r *http.Request, client *Client, p params) (*tokenRespo
 		}
 		for _, sc := range requested {
 			if !slices.Contains(old.Scope, sc) {
-				return nil, oauthError(ErrCodeInvalidScope, "a refresh may not widen the granted scope")
+				return nil, oauthError(codeInvalidScope, "a refresh may not widen the granted scope")
 			}
 		}
 		scope = requested

@@ -521,7 +521,7 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		values := r.Header.Values("Authorization")
 		if len(values) > 1 {
-			writeBearerError(w, http.StatusBadRequest, ErrCodeInvalidRequest, "send exactly one Authorization header", "")
+			writeBearerError(w, http.StatusBadRequest, codeInvalidRequest, "send exactly one Authorization header", "")
 			return
 		}
 		token, ok := bearerToken(values)
@@ -531,7 +531,7 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 		}
 		claims, err := v.Verify(r.Context(), token)
 		if err != nil {
-			writeBearerError(w, http.StatusUnauthorized, ErrCodeInvalidToken, "the access token is invalid or expired", "")
+			writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid or expired", "")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(contextWithClaims(r.Context(), claims)))
@@ -561,7 +561,7 @@ const bearerRealm = `Bearer realm="keystile"`
 func writeBearerChallenge(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", bearerRealm)
 	writeSmallJSON(w, http.StatusUnauthorized, map[string]string{
-		"error":             "unauthorized",
+		"error":             codeNoCredentials,
 		"error_description": "a bearer access token is required",
 	})
 }
