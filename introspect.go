@@ -17,7 +17,7 @@ import (
 // issued to the asking client. Anything else is {"active": false}. A store
 // failure answers an error, never a stale "active": true (SECURITY.md §12).
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
-	client, p, err := s.readClientRequest(r)
+	client, p, err := s.readClientRequest(r, anyOrigin)
 	if err != nil {
 		s.writeJSONError(w, r, err)
 		return

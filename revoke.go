@@ -18,7 +18,7 @@ import (
 // tokens answer 200 as §2.2 requires, so the endpoint tells nothing about
 // tokens; but when the store fails, it never answers 200 (SECURITY.md §12).
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
-	client, p, err := s.readClientRequest(r)
+	client, p, err := s.readClientRequest(r, originBound)
 	if err != nil {
 		s.writeJSONError(w, r, err)
 		return

@@ -77,7 +77,7 @@ func userInfoToken(r *http.Request) (token string, present bool, e *oauthErr) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
 		return token, present, nil // no form body, so no token in it
 	}
-	p, err := readTokenForm(r)
+	p, _, err := readTokenForm(r)
 	if err != nil {
 		return "", false, oauthError(codeInvalidRequest, "the request body could not be read")
 	}
