@@ -99,26 +99,29 @@ func (s *Server) trySingleSignOn(w http.ResponseWriter, r *http.Request, ar *aut
 		return true
 	}
 	s.finishAuthorization(w, r, codeGrant{
-		clientID:    ar.client.ID,
+		grant: grant{
+			client:   ar.client,
+			subject:  id.Subject,
+			claims:   id.Claims,
+			scope:    ar.scope,
+			authTime: sess.AuthTime,
+			nonce:    ar.nonce,
+		},
 		redirectURI: ar.redirectURI,
 		state:       ar.state,
 		challenge:   ar.challenge,
-		nonce:       ar.nonce,
-		scope:       ar.scope,
-		identity:    id,
-		authTime:    sess.AuthTime,
 		sessionHash: sess.IDHash,
 	})
 	return true
 }
 
-// codeGrant is everything an authorization code is bound to.
+// codeGrant is everything an authorization code is bound to: the grant the
+// user gave, which /token turns into tokens, and what the redemption must
+// match or carry back.
 type codeGrant struct {
-	clientID, redirectURI, state, challenge, nonce string
-	scope                                          []string
-	identity                                       Identity
-	authTime                                       time.Time
-	sessionHash                                    []byte
+	grant
+	redirectURI, state, challenge string
+	sessionHash                   []byte // the browser session the code dies with
 }
 
 // finishAuthorization issues a code for g and sends the browser back to the
@@ -129,7 +132,7 @@ func (s *Server) finishAuthorization(w http.ResponseWriter, r *http.Request, g c
 		s.redirectError(w, r, g.redirectURI, g.state, serverError(err))
 		return
 	}
-	s.log.InfoContext(r.Context(), "authorization granted", "client_id", g.clientID, "sub", g.identity.Subject)
+	s.log.InfoContext(r.Context(), "authorization granted", "client_id", g.client.ID, "sub", g.subject)
 	s.redirectWith(w, r, g.redirectURI, g.state, url.Values{"code": {code}})
 }
 
@@ -141,11 +144,11 @@ func (s *Server) issueCode(ctx context.Context, g codeGrant) (string, error) {
 	now := s.now()
 	err := s.store.CreateCode(ctx, store.AuthCode{
 		Hash:          hashSecret(code),
-		ClientID:      g.clientID,
+		ClientID:      g.client.ID,
 		RedirectURI:   g.redirectURI,
 		Challenge:     g.challenge,
-		Subject:       g.identity.Subject,
-		Claims:        g.identity.Claims,
+		Subject:       g.subject,
+		Claims:        g.claims,
 		Scope:         g.scope,
 		Nonce:         g.nonce,
 		AuthTime:      g.authTime,

@@ -110,14 +110,17 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.finishAuthorization(w, r, codeGrant{
-		clientID:    pending.ClientID,
+		grant: grant{
+			client:   client,
+			subject:  id.Subject,
+			claims:   id.Claims,
+			scope:    pending.Scope,
+			authTime: now,
+			nonce:    pending.Nonce,
+		},
 		redirectURI: pending.RedirectURI,
 		state:       pending.State,
 		challenge:   pending.Challenge,
-		nonce:       pending.Nonce,
-		scope:       pending.Scope,
-		identity:    id,
-		authTime:    now,
 		sessionHash: sessionHash,
 	})
 }
