@@ -1,7 +1,6 @@
 package keystile
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -110,19 +109,7 @@ func (s *Server) writeJSONError(w http.ResponseWriter, r *http.Request, err erro
 	if e.code == codeInvalidClient && status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="keystile", charset="UTF-8"`)
 	}
-	writeJSON(w, status, map[string]string{"error": e.code, "error_description": e.description})
-}
-
-// writeJSON sends v with the headers every token-endpoint answer needs
-// (RFC 6749 §5.1): never cached.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json;charset=UTF-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	writeJSON(w, status, noStoreJSON, map[string]string{"error": e.code, "error_description": e.description})
 }
 
 // redirectError sends the user agent back to a redirect URI that has already
@@ -174,10 +161,4 @@ func (s *Server) logError(r *http.Request, e *oauthErr) {
 		return
 	}
 	s.log.DebugContext(r.Context(), "request refused", "path", r.URL.Path, "error", e.code, "description", e.description)
-}
-
-// writeJSONBody sends v as a 200 with the headers already set by the caller.
-func writeJSONBody(w http.ResponseWriter, v any) {
-	w.WriteHeader(http.StatusOK)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -33,7 +33,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		s.writeJSONError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, noStoreJSON, resp)
 }
 
 var inactive = map[string]any{"active": false}

@@ -57,7 +57,7 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	out := standardClaims(claims.Scopes(), id.Claims)
 	out["sub"] = sub
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, noStoreJSON, out)
 }
 
 // userInfoToken finds the bearer token of a /userinfo request. present is

@@ -560,7 +560,7 @@ const bearerRealm = `Bearer realm="keystile"`
 // challenge without an error code (RFC 6750 §3.1).
 func writeBearerChallenge(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", bearerRealm)
-	writeSmallJSON(w, http.StatusUnauthorized, map[string]string{
+	writeJSON(w, http.StatusUnauthorized, bearerJSON, map[string]string{
 		"error":             codeNoCredentials,
 		"error_description": "a bearer access token is required",
 	})
@@ -575,13 +575,5 @@ func writeBearerError(w http.ResponseWriter, status int, code, description, scop
 		challenge += `, scope="` + scope + `"`
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
-	writeSmallJSON(w, status, map[string]string{"error": code, "error_description": description})
-}
-
-func writeSmallJSON(w http.ResponseWriter, status int, v map[string]string) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json;charset=UTF-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	writeJSON(w, status, bearerJSON, map[string]string{"error": code, "error_description": description})
 }
