@@ -13,52 +13,47 @@ import (
 // heading must not drift when the message is reworded.
 func TestErrorPageTitles(t *testing.T) {
 	e := newTestEnv(t)
-	with := func(edit func(q url.Values)) url.Values {
+	authorize := func(name, value string) url.Values {
 		q := authorizeQuery()
-		edit(q)
+		if value == "" {
+			q.Del(name)
+		} else {
+			q.Add(name, value)
+		}
 		return q
 	}
-	const (
-		invalidLink = "This sign-in link is not valid"
-		cannotGoOn  = "We can't continue this sign-in"
-		expired     = "This sign-in page has expired"
-	)
+	unknownClient, unregistered, svc := authorizeQuery(), authorizeQuery(), authorizeQuery()
+	unknownClient.Set("client_id", "nobody")
+	unregistered.Set("redirect_uri", "https://evil.example.com/cb")
+	svc.Set("client_id", "svc")
+	loginForm := url.Values{"request_id": {"nope"}, "csrf_token": {"x"}, "username": {"alice"}, "password": {"p"}}
+	crossSite := http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://evil.example.com"}}
 	cases := []struct {
-		name      string
-		do        func() (*http.Response, string)
-		wantTitle string
+		name, path string
+		q          url.Values  // a GET with this query, or
+		form       url.Values  // a POST of this form
+		header     http.Header // with the POST
+		wantTitle  string
 	}{
-		{"unknown client", func() (*http.Response, string) {
-			return e.get(e.browser(), "/authorize", with(func(q url.Values) { q.Set("client_id", "nobody") }))
-		}, cannotGoOn},
-		{"unregistered redirect URI", func() (*http.Response, string) {
-			return e.get(e.browser(), "/authorize", with(func(q url.Values) { q.Set("redirect_uri", "https://evil.example.com/cb") }))
-		}, cannotGoOn},
-		{"missing redirect URI", func() (*http.Response, string) {
-			return e.get(e.browser(), "/authorize", with(func(q url.Values) { q.Del("redirect_uri") }))
-		}, invalidLink},
-		{"client_id twice", func() (*http.Response, string) {
-			return e.get(e.browser(), "/authorize", with(func(q url.Values) { q.Add("client_id", "spa") }))
-		}, invalidLink},
-		{"client not allowed to sign users in", func() (*http.Response, string) {
-			return e.get(e.browser(), "/authorize", with(func(q url.Values) { q.Set("client_id", "svc") }))
-		}, cannotGoOn},
-		{"login form of an unknown request", func() (*http.Response, string) {
-			return e.postForm(e.browser(), "/login", url.Values{"request_id": {"nope"}, "csrf_token": {"x"}, "username": {"alice"}, "password": {"p"}}, nil)
-		}, expired},
-		{"login form from another site", func() (*http.Response, string) {
-			return e.postForm(e.browser(), "/login", url.Values{"request_id": {"nope"}}, http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://evil.example.com"}})
-		}, cannotGoOn},
-		{"sign-out link of an unknown client", func() (*http.Response, string) {
-			return e.get(e.browser(), "/logout", url.Values{"client_id": {"nobody"}})
-		}, cannotGoOn},
-		{"sign-out link too long", func() (*http.Response, string) {
-			return e.get(e.browser(), "/logout", url.Values{"state": {strings.Repeat("s", 5000)}})
-		}, invalidLink},
+		{"unknown client", "/authorize", unknownClient, nil, nil, titleCannotGoOn},
+		{"unregistered redirect URI", "/authorize", unregistered, nil, nil, titleCannotGoOn},
+		{"missing redirect URI", "/authorize", authorize("redirect_uri", ""), nil, nil, titleInvalidLink},
+		{"client_id twice", "/authorize", authorize("client_id", "spa"), nil, nil, titleInvalidLink},
+		{"client not allowed to sign users in", "/authorize", svc, nil, nil, titleCannotGoOn},
+		{"sign-out link of an unknown client", "/logout", url.Values{"client_id": {"nobody"}}, nil, nil, titleCannotGoOn},
+		{"sign-out link too long", "/logout", url.Values{"state": {strings.Repeat("s", 5000)}}, nil, nil, titleInvalidLink},
+		{"login form of an unknown request", "/login", nil, loginForm, nil, titleExpired},
+		{"login form from another site", "/login", nil, loginForm, crossSite, titleCannotGoOn},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := tc.do()
+			var resp *http.Response
+			var body string
+			if tc.form != nil {
+				resp, body = e.postForm(e.browser(), tc.path, tc.form, tc.header)
+			} else {
+				resp, body = e.get(e.browser(), tc.path, tc.q)
+			}
 			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
 				t.Fatalf("status %d, Content-Type %q: not an error page", resp.StatusCode, ct)
 			}
