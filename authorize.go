@@ -40,7 +40,7 @@ type authRequest struct {
 func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	values, err := authorizeValues(r)
 	if err != nil {
-		s.errorPage(w, r, oauthError(ErrCodeInvalidRequest, "The request could not be read."))
+		s.errorPage(w, r, oauthError(codeInvalidRequest, "The request could not be read."))
 		return
 	}
 	p, repeated, perr := singleValues(values)
@@ -62,7 +62,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ar.promptNone {
-		s.redirectError(w, r, ar.redirectURI, ar.state, oauthError("login_required", "the user must sign in"))
+		s.redirectError(w, r, ar.redirectURI, ar.state, oauthError(codeLoginRequired, "the user must sign in"))
 		return
 	}
 	s.startLogin(w, r, ar)
@@ -99,26 +99,29 @@ func (s *Server) trySingleSignOn(w http.ResponseWriter, r *http.Request, ar *aut
 		return true
 	}
 	s.finishAuthorization(w, r, codeGrant{
-		clientID:    ar.client.ID,
+		grant: grant{
+			client:   ar.client,
+			subject:  id.Subject,
+			claims:   id.Claims,
+			scope:    ar.scope,
+			authTime: sess.AuthTime,
+			nonce:    ar.nonce,
+		},
 		redirectURI: ar.redirectURI,
 		state:       ar.state,
 		challenge:   ar.challenge,
-		nonce:       ar.nonce,
-		scope:       ar.scope,
-		identity:    id,
-		authTime:    sess.AuthTime,
 		sessionHash: sess.IDHash,
 	})
 	return true
 }
 
-// codeGrant is everything an authorization code is bound to.
+// codeGrant is everything an authorization code is bound to: the grant the
+// user gave, which /token turns into tokens, and what the redemption must
+// match or carry back.
 type codeGrant struct {
-	clientID, redirectURI, state, challenge, nonce string
-	scope                                          []string
-	identity                                       Identity
-	authTime                                       time.Time
-	sessionHash                                    []byte
+	grant
+	redirectURI, state, challenge string
+	sessionHash                   []byte // the browser session the code dies with
 }
 
 // finishAuthorization issues a code for g and sends the browser back to the
@@ -129,7 +132,7 @@ func (s *Server) finishAuthorization(w http.ResponseWriter, r *http.Request, g c
 		s.redirectError(w, r, g.redirectURI, g.state, serverError(err))
 		return
 	}
-	s.log.InfoContext(r.Context(), "authorization granted", "client_id", g.clientID, "sub", g.identity.Subject)
+	s.log.InfoContext(r.Context(), "authorization granted", "client_id", g.client.ID, "sub", g.subject)
 	s.redirectWith(w, r, g.redirectURI, g.state, url.Values{"code": {code}})
 }
 
@@ -141,11 +144,11 @@ func (s *Server) issueCode(ctx context.Context, g codeGrant) (string, error) {
 	now := s.now()
 	err := s.store.CreateCode(ctx, store.AuthCode{
 		Hash:          hashSecret(code),
-		ClientID:      g.clientID,
+		ClientID:      g.client.ID,
 		RedirectURI:   g.redirectURI,
 		Challenge:     g.challenge,
-		Subject:       g.identity.Subject,
-		Claims:        g.identity.Claims,
+		Subject:       g.subject,
+		Claims:        g.claims,
 		Scope:         g.scope,
 		Nonce:         g.nonce,
 		AuthTime:      g.authTime,
@@ -171,10 +174,10 @@ func authorizeValues(r *http.Request) (map[string][]string, error) {
 
 // authorizeClient finds the client and checks the redirect URI. Its error is
 // always for an error page: until both are checked, nothing may redirect.
-func (s *Server) authorizeClient(p params, repeated []string, perr *Error) (*authRequest, *Error) {
+func (s *Server) authorizeClient(p params, repeated []string, perr *oauthErr) (*authRequest, *oauthErr) {
 	for _, name := range []string{"client_id", "redirect_uri"} {
 		if slices.Contains(repeated, name) {
-			return nil, &Error{Code: ErrCodeInvalidRequest, Description: "The sign-in link names its " + name + " more than once, so it cannot be trusted."}
+			return nil, oauthError(codeInvalidRequest, "The sign-in link names its "+name+" more than once, so it cannot be trusted.")
 		}
 	}
 	if perr != nil && p == nil { // too many parameters: nothing can be trusted
@@ -183,17 +186,17 @@ func (s *Server) authorizeClient(p params, repeated []string, perr *Error) (*aut
 	id := p["client_id"]
 	client, ok := s.clients[id]
 	if id == "" || !ok {
-		return nil, &Error{Code: ErrCodeInvalidRequest, Description: "The application that sent you here is not registered with this sign-in service."}
+		return nil, oauthError(codeInvalidRequest, "The application that sent you here is not registered with this sign-in service.").withTitle(titleCannotGoOn)
 	}
 	if !client.allowsGrant(GrantAuthorizationCode) {
-		return nil, &Error{Code: ErrCodeUnauthorizedClient, Description: "This application is not allowed to sign users in."}
+		return nil, oauthError(codeUnauthorizedClient, "This application is not allowed to sign users in.")
 	}
 	uri := p["redirect_uri"]
 	if uri == "" {
-		return nil, &Error{Code: ErrCodeInvalidRequest, Description: "The sign-in link does not say where to return to (redirect_uri is required)."}
+		return nil, oauthError(codeInvalidRequest, "The sign-in link does not say where to return to (redirect_uri is required).")
 	}
 	if !client.matchRedirectURI(uri) {
-		return nil, &Error{Code: ErrCodeInvalidRequest, Description: "The sign-in link asks to return to an address that is not registered for this application."}
+		return nil, oauthError(codeInvalidRequest, "The sign-in link asks to return to an address that is not registered for this application.").withTitle(titleCannotGoOn)
 	}
 	ar := &authRequest{client: client, redirectURI: uri}
 	// The state is echoed only when it was sent once and is not oversized;
@@ -205,33 +208,33 @@ func (s *Server) authorizeClient(p params, repeated []string, perr *Error) (*aut
 }
 
 // authorizeParams checks everything else; its errors are redirected.
-func (s *Server) authorizeParams(p params, ar *authRequest) *Error {
+func (s *Server) authorizeParams(p params, ar *authRequest) *oauthErr {
 	if len(p["state"]) > maxStateLen {
-		return oauthError(ErrCodeInvalidRequest, "state is too long")
+		return oauthError(codeInvalidRequest, "state is too long")
 	}
 	if _, ok := p["request"]; ok {
-		return oauthError("request_not_supported", "request objects are not supported")
+		return oauthError(codeRequestNotSupported, "request objects are not supported")
 	}
 	if _, ok := p["request_uri"]; ok {
-		return oauthError("request_uri_not_supported", "request_uri is not supported")
+		return oauthError(codeRequestURINotSupported, "request_uri is not supported")
 	}
 	switch rt := p["response_type"]; rt {
 	case "code":
 	case "":
-		return oauthError(ErrCodeInvalidRequest, "response_type is required")
+		return oauthError(codeInvalidRequest, "response_type is required")
 	default:
-		return oauthError(ErrCodeUnsupportedResponseType, "only response_type=code is supported")
+		return oauthError(codeUnsupportedResponseType, "only response_type=code is supported")
 	}
 	if rm, ok := p["response_mode"]; ok && rm != "query" {
-		return oauthError(ErrCodeInvalidRequest, "only response_mode=query is supported")
+		return oauthError(codeInvalidRequest, "only response_mode=query is supported")
 	}
 	// PKCE is required for every client, and only S256: a missing method is
 	// never taken to mean plain (RFC 9700 §2.1.1, RFC 7636 §4.3).
 	if p["code_challenge_method"] != "S256" {
-		return oauthError(ErrCodeInvalidRequest, "PKCE is required: send code_challenge with code_challenge_method=S256")
+		return oauthError(codeInvalidRequest, "PKCE is required: send code_challenge with code_challenge_method=S256")
 	}
 	if !validChallenge(p["code_challenge"]) {
-		return oauthError(ErrCodeInvalidRequest, "code_challenge must be 43 base64url characters (S256)")
+		return oauthError(codeInvalidRequest, "code_challenge must be 43 base64url characters (S256)")
 	}
 	ar.challenge = p["code_challenge"]
 	scope, e := ar.client.parseScope(p["scope"])
@@ -240,20 +243,20 @@ func (s *Server) authorizeParams(p params, ar *authRequest) *Error {
 	}
 	ar.scope = scope
 	if len(p["nonce"]) > maxNonceLen {
-		return oauthError(ErrCodeInvalidRequest, "nonce is too long")
+		return oauthError(codeInvalidRequest, "nonce is too long")
 	}
 	ar.nonce = p["nonce"]
 	prompts := strings.Fields(p["prompt"])
 	ar.promptNone = slices.Contains(prompts, "none")
 	ar.promptLogin = slices.Contains(prompts, "login")
 	if ar.promptNone && len(prompts) > 1 {
-		return oauthError(ErrCodeInvalidRequest, "prompt=none cannot be combined with other values")
+		return oauthError(codeInvalidRequest, "prompt=none cannot be combined with other values")
 	}
 	ar.maxAge = -1
 	if v, ok := p["max_age"]; ok {
 		secs, err := strconv.ParseUint(v, 10, 32)
 		if err != nil {
-			return oauthError(ErrCodeInvalidRequest, "max_age must be a number of seconds")
+			return oauthError(codeInvalidRequest, "max_age must be a number of seconds")
 		}
 		ar.maxAge = time.Duration(secs) * time.Second
 	}
@@ -264,7 +267,7 @@ func (s *Server) authorizeParams(p params, ar *authRequest) *Error {
 // the login form.
 func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, ar *authRequest) {
 	if !s.pending.allowAddress(s.clientAddr(r), s.now()) {
-		s.errorPage(w, r, &Error{Code: "temporarily_unavailable", Description: "Too many sign-in pages were opened from your network. Wait a minute, then try again.", Status: http.StatusTooManyRequests})
+		s.errorPage(w, r, oauthError(codeTemporarilyUnavailable, "Too many sign-in pages were opened from your network. Wait a minute, then try again.").withStatus(http.StatusTooManyRequests))
 		return
 	}
 	browser := s.browserID(w, r)

@@ -202,12 +202,12 @@ func matchLoopbackAnyPort(registered, uri string) bool {
 
 // parseScope splits a scope parameter (RFC 6749 §3.3) and checks every token
 // against the client's list. Repeated tokens are folded; order is kept.
-func (c *Client) parseScope(raw string) ([]string, *Error) {
+func (c *Client) parseScope(raw string) ([]string, *oauthErr) {
 	if raw == "" {
 		return nil, nil
 	}
 	if len(raw) > 2000 {
-		return nil, oauthError(ErrCodeInvalidScope, "the scope parameter is too long")
+		return nil, oauthError(codeInvalidScope, "the scope parameter is too long")
 	}
 	var out []string
 	for _, s := range strings.Split(raw, " ") {
@@ -215,10 +215,10 @@ func (c *Client) parseScope(raw string) ([]string, *Error) {
 			continue
 		}
 		if !validScopeToken(s) {
-			return nil, oauthError(ErrCodeInvalidScope, "the scope parameter is malformed")
+			return nil, oauthError(codeInvalidScope, "the scope parameter is malformed")
 		}
 		if !slices.Contains(c.Scopes, s) {
-			return nil, oauthError(ErrCodeInvalidScope, "the client may not request this scope")
+			return nil, oauthError(codeInvalidScope, "the client may not request this scope")
 		}
 		if !slices.Contains(out, s) {
 			out = append(out, s)

@@ -1,11 +1,7 @@
 package keystile
 
 import (
-	"bytes"
-	"io"
-	"mime"
 	"net/http"
-	"net/url"
 	"slices"
 
 	"github.com/go-chi/cors"
@@ -34,7 +30,7 @@ const corsMaxAge = 600
 // folding, and never the "null" origin of sandboxed frames and file: pages
 // (ValidateClient refuses it at registration, so it is in no list).
 // Which client may use which origin is checked per request by
-// originBoundToClient, since a preflight carries no client_id.
+// checkOrigin, since a preflight carries no client_id.
 func (s *Server) clientCORS(methods ...string) func(http.Handler) http.Handler {
 	allowed := map[string]bool{}
 	for _, c := range s.clients {
@@ -82,92 +78,30 @@ func preflightOnly(methods ...string) http.HandlerFunc {
 	}
 }
 
-// originBoundToClient refuses a browser request to /token or /revoke that
-// comes from an origin the identified client did not register, before
-// anything is redeemed or revoked. CORS alone cannot do this: a form-encoded
-// POST is a "simple" request that the browser sends without a preflight,
-// so the server would redeem the code and only the reading of the answer
-// would be blocked; and an origin registered by one client would otherwise
-// be able to use every other public client.
+// checkOrigin refuses a browser request to /token or /revoke that comes from
+// an origin the client it names (id) did not register, before anything is
+// redeemed or revoked. CORS alone cannot do this: a form-encoded POST is a
+// "simple" request that the browser sends without a preflight, so the
+// server would redeem the code and only the reading of the answer would be
+// blocked; and an origin registered by one client would otherwise be able to
+// use every other public client.
 //
 // The answer is invalid_client (RFC 6749 §5.2): for a browser client, the
 // origin is part of who it is. A request with no Origin (a server, a native
 // app, a curl) and a same-origin request (an app served from the issuer's
 // own origin, which needs no CORS) are not checked; neither is a request
 // whose client cannot be identified, which the endpoint itself refuses.
-func (s *Server) originBoundToClient(next http.Handler) http.Handler {
-	own := s.issuer.Scheme + "://" + s.issuer.Host
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		origins, sent := r.Header["Origin"]
-		if !sent || (len(origins) == 1 && origins[0] == own) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		id, ok := requestClientID(r)
-		if !ok {
-			next.ServeHTTP(w, r)
-			return
-		}
-		c, known := s.clients[id]
-		if !known {
-			next.ServeHTTP(w, r)
-			return
-		}
-		if len(origins) != 1 || !slices.Contains(c.AllowedOrigins, origins[0]) {
-			s.writeJSONError(w, r, &Error{
-				Code:        ErrCodeInvalidClient,
-				Description: "this client may not be used from this web origin",
-				Status:      http.StatusUnauthorized,
-			})
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// requestClientID finds the client_id of a /token or /revoke request the way
-// authenticateClient does (the Basic user name, else the body's client_id),
-// and puts the body back for the handler. It reports false when there is no
-// single client_id to find; the handler then answers the request's problem.
-func requestClientID(r *http.Request) (string, bool) {
-	if r.Header.Get("Authorization") != "" {
-		user, _, ok := r.BasicAuth()
-		if !ok {
-			return "", false
-		}
-		id, err := url.QueryUnescape(user)
-		return id, err == nil && id != ""
+func (s *Server) checkOrigin(r *http.Request, id string) error {
+	origins, sent := r.Header["Origin"]
+	if !sent || (len(origins) == 1 && origins[0] == s.issuer.Scheme+"://"+s.issuer.Host) {
+		return nil
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
-		return "", false
+	c, known := s.clients[id]
+	if id == "" || !known {
+		return nil
 	}
-	// The body is already bounded by limitRequest. Whatever was read goes
-	// back, followed by the read error if there was one, so the handler sees
-	// exactly the body it would have seen.
-	body, err := io.ReadAll(r.Body)
-	r.Body = readCloser{io.MultiReader(bytes.NewReader(body), errReader{err}), r.Body}
-	if err != nil {
-		return "", false
+	if len(origins) != 1 || !slices.Contains(c.AllowedOrigins, origins[0]) {
+		return oauthError(codeInvalidClient, "this client may not be used from this web origin").withStatus(http.StatusUnauthorized)
 	}
-	values, err := url.ParseQuery(string(body))
-	if err != nil || len(values["client_id"]) != 1 {
-		return "", false
-	}
-	return values["client_id"][0], values["client_id"][0] != ""
-}
-
-// readCloser reads from the replayed body and closes the original one.
-type readCloser struct {
-	io.Reader
-	io.Closer
-}
-
-// errReader returns err at the end of a replayed body, or io.EOF.
-type errReader struct{ err error }
-
-func (e errReader) Read([]byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	return 0, io.EOF
+	return nil
 }

@@ -65,9 +65,7 @@ func (s *Server) metadataDocument() metadata {
 
 // handleMetadata serves /.well-known/oauth-authorization-server (RFC 8414 §3).
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	w.Header().Set("Content-Type", "application/json")
-	writeJSONBody(w, s.metadataDocument())
+	writeJSON(w, http.StatusOK, metadataJSON, s.metadataDocument())
 }
 
 // openIDConfiguration is the OpenID Provider metadata (OIDC Discovery 1.0
@@ -105,7 +103,5 @@ func (s *Server) openIDConfigurationDocument() openIDConfiguration {
 // handleOpenIDConfiguration serves /.well-known/openid-configuration (OIDC
 // Discovery 1.0 §4).
 func (s *Server) handleOpenIDConfiguration(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "public, max-age=300")
-	w.Header().Set("Content-Type", "application/json")
-	writeJSONBody(w, s.openIDConfigurationDocument())
+	writeJSON(w, http.StatusOK, metadataJSON, s.openIDConfigurationDocument())
 }

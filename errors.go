@@ -1,56 +1,98 @@
 package keystile
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
 )
 
-// OAuth 2 error codes (RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1).
+// OAuth 2 error codes, as the protocol spells them (RFC 6749 §4.1.2.1 and
+// §5.2, RFC 6750 §3.1, OIDC Core §3.1.2.6). Every code Keystile sends is
+// one of these, so that a typo cannot invent a code no client knows.
 const (
-	ErrCodeInvalidRequest          = "invalid_request"
-	ErrCodeInvalidClient           = "invalid_client"
-	ErrCodeInvalidGrant            = "invalid_grant"
-	ErrCodeUnauthorizedClient      = "unauthorized_client"
-	ErrCodeUnsupportedGrantType    = "unsupported_grant_type"
-	ErrCodeUnsupportedResponseType = "unsupported_response_type"
-	ErrCodeInvalidScope            = "invalid_scope"
-	ErrCodeAccessDenied            = "access_denied"
-	ErrCodeServerError             = "server_error"
-	ErrCodeInvalidToken            = "invalid_token"
-	ErrCodeInsufficientScope       = "insufficient_scope"
+	codeInvalidRequest          = "invalid_request"
+	codeInvalidClient           = "invalid_client"
+	codeInvalidGrant            = "invalid_grant"
+	codeUnauthorizedClient      = "unauthorized_client"
+	codeUnsupportedGrantType    = "unsupported_grant_type"
+	codeUnsupportedResponseType = "unsupported_response_type"
+	codeInvalidScope            = "invalid_scope"
+	codeAccessDenied            = "access_denied"
+	codeServerError             = "server_error"
+	codeTemporarilyUnavailable  = "temporarily_unavailable"
+	codeInvalidToken            = "invalid_token"
+	codeInsufficientScope       = "insufficient_scope"
+	codeLoginRequired           = "login_required"
+	codeRequestNotSupported     = "request_not_supported"
+	codeRequestURINotSupported  = "request_uri_not_supported"
+	// codeNoCredentials is not an RFC code: RFC 6750 §3.1 gives a request
+	// that sent no token a challenge without one, and the JSON body that
+	// goes with it still needs an error member.
+	codeNoCredentials = "unauthorized"
 )
 
-// Error is an OAuth error: an RFC code and a description that is safe to show
-// to the client. The cause, if any, is only logged.
-type Error struct {
-	Code        string
-	Description string
-	Status      int   // HTTP status for JSON answers; 400 when zero
-	Cause       error // logged, never sent
+// oauthErr is an OAuth error: an RFC code and a description that is safe to
+// show to the client. The cause, if any, is only logged. Build one with
+// oauthError or serverError; the with methods return changed copies, so that
+// package-level errors stay shared and unchanged.
+type oauthErr struct {
+	code        string
+	description string
+	status      int    // HTTP status for JSON answers and pages; 400 when zero
+	title       string // heading of the error page; by code when empty (pages.go)
+	cause       error  // logged, never sent
 }
 
-func (e *Error) Error() string {
-	if e.Cause != nil {
-		return e.Code + ": " + e.Description + ": " + e.Cause.Error()
+func (e *oauthErr) Error() string {
+	if e.cause != nil {
+		return e.code + ": " + e.description + ": " + e.cause.Error()
 	}
-	return e.Code + ": " + e.Description
+	return e.code + ": " + e.description
 }
 
-func (e *Error) Unwrap() error { return e.Cause }
+func (e *oauthErr) Unwrap() error { return e.cause }
 
-func oauthError(code, description string) *Error {
-	return &Error{Code: code, Description: description}
+func oauthError(code, description string) *oauthErr {
+	return &oauthErr{code: code, description: description}
 }
 
-func serverError(cause error) *Error {
-	return &Error{Code: ErrCodeServerError, Description: "the server could not complete the request", Status: http.StatusInternalServerError, Cause: cause}
+func serverError(cause error) *oauthErr {
+	return oauthError(codeServerError, "the server could not complete the request").withStatus(http.StatusInternalServerError).withCause(cause)
 }
 
-// asOAuthError turns any error into an *Error, hiding what is not one.
-func asOAuthError(err error) *Error {
-	var e *Error
+// withStatus returns a copy of e answered with status instead of 400.
+func (e *oauthErr) withStatus(status int) *oauthErr {
+	c := *e
+	c.status = status
+	return &c
+}
+
+// withTitle returns a copy of e whose error page has the heading title: the
+// code alone cannot tell an unknown application from a malformed link.
+func (e *oauthErr) withTitle(title string) *oauthErr {
+	c := *e
+	c.title = title
+	return &c
+}
+
+// withCause returns a copy of e that logs cause.
+func (e *oauthErr) withCause(cause error) *oauthErr {
+	c := *e
+	c.cause = cause
+	return &c
+}
+
+// httpStatus is the status e is answered with.
+func (e *oauthErr) httpStatus() int {
+	if e.status == 0 {
+		return http.StatusBadRequest
+	}
+	return e.status
+}
+
+// asOAuthError turns any error into an *oauthErr, hiding what is not one.
+func asOAuthError(err error) *oauthErr {
+	var e *oauthErr
 	if errors.As(err, &e) {
 		return e
 	}
@@ -63,27 +105,11 @@ func asOAuthError(err error) *Error {
 func (s *Server) writeJSONError(w http.ResponseWriter, r *http.Request, err error) {
 	e := asOAuthError(err)
 	s.logError(r, e)
-	status := e.Status
-	if status == 0 {
-		status = http.StatusBadRequest
+	status := e.httpStatus()
+	if e.code == codeInvalidClient && status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="keystile", charset="UTF-8"`)
 	}
-	h := w.Header()
-	if e.Code == ErrCodeInvalidClient && status == http.StatusUnauthorized {
-		h.Set("WWW-Authenticate", `Basic realm="keystile", charset="UTF-8"`)
-	}
-	writeJSON(w, status, map[string]string{"error": e.Code, "error_description": e.Description})
-}
-
-// writeJSON sends v with the headers every token-endpoint answer needs
-// (RFC 6749 §5.1): never cached.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json;charset=UTF-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Pragma", "no-cache")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	writeJSON(w, status, noStoreJSON, map[string]string{"error": e.code, "error_description": e.description})
 }
 
 // redirectError sends the user agent back to a redirect URI that has already
@@ -92,9 +118,9 @@ func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, redirectU
 	e := asOAuthError(err)
 	s.logError(r, e)
 	q := url.Values{}
-	q.Set("error", e.Code)
-	if e.Description != "" {
-		q.Set("error_description", e.Description)
+	q.Set("error", e.code)
+	if e.description != "" {
+		q.Set("error_description", e.description)
 	}
 	s.redirectWith(w, r, redirectURI, state, q)
 }
@@ -124,25 +150,15 @@ func (s *Server) redirectWith(w http.ResponseWriter, r *http.Request, redirectUR
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 	e := asOAuthError(err)
 	s.logError(r, e)
-	status := e.Status
-	if status == 0 {
-		status = http.StatusBadRequest
-	}
-	s.renderError(w, status, errorView{Code: e.Code, Message: e.Description})
+	s.renderError(w, e.httpStatus(), errorView{Code: e.code, Message: e.description, Title: e.title})
 }
 
 // logError logs server errors with their cause, and client errors at debug
 // level; it logs the path only, never the query, which may carry codes.
-func (s *Server) logError(r *http.Request, e *Error) {
-	if e.Code == ErrCodeServerError {
-		s.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "error", e.Cause)
+func (s *Server) logError(r *http.Request, e *oauthErr) {
+	if e.code == codeServerError {
+		s.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "error", e.cause)
 		return
 	}
-	s.log.DebugContext(r.Context(), "request refused", "path", r.URL.Path, "error", e.Code, "description", e.Description)
-}
-
-// writeJSONBody sends v as a 200 with the headers already set by the caller.
-func writeJSONBody(w http.ResponseWriter, v any) {
-	w.WriteHeader(http.StatusOK)
-	_ = json.NewEncoder(w).Encode(v)
+	s.log.DebugContext(r.Context(), "request refused", "path", r.URL.Path, "error", e.code, "description", e.description)
 }

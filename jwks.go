@@ -1,8 +1,6 @@
 package keystile
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"slices"
 
@@ -51,15 +49,5 @@ const jwksMaxAge = "public, max-age=300"
 // handleJWKS serves GET /.well-known/jwks.json, the server's public keys
 // (RFC 7517 §5; RFC 8414 §2 jwks_uri).
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
-	body, err := json.Marshal(publicJWKS(s.publishedKeys()))
-	if err != nil {
-		s.writeJSONError(w, r, serverError(fmt.Errorf("encoding the JWKS: %w", err)))
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", jwksMaxAge)
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
+	writeJSON(w, http.StatusOK, jwksJSON, publicJWKS(s.publishedKeys()))
 }

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // keyRing holds the keys of a running Server: the one that signs, the keys
@@ -224,8 +222,3 @@ func (s *Server) SetKeys(keys []SigningKey) error {
 // signer returns the key that signs now. Read it once per token: a
 // rotation may land between two calls.
 func (s *Server) signer() SigningKey { return s.keys.signer() }
-
-// sign signs claims as an RFC 9068 access token with the key that signs now.
-func (s *Server) sign(claims jwt.MapClaims) (string, error) {
-	return s.signer().signAccessToken(claims)
-}

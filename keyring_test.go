@@ -74,7 +74,7 @@ func (e *rotEnv) claims(ttl time.Duration) jwt.MapClaims {
 // does.
 func (e *rotEnv) issue(t *testing.T) string {
 	t.Helper()
-	tok, err := e.srv.sign(e.claims(rotTTL))
+	tok, err := e.srv.signer().signAccessToken(e.claims(rotTTL))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +340,7 @@ func TestRotateKeyConcurrently(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			for range 10 {
-				tok, err := e.srv.sign(e.claims(rotTTL))
+				tok, err := e.srv.signer().signAccessToken(e.claims(rotTTL))
 				if err != nil {
 					t.Error(err)
 					return

@@ -322,13 +322,13 @@ func (s *Server) Handler() http.Handler {
 	pages.With(s.sameOriginForm).Post("/logout", s.handleLogout)
 
 	// What browser apps call cross-origin: CORS for the origins clients
-	// registered, each origin usable only by its own client (cors.go). The
-	// pages above are never CORS endpoints.
+	// registered; the handlers let each origin use only its own client
+	// (checkOrigin in cors.go). The pages above are never CORS endpoints.
 	post := r.With(s.clientCORS(http.MethodPost))
 	post.Options("/token", preflightOnly(http.MethodPost))
-	post.With(s.originBoundToClient).Post("/token", s.handleToken)
+	post.Post("/token", s.handleToken)
 	post.Options("/revoke", preflightOnly(http.MethodPost))
-	post.With(s.originBoundToClient).Post("/revoke", s.handleRevoke)
+	post.Post("/revoke", s.handleRevoke)
 	userinfo := r.With(s.clientCORS(http.MethodGet, http.MethodPost))
 	userinfo.Options("/userinfo", preflightOnly(http.MethodGet, http.MethodPost))
 	userinfo.Get("/userinfo", s.handleUserInfo)

@@ -15,7 +15,7 @@ const (
 	maxPasswordLen = 1024
 )
 
-var errLoginExpired = &Error{Code: ErrCodeInvalidRequest, Description: "This sign-in page has expired or was already used. Go back to the application and start again.", Status: http.StatusBadRequest}
+var errLoginExpired = oauthError(codeInvalidRequest, "This sign-in page has expired or was already used. Go back to the application and start again.").withTitle(titleExpired)
 
 // handleLogin serves the login form's POST. The form is bound to a pending
 // /authorize request by its request id, to the browser that started it by
@@ -25,7 +25,7 @@ var errLoginExpired = &Error{Code: ErrCodeInvalidRequest, Description: "This sig
 // browser back to the client with 303 (RFC 9700 §4.11).
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		s.errorPage(w, r, oauthError(ErrCodeInvalidRequest, "The form could not be read."))
+		s.errorPage(w, r, oauthError(codeInvalidRequest, "The form could not be read."))
 		return
 	}
 	p, _, perr := singleValues(r.PostForm)
@@ -50,7 +50,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.sameBrowser(r, pending) || !equalHash(hashSecret(p["csrf_token"]), pending.CSRFHash) {
-		s.errorPage(w, r, &Error{Code: ErrCodeAccessDenied, Description: "This sign-in page was not opened in this browser. Go back to the application and start again.", Status: http.StatusForbidden})
+		s.errorPage(w, r, oauthError(codeAccessDenied, "This sign-in page was not opened in this browser. Go back to the application and start again.").withStatus(http.StatusForbidden))
 		return
 	}
 	client, ok := s.clients[pending.ClientID]
@@ -110,14 +110,17 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.finishAuthorization(w, r, codeGrant{
-		clientID:    pending.ClientID,
+		grant: grant{
+			client:   client,
+			subject:  id.Subject,
+			claims:   id.Claims,
+			scope:    pending.Scope,
+			authTime: now,
+			nonce:    pending.Nonce,
+		},
 		redirectURI: pending.RedirectURI,
 		state:       pending.State,
 		challenge:   pending.Challenge,
-		nonce:       pending.Nonce,
-		scope:       pending.Scope,
-		identity:    id,
-		authTime:    now,
 		sessionHash: sessionHash,
 	})
 }

@@ -18,7 +18,7 @@ import (
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	values, err := authorizeValues(r)
 	if err != nil {
-		s.errorPage(w, r, oauthError(ErrCodeInvalidRequest, "The request could not be read."))
+		s.errorPage(w, r, oauthError(codeInvalidRequest, "The request could not be read."))
 		return
 	}
 	p, _, perr := singleValues(values)
@@ -29,7 +29,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	// state is echoed into the page and the redirect, the hint into the page:
 	// bound them as /authorize bounds state.
 	if len(p["state"]) > maxStateLen || len(p["id_token_hint"]) > maxTokenLen {
-		s.errorPage(w, r, oauthError(ErrCodeInvalidRequest, "The sign-out link is too long."))
+		s.errorPage(w, r, oauthError(codeInvalidRequest, "The sign-out link is too long."))
 		return
 	}
 	client, returnTo, e := s.logoutTarget(r, p)
@@ -62,7 +62,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !equalHash([]byte(p["csrf_token"]), []byte(logoutCSRF(cookie))) {
-		s.errorPage(w, r, &Error{Code: ErrCodeAccessDenied, Description: "This sign-out form is out of date. Reload the page and try again.", Status: http.StatusForbidden})
+		s.errorPage(w, r, oauthError(codeAccessDenied, "This sign-out form is out of date. Reload the page and try again.").withStatus(http.StatusForbidden))
 		return
 	}
 	if err := s.store.EndSession(r.Context(), hashSecret(cookie), true); err != nil {
@@ -82,12 +82,12 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 // both are sent, name the same client. Without a client there is nothing to
 // check a redirect URI against, so it is refused. Every error is for an
 // error page: nothing is redirected.
-func (s *Server) logoutTarget(r *http.Request, p params) (*Client, string, *Error) {
+func (s *Server) logoutTarget(r *http.Request, p params) (*Client, string, *oauthErr) {
 	var client *Client
 	if id := p["client_id"]; id != "" {
 		c, ok := s.clients[id]
 		if !ok {
-			return nil, "", oauthError(ErrCodeInvalidRequest, "The application that sent you here is not registered with this sign-in service.")
+			return nil, "", oauthError(codeInvalidRequest, "The application that sent you here is not registered with this sign-in service.").withTitle(titleCannotGoOn)
 		}
 		client = c
 	}
@@ -95,10 +95,10 @@ func (s *Server) logoutTarget(r *http.Request, p params) (*Client, string, *Erro
 		hinted, err := s.verifyIDTokenHint(hint)
 		if err != nil {
 			s.log.DebugContext(r.Context(), "id_token_hint refused", "error", err)
-			return nil, "", oauthError(ErrCodeInvalidRequest, "The sign-out link carries a sign-in token that this service cannot vouch for, so it was not followed.")
+			return nil, "", oauthError(codeInvalidRequest, "The sign-out link carries a sign-in token that this service cannot vouch for, so it was not followed.")
 		}
 		if client != nil && client != hinted {
-			return nil, "", oauthError(ErrCodeInvalidRequest, "The sign-out link names one application but carries the sign-in token of another, so it was not followed.")
+			return nil, "", oauthError(codeInvalidRequest, "The sign-out link names one application but carries the sign-in token of another, so it was not followed.")
 		}
 		client = hinted
 	}
@@ -107,7 +107,7 @@ func (s *Server) logoutTarget(r *http.Request, p params) (*Client, string, *Erro
 		return client, "", nil
 	}
 	if client == nil || !slices.Contains(client.PostLogoutRedirectURIs, uri) {
-		return nil, "", oauthError(ErrCodeInvalidRequest, "The sign-out link asks to return to an address that is not registered for this application.")
+		return nil, "", oauthError(codeInvalidRequest, "The sign-out link asks to return to an address that is not registered for this application.").withTitle(titleCannotGoOn)
 	}
 	return client, uri, nil
 }

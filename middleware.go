@@ -45,7 +45,7 @@ func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
 func (s *Server) sameOriginForm(next http.Handler) http.Handler {
 	p := http.NewCrossOriginProtection()
 	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.errorPage(w, r, &Error{Code: ErrCodeAccessDenied, Description: "This form was sent from another site, so it was refused.", Status: http.StatusForbidden})
+		s.errorPage(w, r, oauthError(codeAccessDenied, "This form was sent from another site, so it was refused.").withStatus(http.StatusForbidden))
 	}))
 	return p.Handler(next)
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash"
 	"slices"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -160,80 +159,10 @@ func (s *Server) idTokenAlgs() []string {
 	return algs
 }
 
-// idTokenGrant is what an ID token states: who signed in, when, for which
-// client, with what scope, and the access token issued alongside.
-type idTokenGrant struct {
-	clientID    string
-	identity    Identity
-	scope       []string
-	nonce       string // "" leaves the claim out
-	authTime    time.Time
-	accessToken string
-}
-
-// addIDToken puts an ID token into resp when the granted scope holds openid
-// (OIDC Core §3.1.3.3, §12.2); otherwise it leaves resp alone.
-func (s *Server) addIDToken(resp *tokenResponse, g idTokenGrant, now time.Time) error {
-	if !slices.Contains(g.scope, ScopeOpenID) {
-		return nil
-	}
-	tok, err := s.issueIDToken(g, now)
-	if err != nil {
-		return serverError(err)
-	}
-	resp.IDToken = tok
-	return nil
-}
-
-// issueIDToken signs an ID token (OIDC Core §2, §3.1.3.6):
-//
-//   - iss, sub; aud is the client_id alone, so azp is never needed (§2: azp
-//     is for an ID token with an audience other than the client).
-//   - exp is iat + AccessTokenTTL. ID tokens live as long as access tokens
-//     because a retired signing key stays in the JWKS for exactly that long
-//     (plus the leeway): every ID token Keystile signs verifies until it
-//     expires, even across a key rotation.
-//   - auth_time is when the user typed their password, also after single
-//     sign-on and on refresh (§12.2).
-//   - nonce is the /authorize value byte for byte, when one was sent.
-//   - at_hash is the left half of the hash of the access token (§3.1.3.6)
-//     with the hash of the signing alg: SHA-256 for RS256 and ES256, and
-//     SHA-512 for EdDSA with Ed25519, as the OIDC Core errata and go-oidc do.
-//   - the standard claims the scope releases (§5.4) from the user's claims.
-//
-// The header has typ "JWT" and the kid of the signing key.
-func (s *Server) issueIDToken(g idTokenGrant, now time.Time) (string, error) {
-	key, err := s.idTokenSigner()
-	if err != nil {
-		return "", err
-	}
-	claims := jwt.MapClaims{}
-	for k, v := range standardClaims(g.scope, g.identity.Claims) {
-		claims[k] = v
-	}
-	claims["iss"] = s.cfg.Issuer
-	claims["sub"] = g.identity.Subject
-	claims["aud"] = g.clientID
-	claims["iat"] = now.Unix()
-	claims["exp"] = now.Add(s.cfg.AccessTokenTTL).Unix()
-	if !g.authTime.IsZero() {
-		claims["auth_time"] = g.authTime.Unix()
-	}
-	if g.nonce != "" {
-		claims["nonce"] = g.nonce
-	}
-	if g.accessToken != "" {
-		h, err := tokenHash(key.alg, g.accessToken)
-		if err != nil {
-			return "", err
-		}
-		claims["at_hash"] = h
-	}
-	return key.signIDToken(claims)
-}
-
 // tokenHash is the at_hash of token for an ID token signed with alg (OIDC
-// Core §3.1.3.6): the base64url left half of its hash.
+// Core §3.1.3.6): the base64url left half of its hash, with the hash of the
+// signing alg: SHA-256 for RS256 and ES256, and SHA-512 for EdDSA with
+// Ed25519, as the OIDC Core errata and go-oidc do.
 func tokenHash(alg, token string) (string, error) {
 	var h hash.Hash
 	switch alg {

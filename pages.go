@@ -99,7 +99,7 @@ func newPageSet(b Branding, overrides fs.FS) (*pageSet, error) {
 			loginView:  loginView{ClientName: "Sample App", RequestID: "r", CSRFToken: "c", Username: "sample", Error: "Sample error.", Scopes: []string{"openid", "sample"}},
 			ScopeLines: scopeLines([]string{"openid", "sample"}), FocusPassword: true,
 		}},
-		{"error.html", &p.errorPage, errorPage{errorView: errorView{Code: ErrCodeInvalidRequest, Message: "Sample message.", Title: titleInvalidLink}, Hint: "Sample hint."}},
+		{"error.html", &p.errorPage, errorPage{errorView: errorView{Code: codeInvalidRequest, Message: "Sample message.", Title: titleInvalidLink}, Hint: "Sample hint."}},
 		{"logout.html", &p.logout, logoutPage{logoutView: logoutView{ClientName: "Sample App", Subject: "sample", CSRFToken: "c", ClientID: "app", PostLogoutRedirectURI: "https://app.example/", State: "s", IDTokenHint: "h"}}},
 		{"signed_out.html", &p.signedOut, signedOutPage{}},
 	} {
@@ -241,7 +241,7 @@ type loginView struct {
 
 // errorView is an error page. Code is the OAuth error code (RFC 6749
 // §4.1.2.1), shown small; Message is a safe sentence for the user. Title is
-// the heading; when empty, renderError derives it from Code and Message.
+// the heading; when empty, renderError picks one by Code.
 type errorView struct {
 	Code    string
 	Message string
@@ -309,20 +309,14 @@ const (
 	titleServer      = "Something went wrong"
 )
 
-// errorTitle picks the heading of an error page. The codes are coarse
-// (an unknown client and a malformed link are both invalid_request), so the
-// message, which the handlers write for users, refines them.
-func errorTitle(code, message string) string {
-	msg := strings.ToLower(message)
-	switch {
-	case code == ErrCodeServerError:
+// defaultErrorTitle is the heading of an error page whose error names none.
+// An error whose code says too little (an unknown application and a
+// malformed link are both invalid_request) carries its own title.
+func defaultErrorTitle(code string) string {
+	switch code {
+	case codeServerError:
 		return titleServer
-	case strings.Contains(msg, "expired"):
-		return titleExpired
-	case code == ErrCodeInvalidClient, code == ErrCodeUnauthorizedClient, code == ErrCodeAccessDenied,
-		strings.Contains(msg, "not registered"):
-		return titleCannotGoOn
-	case code == ErrCodeInvalidRequest:
+	case codeInvalidRequest:
 		return titleInvalidLink
 	default:
 		return titleCannotGoOn
@@ -349,14 +343,14 @@ func (s *Server) renderLogin(w http.ResponseWriter, status int, v loginView) {
 // message and the code, never a cause: errorView carries none.
 func (s *Server) renderError(w http.ResponseWriter, status int, v errorView) {
 	if v.Title == "" {
-		v.Title = errorTitle(v.Code, v.Message)
+		v.Title = defaultErrorTitle(v.Code)
 	}
 	ps := s.pageSet()
 	p := errorPage{errorView: v, Product: s.productName(), LogoURL: ps.logoURL}
 	if v.Message == "" {
 		p.Message = "The sign-in could not be completed."
 	}
-	if v.Code == ErrCodeServerError {
+	if v.Code == codeServerError {
 		p.Hint = "Please try again in a few minutes. If it keeps happening, contact the application's support."
 	} else {
 		p.Hint = "Go back to the application you came from and start signing in again."

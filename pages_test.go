@@ -343,10 +343,10 @@ func TestErrorPage(t *testing.T) {
 		wantText  string
 	}{
 		{"malformed link", errorView{Code: "invalid_request", Message: "The sign-in link names its client_id more than once, so it cannot be trusted."}, 400, "This sign-in link is not valid", "more than once"},
-		{"unknown client", errorView{Code: "invalid_request", Message: "The application that sent you here is not registered with this sign-in service."}, 400, "We can't continue this sign-in", "not registered"},
-		{"unregistered redirect", errorView{Code: "invalid_request", Message: "The sign-in link asks to return to an address that is not registered for this application."}, 400, "We can't continue this sign-in", "address that is not registered"},
+		{"unknown client", errorView{Code: "invalid_request", Message: "The application that sent you here is not registered with this sign-in service.", Title: titleCannotGoOn}, 400, "We can't continue this sign-in", "not registered"},
+		{"unregistered redirect", errorView{Code: "invalid_request", Message: "The sign-in link asks to return to an address that is not registered for this application.", Title: titleCannotGoOn}, 400, "We can't continue this sign-in", "address that is not registered"},
 		{"client not allowed", errorView{Code: "unauthorized_client", Message: "This application is not allowed to sign users in."}, 400, "We can't continue this sign-in", "not allowed"},
-		{"expired", errorView{Code: "invalid_request", Message: "This sign-in page has expired or was already used. Go back to the application and start again."}, 400, "This sign-in page has expired", "already used"},
+		{"expired", errorView{Code: "invalid_request", Message: "This sign-in page has expired or was already used. Go back to the application and start again.", Title: titleExpired}, 400, "This sign-in page has expired", "already used"},
 		{"server error", errorView{Code: "server_error", Message: "the server could not complete the request"}, 500, "Something went wrong", "could not complete"},
 		{"explicit title", errorView{Code: "access_denied", Message: "Refused.", Title: "Sign-in refused"}, 403, "Sign-in refused", "Refused."},
 		{"hostile message", errorView{Code: `<b>x</b>`, Message: `<script>alert(1)</script>`}, 400, "We can't continue this sign-in", "&lt;script&gt;alert(1)&lt;/script&gt;"},
@@ -491,7 +491,7 @@ func TestPageScreenshots(t *testing.T) {
 		ts.login = loginView{ClientName: "Photo Album", RequestID: "r", CSRFToken: "c", Username: "alice", Error: "That username and password do not match. Check them and try again.", Scopes: []string{"openid", "profile", "email"}}
 	})
 	ts.set(func(ts *pageTestServer) {
-		ts.errv = errorView{Code: "invalid_request", Message: "The application that sent you here is not registered with this sign-in service."}
+		ts.errv = errorView{Code: "invalid_request", Message: "The application that sent you here is not registered with this sign-in service.", Title: titleCannotGoOn}
 	})
 	for _, shot := range []struct{ name, path, size string }{
 		{"login-desktop.png", "/auth/authorize", "1280,800"},

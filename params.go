@@ -18,9 +18,9 @@ type params map[string]string
 // Parameters sent without a value are treated as omitted (RFC 6749 §3.1).
 // The names of the repeated parameters are returned with the error, sorted,
 // so that /authorize can tell a repeated client_id from a repeated scope.
-func singleValues(v url.Values) (params, []string, *Error) {
+func singleValues(v url.Values) (params, []string, *oauthErr) {
 	if len(v) > maxParams {
-		return nil, nil, oauthError(ErrCodeInvalidRequest, "the request has too many parameters")
+		return nil, nil, oauthError(codeInvalidRequest, "the request has too many parameters")
 	}
 	p := make(params, len(v))
 	var repeated []string
@@ -35,7 +35,7 @@ func singleValues(v url.Values) (params, []string, *Error) {
 	}
 	if len(repeated) > 0 {
 		slices.Sort(repeated)
-		return p, repeated, oauthError(ErrCodeInvalidRequest, "the parameter "+safeParamName(repeated[0])+" is repeated")
+		return p, repeated, oauthError(codeInvalidRequest, "the parameter "+safeParamName(repeated[0])+" is repeated")
 	}
 	return p, nil, nil
 }

@@ -72,7 +72,7 @@ func (e *testEnv) signOut(c *http.Client) {
 func (e *testEnv) refreshes(rt string) bool {
 	e.t.Helper()
 	a := e.token(refreshForm(rt), nil)
-	if a.AccessToken == "" && a.Error != ErrCodeInvalidGrant {
+	if a.AccessToken == "" && a.Error != codeInvalidGrant {
 		e.t.Fatalf("refresh answered %+v, want tokens or invalid_grant", a)
 	}
 	return a.AccessToken != ""

@@ -293,10 +293,10 @@ func FuzzParseTokenForm(f *testing.F) {
 	f.Add("&&&=&=")
 	f.Add(strings.Repeat("a=b&", 70))
 	f.Fuzz(func(t *testing.T, body string) {
-		p, err := parseTokenForm(body)
+		p, _, err := parseTokenForm(body)
 		if err != nil {
-			if _, ok := err.(*Error); !ok {
-				t.Fatalf("error of type %T, want *Error", err)
+			if _, ok := err.(*oauthErr); !ok {
+				t.Fatalf("error of type %T, want *oauthErr", err)
 			}
 			return
 		}

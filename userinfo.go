@@ -23,7 +23,7 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	token, present, e := userInfoToken(r)
 	if e != nil {
 		s.logError(r, e)
-		writeBearerError(w, http.StatusBadRequest, ErrCodeInvalidRequest, e.Description, "")
+		writeBearerError(w, http.StatusBadRequest, codeInvalidRequest, e.description, "")
 		return
 	}
 	if !present {
@@ -34,22 +34,22 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	claims, err := s.verifier.Verify(ctx, token)
 	if err != nil {
 		s.log.DebugContext(ctx, "userinfo refused a token", "error", err)
-		writeBearerError(w, http.StatusUnauthorized, ErrCodeInvalidToken, "the access token is invalid, expired or revoked", "")
+		writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid, expired or revoked", "")
 		return
 	}
 	sub := claims.Subject()
 	if _, ok := s.clients[claims.ClientID()]; !ok || sub == "" {
-		writeBearerError(w, http.StatusUnauthorized, ErrCodeInvalidToken, "the access token is invalid, expired or revoked", "")
+		writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid, expired or revoked", "")
 		return
 	}
 	if _, user := claims["auth_time"]; !user || !claims.HasScope(ScopeOpenID) {
-		writeBearerError(w, http.StatusForbidden, ErrCodeInsufficientScope, "the access token was not issued for an OpenID Connect sign-in", ScopeOpenID)
+		writeBearerError(w, http.StatusForbidden, codeInsufficientScope, "the access token was not issued for an OpenID Connect sign-in", ScopeOpenID)
 		return
 	}
 	id, err := s.currentIdentity(ctx, sub, claims)
 	switch {
 	case errors.Is(err, ErrUnknownUser):
-		writeBearerError(w, http.StatusUnauthorized, ErrCodeInvalidToken, "the user of this access token is no longer known", "")
+		writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "the user of this access token is no longer known", "")
 		return
 	case err != nil:
 		s.writeJSONError(w, r, serverError(err))
@@ -57,7 +57,7 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	out := standardClaims(claims.Scopes(), id.Claims)
 	out["sub"] = sub
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, noStoreJSON, out)
 }
 
 // userInfoToken finds the bearer token of a /userinfo request. present is
@@ -65,10 +65,10 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 // Authorization headers, two access_token parameters, a body that cannot be
 // read, or a token sent both ways (RFC 6750 §2: "MUST NOT use more than one
 // method").
-func userInfoToken(r *http.Request) (token string, present bool, e *Error) {
+func userInfoToken(r *http.Request) (token string, present bool, e *oauthErr) {
 	values := r.Header.Values("Authorization")
 	if len(values) > 1 {
-		return "", false, oauthError(ErrCodeInvalidRequest, "send exactly one Authorization header")
+		return "", false, oauthError(codeInvalidRequest, "send exactly one Authorization header")
 	}
 	token, present = bearerToken(values)
 	if r.Method != http.MethodPost {
@@ -77,14 +77,14 @@ func userInfoToken(r *http.Request) (token string, present bool, e *Error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
 		return token, present, nil // no form body, so no token in it
 	}
-	p, err := readTokenForm(r)
+	p, _, err := readTokenForm(r)
 	if err != nil {
-		return "", false, oauthError(ErrCodeInvalidRequest, "the request body could not be read")
+		return "", false, oauthError(codeInvalidRequest, "the request body could not be read")
 	}
 	bodyToken, inBody := p["access_token"]
 	switch {
 	case inBody && present:
-		return "", false, oauthError(ErrCodeInvalidRequest, "send the access token in one place only")
+		return "", false, oauthError(codeInvalidRequest, "send the access token in one place only")
 	case inBody:
 		return bodyToken, true, nil
 	}

@@ -530,7 +530,7 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		values := r.Header.Values("Authorization")
 		if len(values) > 1 {
-			writeBearerError(w, http.StatusBadRequest, ErrCodeInvalidRequest, "send exactly one Authorization header", "")
+			writeBearerError(w, http.StatusBadRequest, codeInvalidRequest, "send exactly one Authorization header", "")
 			return
 		}
 		token, ok := bearerToken(values)
@@ -540,7 +540,7 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 		}
 		claims, err := v.Verify(r.Context(), token)
 		if err != nil {
-			writeBearerError(w, http.StatusUnauthorized, ErrCodeInvalidToken, "the access token is invalid or expired", "")
+			writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid or expired", "")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(contextWithClaims(r.Context(), claims)))
@@ -569,8 +569,8 @@ const bearerRealm = `Bearer realm="keystile"`
 // challenge without an error code (RFC 6750 §3.1).
 func writeBearerChallenge(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", bearerRealm)
-	writeSmallJSON(w, http.StatusUnauthorized, map[string]string{
-		"error":             "unauthorized",
+	writeJSON(w, http.StatusUnauthorized, bearerJSON, map[string]string{
+		"error":             codeNoCredentials,
 		"error_description": "a bearer access token is required",
 	})
 }
@@ -584,13 +584,5 @@ func writeBearerError(w http.ResponseWriter, status int, code, description, scop
 		challenge += `, scope="` + scope + `"`
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
-	writeSmallJSON(w, status, map[string]string{"error": code, "error_description": description})
-}
-
-func writeSmallJSON(w http.ResponseWriter, status int, v map[string]string) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json;charset=UTF-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	writeJSON(w, status, bearerJSON, map[string]string{"error": code, "error_description": description})
 }

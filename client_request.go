@@ -1,0 +1,154 @@
+package keystile
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/keystile/keystile/password"
+)
+
+// originRule says whether an endpoint binds browser origins to clients.
+type originRule bool
+
+const (
+	// originBound: /token and /revoke, which browser apps call (cors.go).
+	originBound originRule = true
+	// anyOrigin: /introspect, which no browser app calls.
+	anyOrigin originRule = false
+)
+
+// readClientRequest reads the form of /token, /revoke or /introspect, once,
+// and authenticates the client that sent it. Where origins are bound, the
+// client the request claims to be is checked against the browser's Origin
+// first (checkOrigin), before the form's own problems are reported: a page
+// on a foreign origin learns nothing about the request it forged.
+func (s *Server) readClientRequest(r *http.Request, origins originRule) (*Client, params, error) {
+	p, values, err := readTokenForm(r)
+	if origins == originBound {
+		if oerr := s.checkOrigin(r, claimedClientID(r, values)); oerr != nil {
+			return nil, nil, oerr
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := s.authenticateClient(r, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return client, p, nil
+}
+
+// readTokenForm reads the body only (never the URL query: SECURITY.md §2)
+// as application/x-www-form-urlencoded, and refuses repeated parameters.
+// values is the body as url.ParseQuery reads it, repetitions and all, or nil
+// when it cannot be read or parsed; p is set only when the form is good.
+func readTokenForm(r *http.Request) (p params, values url.Values, err error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, nil, oauthError(codeInvalidRequest, "the body must be application/x-www-form-urlencoded")
+	}
+	// The body is already bounded by limitRequest.
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, nil, oauthError(codeInvalidRequest, "the request body is too large").withStatus(http.StatusRequestEntityTooLarge)
+		}
+		return nil, nil, oauthError(codeInvalidRequest, "the request body could not be read")
+	}
+	return parseTokenForm(string(body))
+}
+
+// parseTokenForm is the pure parser behind readTokenForm (fuzzed).
+func parseTokenForm(body string) (p params, values url.Values, err error) {
+	values, qerr := url.ParseQuery(body)
+	if qerr != nil {
+		values = nil
+	}
+	if strings.Count(body, "&") >= maxParams {
+		return nil, values, oauthError(codeInvalidRequest, "the request has too many parameters")
+	}
+	if qerr != nil {
+		return nil, nil, oauthError(codeInvalidRequest, "the body is not valid form encoding")
+	}
+	p, _, perr := singleValues(values)
+	if perr != nil {
+		return nil, values, perr
+	}
+	return p, values, nil
+}
+
+// claimedClientID is the client a request says it comes from, found the way
+// authenticateClient finds it (the Basic user name, else the form's
+// client_id), before anything is authenticated. It is "" when there is no
+// single client_id to find; the endpoint then answers the request's problem.
+func claimedClientID(r *http.Request, values url.Values) string {
+	if r.Header.Get("Authorization") != "" {
+		user, _, ok := r.BasicAuth()
+		if !ok {
+			return ""
+		}
+		id, err := url.QueryUnescape(user)
+		if err != nil {
+			return ""
+		}
+		return id
+	}
+	if len(values["client_id"]) != 1 {
+		return ""
+	}
+	return values["client_id"][0]
+}
+
+// authenticateClient identifies the client by client_secret_basic,
+// client_secret_post or, for public clients, client_id alone (RFC 6749
+// §2.3.1). Using two methods at once is an error. Every failure is the same
+// invalid_client, so nothing tells which part was wrong.
+func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) {
+	id, secret := p["client_id"], p["client_secret"]
+	badClient := oauthError(codeInvalidClient, "client authentication failed").withStatus(http.StatusUnauthorized)
+	if h := r.Header.Get("Authorization"); h != "" {
+		user, pass, ok := r.BasicAuth()
+		if !ok {
+			return nil, badClient
+		}
+		// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
+		uid, err1 := url.QueryUnescape(user)
+		upass, err2 := url.QueryUnescape(pass)
+		if err1 != nil || err2 != nil {
+			return nil, badClient
+		}
+		if secret != "" || (id != "" && id != uid) {
+			return nil, oauthError(codeInvalidRequest, "use one client authentication method")
+		}
+		id, secret = uid, upass
+	}
+	if id == "" {
+		return nil, badClient
+	}
+	client, ok := s.clients[id]
+	if !ok {
+		// Spend the same work as a real check, so timing does not reveal
+		// which client ids exist.
+		password.CheckClientSecret(r.Context(), dummySecretHash, secret)
+		return nil, badClient
+	}
+	if client.Public {
+		if secret != "" {
+			return nil, badClient
+		}
+		return client, nil
+	}
+	if secret == "" || !password.CheckClientSecret(r.Context(), client.SecretHash, secret) {
+		return nil, badClient
+	}
+	return client, nil
+}
+
+// dummySecretHash is checked against for unknown client ids.
+var dummySecretHash = password.HashClientSecret("keystile-dummy-secret")

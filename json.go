@@ -1,0 +1,62 @@
+package keystile
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// jsonHeaders are the headers of one kind of JSON answer. writeJSON sets them
+// before the status line, since nothing can be added after WriteHeader.
+type jsonHeaders map[string]string
+
+// The kinds of JSON answer, each with the headers it has always had.
+var (
+	// noStoreJSON: token responses, introspection, userinfo and the RFC 6749
+	// §5.2 errors. They carry tokens or facts about them, so nothing may
+	// keep them (RFC 6749 §5.1); Pragma for HTTP/1.0 caches.
+	noStoreJSON = jsonHeaders{
+		"Content-Type":           "application/json;charset=UTF-8",
+		"X-Content-Type-Options": "nosniff",
+		"Cache-Control":          "no-store",
+		"Pragma":                 "no-cache",
+	}
+	// bearerJSON: the body of an RFC 6750 §3 error, which resource servers
+	// send too (Verifier.Middleware, RequireClaim).
+	bearerJSON = jsonHeaders{
+		"Content-Type":  "application/json;charset=UTF-8",
+		"Cache-Control": "no-store",
+	}
+	// metadataJSON: the discovery documents, the same for every caller.
+	metadataJSON = jsonHeaders{
+		"Content-Type":  "application/json",
+		"Cache-Control": "public, max-age=300",
+	}
+	// jwksJSON: the JWKS, cached for jwksMaxAge.
+	jwksJSON = jsonHeaders{
+		"Content-Type":           "application/json",
+		"X-Content-Type-Options": "nosniff",
+		"Cache-Control":          jwksMaxAge,
+	}
+)
+
+// serverErrorJSON is what writeJSON sends when v cannot be encoded.
+const serverErrorJSON = `{"error":"` + codeServerError + `","error_description":"the server could not complete the request"}` + "\n"
+
+// writeJSON is the one way a JSON answer is written: the headers of its kind
+// (plus any the caller set before, such as a challenge), the status, then v.
+// v is encoded before anything is sent, so that a value that cannot be
+// encoded becomes a whole 500 answer instead of a 200 with half a body.
+func writeJSON(w http.ResponseWriter, status int, headers jsonHeaders, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		headers, status, body = noStoreJSON, http.StatusInternalServerError, []byte(serverErrorJSON)
+	} else {
+		body = append(body, '\n')
+	}
+	h := w.Header()
+	for k, val := range headers {
+		h.Set(k, val)
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
