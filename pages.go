@@ -2,9 +2,7 @@ package keystile
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"fmt"
 	"html/template"
 	"io"
@@ -12,14 +10,10 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"net/url"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/go-chi/chi/v5"
 )
 
 // The pages and their assets are compiled into the binary, so that a
@@ -32,23 +26,12 @@ var (
 )
 
 // pageSet is what a server renders its pages with: the templates and the
-// static assets, with the branding applied. New builds one; a Server built
-// without New (in tests) uses defaultPages.
+// static assets, with the branding applied. New builds one.
 type pageSet struct {
 	login, errorPage, logout, signedOut *template.Template
 	assets                              map[string]staticAsset // below static/
 	logoURL                             string                 // relative to the page
 }
-
-// defaultPages is Keystile's own look. Building it at start-up turns a
-// broken embedded template into a failed test, not a 500.
-var defaultPages = func() *pageSet {
-	p, err := newPageSet(Branding{}, nil)
-	if err != nil {
-		panic(fmt.Errorf("keystile: the embedded pages: %w", err))
-	}
-	return p
-}()
 
 // pageFiles are the templates of the pages: the shared layout, which
 // defines "layout", and one file per page, which defines "content".
@@ -57,13 +40,6 @@ var pageFiles = []string{"layout.html", "login.html", "error.html", "logout.html
 
 // maxTemplateBytes bounds an override template file.
 const maxTemplateBytes = 1 << 20
-
-func (s *Server) pageSet() *pageSet {
-	if s.pages != nil {
-		return s.pages
-	}
-	return defaultPages
-}
 
 // newPageSet parses the templates, Keystile's own or the overrides in
 // overrides, renders each page once with sample data so that a template
@@ -191,179 +167,12 @@ func withLayout(data any, l layoutData) any {
 	return data
 }
 
-// logoutView is the sign-out confirmation: a form that posts back what the
-// client sent, so that the POST can redirect where the GET was asked to.
-type logoutView struct {
-	ClientName, Subject, CSRFToken                      string
-	ClientID, PostLogoutRedirectURI, State, IDTokenHint string
-}
-
-type logoutPage struct {
-	logoutView
-	Product, Title, LogoURL string
-}
-
-type signedOutPage struct {
-	Product, Title, LogoURL string
-}
-
-// renderLogout writes the sign-out confirmation page.
-func (s *Server) renderLogout(w http.ResponseWriter, v logoutView) {
-	p := s.pageSet()
-	s.renderPage(w, http.StatusOK, p.logout, logoutPage{logoutView: v, Product: s.productName(), Title: "Sign out", LogoURL: p.logoURL})
-}
-
-// renderSignedOut writes the page shown after sign-out when there is no
-// registered place to send the browser back to.
-func (s *Server) renderSignedOut(w http.ResponseWriter) {
-	p := s.pageSet()
-	s.renderPage(w, http.StatusOK, p.signedOut, signedOutPage{Product: s.productName(), Title: "Signed out", LogoURL: p.logoURL})
-}
-
 // pageCSP allows the page's own stylesheet and images and nothing else: no
 // script at all, no framing (clickjacking of the login form), no <base> or
 // plugins (SECURITY.md §6). It deliberately has no form-action: Chromium
 // applies form-action to the 303 that follows the login POST, and that
 // redirect goes to the client's redirect URI on another origin.
 const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-
-// loginView is what the authorize and login handlers know about the login
-// form. Every field is request data or derived from it, and is escaped by
-// html/template.
-type loginView struct {
-	ClientName string   // the client's display name
-	RequestID  string   // the pending authorization request, posted back
-	CSRFToken  string   // posted back; checked against the pending request
-	Username   string   // kept on retry
-	Error      string   // a safe sentence for the user, or ""
-	Scopes     []string // requested scope values, shown in plain words
-}
-
-// errorView is an error page. Code is the OAuth error code (RFC 6749
-// §4.1.2.1), shown small; Message is a safe sentence for the user. Title is
-// the heading; when empty, renderError picks one by Code.
-type errorView struct {
-	Code    string
-	Message string
-	Title   string
-}
-
-// loginPage and errorPage are the template data: the view plus what the
-// layout needs.
-type loginPage struct {
-	loginView
-	Product       string
-	Title         string
-	LogoURL       string
-	ScopeLines    []scopeLine
-	FocusPassword bool
-}
-
-type errorPage struct {
-	errorView
-	Product string
-	LogoURL string
-	Hint    string
-}
-
-// scopeLine is one requested scope: a sentence when the scope is a standard
-// one, otherwise the raw value, shown as code.
-type scopeLine struct {
-	Text  string
-	Scope string
-}
-
-// scopeWords describes the standard OIDC scopes (OIDC Core §5.4, §11) in
-// the words a user would use.
-var scopeWords = map[string]string{
-	"openid":         "Confirm who you are",
-	"profile":        "See your basic profile, such as your name",
-	"email":          "See your email address",
-	"phone":          "See your phone number",
-	"address":        "See your postal address",
-	"offline_access": "Stay signed in while you are away",
-}
-
-func scopeLines(scopes []string) []scopeLine {
-	lines := make([]scopeLine, 0, len(scopes))
-	seen := make(map[string]bool, len(scopes))
-	for _, sc := range scopes {
-		if sc == "" || seen[sc] {
-			continue
-		}
-		seen[sc] = true
-		if text, ok := scopeWords[sc]; ok {
-			lines = append(lines, scopeLine{Text: text})
-		} else {
-			lines = append(lines, scopeLine{Text: "Use the permission", Scope: sc})
-		}
-	}
-	return lines
-}
-
-// Titles of the error page, by what went wrong from the user's point of view.
-const (
-	titleInvalidLink = "This sign-in link is not valid"
-	titleCannotGoOn  = "We can't continue this sign-in"
-	titleExpired     = "This sign-in page has expired"
-	titleServer      = "Something went wrong"
-)
-
-// defaultErrorTitle is the heading of an error page whose error names none.
-// An error whose code says too little (an unknown application and a
-// malformed link are both invalid_request) carries its own title.
-func defaultErrorTitle(code string) string {
-	switch code {
-	case codeServerError:
-		return titleServer
-	case codeInvalidRequest:
-		return titleInvalidLink
-	default:
-		return titleCannotGoOn
-	}
-}
-
-// renderLogin writes the login form with the given status.
-func (s *Server) renderLogin(w http.ResponseWriter, status int, v loginView) {
-	ps := s.pageSet()
-	p := loginPage{
-		loginView:  v,
-		Product:    s.productName(),
-		Title:      "Sign in",
-		LogoURL:    ps.logoURL,
-		ScopeLines: scopeLines(v.Scopes),
-		// On a retry the username is already there: the password is what
-		// the user has to type again.
-		FocusPassword: v.Error != "" && v.Username != "",
-	}
-	s.renderPage(w, status, ps.login, p)
-}
-
-// renderError writes an error page with the given status. It shows the
-// message and the code, never a cause: errorView carries none.
-func (s *Server) renderError(w http.ResponseWriter, status int, v errorView) {
-	if v.Title == "" {
-		v.Title = defaultErrorTitle(v.Code)
-	}
-	ps := s.pageSet()
-	p := errorPage{errorView: v, Product: s.productName(), LogoURL: ps.logoURL}
-	if v.Message == "" {
-		p.Message = "The sign-in could not be completed."
-	}
-	if v.Code == codeServerError {
-		p.Hint = "Please try again in a few minutes. If it keeps happening, contact the application's support."
-	} else {
-		p.Hint = "Go back to the application you came from and start signing in again."
-	}
-	s.renderPage(w, status, ps.errorPage, p)
-}
-
-func (s *Server) productName() string {
-	if s.cfg.Branding.ProductName != "" {
-		return s.cfg.Branding.ProductName
-	}
-	return "Keystile"
-}
 
 // renderPage executes the page into a buffer before touching the response,
 // so that a template error becomes a plain 500, not half a page under a 200.
@@ -405,128 +214,4 @@ func setPageHeaders(h http.Header) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-}
-
-// staticAsset is one embedded file, read once at start-up.
-type staticAsset struct {
-	body        []byte
-	contentType string
-	etag        string
-}
-
-// staticTypes are set explicitly rather than taken from the system's MIME
-// table, which varies between machines.
-var staticTypes = map[string]string{
-	".css":   "text/css; charset=utf-8",
-	".svg":   "image/svg+xml",
-	".png":   "image/png",
-	".ico":   "image/x-icon",
-	".woff2": "font/woff2",
-}
-
-// staticAssets maps a file's name below static/ ("keystile.css") to its
-// content. Only regular files are in it, so a directory, a path with ".."
-// or any other name is simply not found.
-var staticAssets = mustLoadStatic()
-
-func mustLoadStatic() map[string]staticAsset {
-	sub, err := fs.Sub(staticFiles, "static")
-	if err != nil {
-		panic(fmt.Errorf("keystile: opening embedded static files: %w", err))
-	}
-	assets := map[string]staticAsset{}
-	err = fs.WalkDir(sub, ".", func(name string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		body, err := fs.ReadFile(sub, name)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", name, err)
-		}
-		ct, ok := staticTypes[path.Ext(name)]
-		if !ok {
-			ct = "application/octet-stream"
-		}
-		assets[name] = newStaticAsset(body, ct)
-		return nil
-	})
-	if err != nil {
-		panic(fmt.Errorf("keystile: loading embedded static files: %w", err))
-	}
-	return assets
-}
-
-func newStaticAsset(body []byte, contentType string) staticAsset {
-	sum := sha256.Sum256(body)
-	return staticAsset{body: body, contentType: contentType, etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
-}
-
-// staticHandler serves the server's static files: the embedded ones, with
-// the branding's logo and theme.css.
-func (s *Server) staticHandler() http.Handler { return serveAssets(s.pageSet().assets) }
-
-// staticHandler serves the embedded static/ files alone, without branding.
-func staticHandler() http.Handler { return serveAssets(staticAssets) }
-
-// serveAssets serves assets, the files below static/ by name. It is
-// registered as "/static/*" on a chi router mounted at the issuer's path;
-// the file name is the route's wildcard, so the mount prefix does not
-// matter. Without a chi route it takes what follows the first "/static/" of
-// the path. There are no directory listings: only the assets' exact names
-// are found.
-func serveAssets(assets map[string]staticAsset) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		a, ok := assets[staticName(r)]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		h := w.Header()
-		h.Set("Content-Type", a.contentType)
-		h.Set("Cache-Control", "public, max-age=3600")
-		h.Set("ETag", a.etag)
-		h.Set("X-Content-Type-Options", "nosniff")
-		// An SVG opened directly is a document; it gets nothing to run.
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; frame-ancestors 'none'")
-		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
-	})
-}
-
-// staticName is the requested file's name relative to static/, or "" when
-// there is none.
-func staticName(r *http.Request) string {
-	if rctx := chi.RouteContext(r.Context()); rctx != nil {
-		// The last "*" is this route's: a Mount adds its own before it.
-		if i := lastIndex(rctx.URLParams.Keys, "*"); i >= 0 {
-			name := rctx.URLParams.Values[i]
-			// chi routes on the escaped path when there is one.
-			if r.URL.RawPath != "" {
-				unescaped, err := url.PathUnescape(name)
-				if err != nil {
-					return ""
-				}
-				name = unescaped
-			}
-			return name
-		}
-	}
-	_, name, ok := strings.Cut(r.URL.Path, "/static/")
-	if !ok {
-		return ""
-	}
-	return name
-}
-
-func lastIndex(keys []string, key string) int {
-	for i := len(keys) - 1; i >= 0; i-- {
-		if keys[i] == key {
-			return i
-		}
-	}
-	return -1
 }

@@ -2,6 +2,7 @@ package keystile
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"html/template"
 	"io"
@@ -52,7 +53,7 @@ func newPageTestServer(t *testing.T) *pageTestServer {
 // an issuer without one).
 func newPageTestServerAt(t *testing.T, prefix string) *pageTestServer {
 	t.Helper()
-	s := &Server{cfg: Config{Branding: Branding{ProductName: "Acme"}}, log: slog.New(slog.DiscardHandler)}
+	s := &Server{cfg: Config{Branding: Branding{ProductName: "Acme"}}, log: slog.New(slog.DiscardHandler), pages: defaultPages}
 	ts := &pageTestServer{status: http.StatusOK}
 	inner := chi.NewRouter()
 	pages := inner.With(pageHeaders)
@@ -387,7 +388,7 @@ func TestErrorPage(t *testing.T) {
 // a success status.
 func TestPageTemplateErrorIsPlain500(t *testing.T) {
 	broken := template.Must(template.New("broken").Parse(`{{define "layout"}}<p>started…{{.NoSuchField}}</p>{{end}}`))
-	s := &Server{cfg: Config{Branding: Branding{ProductName: "Acme"}}, log: slog.New(slog.DiscardHandler)}
+	s := &Server{cfg: Config{Branding: Branding{ProductName: "Acme"}}, log: slog.New(slog.DiscardHandler), pages: defaultPages}
 	srv := httptest.NewServer(pageHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.renderPage(w, http.StatusOK, broken, struct{}{})
 	})))
@@ -515,3 +516,16 @@ func TestPageScreenshots(t *testing.T) {
 		t.Logf("screenshot: %s", out)
 	}
 }
+
+// defaultPages is Keystile's own look, for tests that build a Server
+// without New.
+var defaultPages = func() *pageSet {
+	p, err := newPageSet(Branding{}, nil)
+	if err != nil {
+		panic(fmt.Errorf("keystile: the embedded pages: %w", err))
+	}
+	return p
+}()
+
+// staticHandler serves the embedded static/ files alone, without branding.
+func staticHandler() http.Handler { return serveAssets(staticAssets) }

@@ -1,0 +1,73 @@
+package keystile
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Middleware authenticates requests with a bearer access token taken from
+// the Authorization header only (RFC 6750 §2.1; never the query or the body,
+// which end up in logs and caches). A request without one gets 401 with a
+// bare Bearer challenge (RFC 6750 §3.1); a bad token gets 401 with
+// error="invalid_token" and a generic description. On success the claims are
+// available to next through ClaimsFromContext.
+func (v *Verifier) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		values := r.Header.Values("Authorization")
+		if len(values) > 1 {
+			writeBearerError(w, http.StatusBadRequest, codeInvalidRequest, "send exactly one Authorization header", "")
+			return
+		}
+		token, ok := bearerToken(values)
+		if !ok {
+			writeBearerChallenge(w)
+			return
+		}
+		claims, err := v.Verify(r.Context(), token)
+		if err != nil {
+			writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid or expired", "")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(contextWithClaims(r.Context(), claims)))
+	})
+}
+
+// bearerToken returns the token of an "Authorization: Bearer <token>" header.
+// The scheme is case-insensitive (RFC 9110 §11.1). ok is false when there is
+// no bearer credential at all; an empty token is returned as "" with ok true
+// so that it is refused as an invalid token.
+func bearerToken(values []string) (token string, ok bool) {
+	if len(values) != 1 {
+		return "", false
+	}
+	scheme, rest, _ := strings.Cut(values[0], " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(rest), true
+}
+
+// bearerRealm is the realm of every Bearer challenge (RFC 6750 §3).
+const bearerRealm = `Bearer realm="keystile"`
+
+// writeBearerChallenge answers a request that sent no bearer token: 401 and a
+// challenge without an error code (RFC 6750 §3.1).
+func writeBearerChallenge(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", bearerRealm)
+	writeJSON(w, http.StatusUnauthorized, bearerJSON, map[string]string{
+		"error":             codeNoCredentials,
+		"error_description": "a bearer access token is required",
+	})
+}
+
+// writeBearerError answers with an RFC 6750 §3.1 error. description and
+// scope are fixed strings or validated scope tokens: neither may hold a
+// double quote or a backslash, and none carries library error text.
+func writeBearerError(w http.ResponseWriter, status int, code, description, scope string) {
+	challenge := bearerRealm + `, error="` + code + `", error_description="` + description + `"`
+	if scope != "" {
+		challenge += `, scope="` + scope + `"`
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	writeJSON(w, status, bearerJSON, map[string]string{"error": code, "error_description": description})
+}
