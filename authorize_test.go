@@ -143,7 +143,7 @@ func TestAuthorizeLoopbackAnyPort(t *testing.T) {
 }
 
 // TestAuthorizePendingRequestsAreCapped: every login page stores a pending
-// request, so one address may only open so many (SECURITY.md §10).
+// request, so one address may only open so many (docs/security.md §10).
 func TestAuthorizePendingRequestsAreCapped(t *testing.T) {
 	e := newTestEnv(t)
 	c := e.browser()
@@ -160,7 +160,7 @@ func TestAuthorizePendingRequestsAreCapped(t *testing.T) {
 }
 
 // TestAuthorizeUndecodableDuplicate: a second copy of a parameter that does
-// not decode must not slip past the duplicate check (SECURITY.md §2).
+// not decode must not slip past the duplicate check (docs/security.md §2).
 func TestAuthorizeUndecodableDuplicate(t *testing.T) {
 	e := newTestEnv(t)
 	for _, extra := range []string{"&client_id=%zz", "&code_challenge_method=%zz", ";x=1"} {

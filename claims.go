@@ -62,7 +62,7 @@ func ClaimsFromContext(ctx context.Context) (Claims, bool) {
 // (it fails closed). A token without the claim gets 403 insufficient_scope
 // (RFC 6750 §3.1), with scope="value" in the challenge when name is "scope".
 //
-// Matching is exact and type-aware (SECURITY.md §7):
+// Matching is exact and type-aware (docs/security.md §7):
 //   - the claim equals value: strings byte for byte, bools, and numbers
 //     numerically whatever the Go type of value (1, int64(1), 1.0 and the
 //     JSON 1e0 are equal), but never across types ("1" is not 1);

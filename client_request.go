@@ -43,7 +43,7 @@ func (s *Server) readClientRequest(r *http.Request, origins originRule) (*Client
 	return client, p, nil
 }
 
-// readTokenForm reads the body only (never the URL query: SECURITY.md §2)
+// readTokenForm reads the body only (never the URL query: docs/security.md §2)
 // as application/x-www-form-urlencoded, and refuses repeated parameters.
 // values is the body as url.ParseQuery reads it, repetitions and all, or nil
 // when it cannot be read or parsed; p is set only when the form is good.

@@ -51,7 +51,7 @@ type Client struct {
 
 // ValidateClient checks a client registration the way New does, so that a
 // config loader can report a bad client before starting anything. It refuses
-// what SECURITY.md §1 names: dangerous schemes, plain http off loopback,
+// what docs/security.md §1 names: dangerous schemes, plain http off loopback,
 // fragments and userinfo in redirect URIs, and public clients with secrets.
 func ValidateClient(c Client) error {
 	if c.ID == "" || len(c.ID) > 200 || !printableASCII(c.ID) {
@@ -160,7 +160,7 @@ func validOrigin(raw string) error {
 }
 
 // matchRedirectURI reports whether uri is registered for the client: by exact
-// string comparison, with no normalisation of any kind (SECURITY.md §1). The
+// string comparison, with no normalisation of any kind (docs/security.md §1). The
 // one exception is RFC 8252 §7.3: a registered http URI on a loopback IP
 // literal matches the same URI with any port, because a native app listens
 // on whatever port the OS gives it.

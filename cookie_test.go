@@ -8,7 +8,7 @@ import (
 
 // TestCookiesOnHTTPSIssuer: on an https issuer both cookies carry the
 // __Host- prefix, Secure, HttpOnly, SameSite=Lax, Path=/ and no Domain, so
-// no sibling subdomain can plant or read them (SECURITY.md §5).
+// no sibling subdomain can plant or read them (docs/security.md §5).
 func TestCookiesOnHTTPSIssuer(t *testing.T) {
 	e := newTestEnvTLS(t, true, nil)
 	c := e.browser()

@@ -41,7 +41,7 @@ func (s *Server) clientCORS(methods ...string) func(http.Handler) http.Handler {
 	return cors.Handler(cors.Options{
 		// AllowOriginFunc instead of AllowedOrigins: the library lower-cases
 		// its list and accepts "*" patterns; registered origins are compared
-		// to the letter, like redirect URIs (SECURITY.md §1).
+		// to the letter, like redirect URIs (docs/security.md §1).
 		AllowOriginFunc: func(_ *http.Request, origin string) bool { return allowed[origin] },
 		AllowedMethods:  methods,
 		AllowedHeaders:  []string{"Authorization", "Content-Type"},

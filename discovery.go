@@ -30,7 +30,7 @@ type metadata struct {
 }
 
 // metadataDocument lists every endpoint and supported value. Every URL comes
-// from the configured issuer, never from the request (SECURITY.md §8).
+// from the configured issuer, never from the request (docs/security.md §8).
 func (s *Server) metadataDocument() metadata {
 	var scopes []string
 	for _, c := range s.clients {

@@ -37,7 +37,7 @@ func (b *brokenRevocations) RevokeAccessToken(ctx context.Context, jti string, e
 
 // TestRevocationFailsClosed: when the deny-list cannot be read, /revoke
 // must not answer 200 (the token would stay valid) and /introspect must not
-// answer active (SECURITY.md §12).
+// answer active (docs/security.md §12).
 func TestRevocationFailsClosed(t *testing.T) {
 	var st *brokenRevocations
 	e := newTestEnvWith(t, func(c *Config) {

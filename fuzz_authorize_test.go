@@ -13,7 +13,7 @@ import (
 
 // FuzzAuthorize sends arbitrary query strings to /authorize through the real
 // handler. Whatever arrives, the answer is never a server error and never a
-// redirect anywhere but a registered redirect URI (SECURITY.md §1, §2).
+// redirect anywhere but a registered redirect URI (docs/security.md §1, §2).
 func FuzzAuthorize(f *testing.F) {
 	valid := authorizeQuery()
 	f.Add(valid.Encode())

@@ -12,7 +12,7 @@ import (
 // token is active when its signature, issuer, audience and expiry verify and
 // it has not been revoked; a refresh token when it is live, unused and was
 // issued to the asking client. Anything else is {"active": false}. A store
-// failure answers an error, never a stale "active": true (SECURITY.md §12).
+// failure answers an error, never a stale "active": true (docs/security.md §12).
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	client, p, err := s.readClientRequest(r, anyOrigin)
 	if err != nil {

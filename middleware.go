@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// maxBodyBytes bounds every request body (SECURITY.md §10); no Keystile
+// maxBodyBytes bounds every request body (docs/security.md §10); no Keystile
 // endpoint needs more than a few hundred bytes.
 const maxBodyBytes = 64 << 10
 
@@ -41,7 +41,7 @@ func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
 
 // sameOriginForm refuses cross-origin form posts using Sec-Fetch-Site and
 // Origin (Go's CrossOriginProtection), in addition to the form's CSRF token
-// and the browser-binding cookie (SECURITY.md §5).
+// and the browser-binding cookie (docs/security.md §5).
 func (s *Server) sameOriginForm(next http.Handler) http.Handler {
 	p := http.NewCrossOriginProtection()
 	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

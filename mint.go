@@ -22,7 +22,7 @@ type grant struct {
 	client  *Client
 	subject string
 	// claims are the custom claims: the user's, or a service client's own.
-	// Registered names are dropped from them (SECURITY.md §9).
+	// Registered names are dropped from them (docs/security.md §9).
 	claims map[string]any
 	scope  []string // the scope of the tokens minted now
 	// authTime is when the user typed their password. Zero means no user
@@ -96,7 +96,7 @@ func (s *Server) mint(ctx context.Context, g grant, now time.Time) (*tokenRespon
 	return resp, nil
 }
 
-// registeredClaims are never taken from custom claims (SECURITY.md §9):
+// registeredClaims are never taken from custom claims (docs/security.md §9):
 // the JWT registered claims (RFC 7519 §4.1), those RFC 9068 and OIDC give a
 // meaning in access or ID tokens, and token-type markers.
 var registeredClaims = map[string]bool{

@@ -169,7 +169,7 @@ func withLayout(data any, l layoutData) any {
 
 // pageCSP allows the page's own stylesheet and images and nothing else: no
 // script at all, no framing (clickjacking of the login form), no <base> or
-// plugins (SECURITY.md §6). It deliberately has no form-action: Chromium
+// plugins (docs/security.md §6). It deliberately has no form-action: Chromium
 // applies form-action to the 303 that follows the login POST, and that
 // redirect goes to the client's redirect URI on another origin.
 const pageCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
@@ -198,7 +198,7 @@ func (s *Server) renderPage(w http.ResponseWriter, status int, t *template.Templ
 }
 
 // pageHeaders sets the security headers every HTML page and every redirect
-// from a page route needs (SECURITY.md §6): the CSP, anti-framing, no
+// from a page route needs (docs/security.md §6): the CSP, anti-framing, no
 // referrer (the URL may carry a code or state), and no caching (the page
 // holds a CSRF token and the user's name).
 func pageHeaders(next http.Handler) http.Handler {

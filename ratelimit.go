@@ -13,7 +13,7 @@ import (
 // loginLimiter throttles failed login attempts per username and per client
 // address with token buckets (golang.org/x/time/rate). A bucket refills, so
 // an attacker can slow the real user down but never lock them out for good
-// (SECURITY.md §5). Limits are per process: replicas each keep their own.
+// (docs/security.md §5). Limits are per process: replicas each keep their own.
 type loginLimiter struct {
 	mu      sync.Mutex
 	perUser rate.Limit
@@ -72,7 +72,7 @@ func (b *bucket) admits(now time.Time) bool {
 
 // allowAddress takes one token from addr's bucket, for work an anonymous
 // client can trigger at will: each login page stores a pending request, so
-// their number per address is bounded (SECURITY.md §10).
+// their number per address is bounded (docs/security.md §10).
 func (l *loginLimiter) allowAddress(addr string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()

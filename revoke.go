@@ -13,7 +13,7 @@ import (
 // revokes its whole family (§2.1: the grant is revoked); an access token is
 // deny-listed by its jti until it expires. Unknown, malformed and expired
 // tokens answer 200 as §2.2 requires, so the endpoint tells nothing about
-// tokens; but when the store fails, it never answers 200 (SECURITY.md §12).
+// tokens; but when the store fails, it never answers 200 (docs/security.md §12).
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	client, p, err := s.readClientRequest(r, originBound)
 	if err != nil {

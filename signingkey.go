@@ -25,7 +25,7 @@ const (
 	AlgEdDSA = "EdDSA"
 )
 
-// Key-size floors (SECURITY.md §8). An HS256 secret shorter than the hash
+// Key-size floors (docs/security.md §8). An HS256 secret shorter than the hash
 // output weakens HMAC-SHA-256 (RFC 7518 §3.2 requires at least 256 bits); RSA
 // under 2048 bits is below every current recommendation (NIST SP 800-131A).
 const (

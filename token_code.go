@@ -14,7 +14,7 @@ var errBadCode = oauthError(codeInvalidGrant, "the authorization code is invalid
 // exchangeCode redeems an authorization code (RFC 6749 §4.1.3, RFC 7636
 // §4.5). The code is consumed before anything else is checked, so that a
 // failed verifier or a wrong redirect URI burns it: a stolen code cannot be
-// tried twice (SECURITY.md §3). A code presented again after it was redeemed
+// tried twice (docs/security.md §3). A code presented again after it was redeemed
 // has the store revoke every refresh token issued from it (RFC 6749 §4.1.2).
 // The grant is the one the user gave at /authorize, with a new refresh-token
 // family when the client gets refresh tokens.

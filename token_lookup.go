@@ -14,7 +14,7 @@ const maxTokenLen = 8 << 10
 
 // errStoreUnavailable answers /revoke and /introspect when the store fails:
 // 503, never a 200 that would claim a revocation or an answer it cannot
-// vouch for (SECURITY.md §12).
+// vouch for (docs/security.md §12).
 var errStoreUnavailable = oauthError(codeServerError, "the server could not complete the request").withStatus(http.StatusServiceUnavailable)
 
 // presentedToken is a token sent to /revoke or /introspect, looked up: at

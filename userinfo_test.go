@@ -197,7 +197,7 @@ func (f failingRevocations) AccessTokenRevoked(ctx context.Context, jti string) 
 }
 
 // TestUserInfoFailsClosed: when the revocation deny-list cannot be read,
-// /userinfo releases nothing (SECURITY.md §12).
+// /userinfo releases nothing (docs/security.md §12).
 func TestUserInfoFailsClosed(t *testing.T) {
 	fail := &atomic.Bool{}
 	e := newOIDCEnv(t, &oidcDirectory{}, func(c *Config) { c.Store = failingRevocations{Store: c.Store, fail: fail} })

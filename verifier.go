@@ -17,7 +17,7 @@ var ErrInvalidToken = errors.New("keystile: invalid access token")
 
 // errRevocationUnavailable marks a token refused only because the deny-list
 // could not be read: /revoke and /introspect answer it with 503 rather than
-// treating the token as unknown (SECURITY.md §12).
+// treating the token as unknown (docs/security.md §12).
 var errRevocationUnavailable = errors.New("revocation list unavailable")
 
 // Verification defaults and bounds.

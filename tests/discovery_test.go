@@ -10,7 +10,7 @@ import (
 
 // TestDiscovery: the RFC 8414 metadata names the configured issuer and
 // endpoints under it, whatever Host or X-Forwarded-* headers the request
-// carries (SECURITY.md §8).
+// carries (docs/security.md §8).
 func TestDiscovery(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{alg: "RS256"})

@@ -207,7 +207,7 @@ func TestExpiredCode(t *testing.T) {
 
 // TestUntrustedAuthorizeRequest: when the client or the redirect URI cannot
 // be trusted, the user gets an error page, never a redirect (RFC 6749
-// §4.1.2.1, SECURITY.md §1).
+// §4.1.2.1, docs/security.md §1).
 func TestUntrustedAuthorizeRequest(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})

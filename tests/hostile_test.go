@@ -273,7 +273,7 @@ func hostileCases() []hostileCase {
 
 // TestHostileInput sends malformed requests to every endpoint of the real
 // server. None may answer 500, panic, redirect anywhere unregistered or hand
-// out a token (DESIGN.md: bad input never yields a 500 or a panic).
+// out a token (docs/security.md §10: bad input never yields a 500 or a panic).
 func TestHostileInput(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{loginUnlimited: true})

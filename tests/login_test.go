@@ -80,7 +80,7 @@ func TestSameMessageForUnknownUserAndWrongPassword(t *testing.T) {
 
 // TestLoginRefused: the login form is bound to its page (CSRF token) and to
 // the browser that opened it (cookie); a request id alone must not be
-// enough to collect the user's code (SECURITY.md §5).
+// enough to collect the user's code (docs/security.md §5).
 func TestLoginRefused(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

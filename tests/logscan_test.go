@@ -11,7 +11,7 @@ import (
 
 // TestLogsHoldNoSecrets runs sign-ins that succeed and fail in many ways
 // with a debug-level logger, and fails if any secret that went over the wire
-// shows up in the server's log (SECURITY.md §11).
+// shows up in the server's log (docs/security.md §11).
 func TestLogsHoldNoSecrets(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{alg: "RS256", store: openSQLite, loginUnlimited: true})

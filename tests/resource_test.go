@@ -226,7 +226,7 @@ func TestResourceAPIWithHS256(t *testing.T) {
 	})
 
 	// A correctly signed HS256 token that is not an access token (typ JWT)
-	// is refused too (RFC 9068 §4, SECURITY.md §7).
+	// is refused too (RFC 9068 §4, docs/security.md §7).
 	j := decodeJWT(t, admin)
 	input := encodeSegment(t, map[string]any{"alg": "HS256", "typ": "JWT", "kid": j.header["kid"]}) + "." + j.raw[1]
 	mac := hmac.New(sha256.New, e.hs256)

@@ -11,7 +11,7 @@ import (
 // runClientSecret is `keystile client-secret`: a new 256-bit client secret
 // and its "sha256:" form. A random secret of that size cannot be guessed, so
 // SHA-256 protects it as well as argon2id would, without making every token
-// request pay for a slow hash (DESIGN.md).
+// request pay for a slow hash (docs/security.md §5).
 func runClientSecret(args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("client-secret", flag.ContinueOnError)
 	if err := parseFlags(fs, args); err != nil {

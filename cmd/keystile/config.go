@@ -25,8 +25,8 @@ import (
 	"github.com/keystile/keystile/internal/check"
 )
 
-// fileConfig is the configuration file, key for key (DESIGN.md, "The binary,
-// as an operator meets it"). Durations are Go duration strings ("15m").
+// fileConfig is the configuration file, key for key (the README's
+// configuration reference; docs/design.md, "The binary"). Durations are Go duration strings ("15m").
 type fileConfig struct {
 	Issuer      string         `yaml:"issuer"`
 	Audience    string         `yaml:"audience"`
@@ -569,7 +569,7 @@ func (c *checker) checkClients(ccs []clientConfig) []keystile.Client {
 			continue
 		}
 		// As for users: a claim the server sets itself is refused here rather
-		// than silently dropped from every token (SECURITY.md §9).
+		// than silently dropped from every token (docs/security.md §9).
 		if name := registeredClaimIn(cl.Claims); name != "" {
 			c.addf("clients[%d] (%s): claims: %q is set by the server and cannot be a custom claim", i, cl.ID, name)
 			continue

@@ -18,7 +18,7 @@ import (
 )
 
 // HTTP server limits. Go's zero values mean "no limit", which lets one slow
-// client hold a connection forever (SECURITY.md §10).
+// client hold a connection forever (docs/security.md §10).
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 30 * time.Second

@@ -128,7 +128,7 @@ func checkUser(u userEntry) error {
 		return fmt.Errorf("password_hash: %w (make one with: keystile hash-password)", err)
 	}
 	// A claim the server sets itself is refused at load rather than
-	// silently dropped from every token (SECURITY.md §9).
+	// silently dropped from every token (docs/security.md §9).
 	if c := registeredClaimIn(u.Claims); c != "" {
 		return fmt.Errorf("claims: %q is set by the server and cannot be a custom claim (the subject: field sets sub)", c)
 	}
@@ -146,7 +146,7 @@ func (db *userDB) Len() int { return len(db.byName) }
 // validate is the keystile.ValidateUserFunc of a users file. An unknown user,
 // a wrong password and a disabled user all get ErrInvalidCredentials after
 // the same argon2id work, so the answer and its timing do not tell which
-// usernames exist (SECURITY.md §5).
+// usernames exist (docs/security.md §5).
 func (db *userDB) validate(ctx context.Context, username, pw string) (keystile.Identity, error) {
 	u, ok := db.byName[username]
 	if !ok {
