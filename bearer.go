@@ -1,8 +1,12 @@
 package keystile
 
 import (
+	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Middleware authenticates requests with a bearer access token taken from
@@ -25,11 +29,36 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 		}
 		claims, err := v.Verify(r.Context(), token)
 		if err != nil {
+			v.logRefusal(r, err)
 			writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid or expired", "")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(contextWithClaims(r.Context(), claims)))
 	})
+}
+
+// logRefusal tells the operator why a token was refused, which the 401
+// never tells the client: an expired token is routine (info), anything
+// else — another audience or issuer, an unknown kid, a bad signature — is
+// most often a misconfiguration (warn). The error text of Verify never
+// holds the token. Lines past the budget are counted into the next one.
+func (v *Verifier) logRefusal(r *http.Request, err error) {
+	ok, held := v.logRate.take(v.now())
+	if !ok {
+		return
+	}
+	level := slog.LevelWarn
+	if errors.Is(err, jwt.ErrTokenExpired) {
+		level = slog.LevelInfo
+	}
+	attrs := []slog.Attr{
+		slog.String("reason", strings.TrimPrefix(err.Error(), ErrInvalidToken.Error()+": ")),
+		slog.String("path", r.URL.Path),
+	}
+	if held > 0 {
+		attrs = append(attrs, slog.Int("suppressed", held))
+	}
+	v.log.LogAttrs(r.Context(), level, "access token refused", attrs...)
 }
 
 // bearerToken returns the token of an "Authorization: Bearer <token>" header.

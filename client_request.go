@@ -43,15 +43,17 @@ func (s *Server) readClientRequest(r *http.Request, origins originRule) (*Client
 	return client, p, nil
 }
 
+// errParamsInQuery answers a request whose parameters are all in the URL
+// query: they are never read there, and without this the empty body would
+// read as a missing client_id and get invalid_client (issue 8, item 9).
+var errParamsInQuery = oauthError(codeInvalidRequest, "the parameters belong in the request body (application/x-www-form-urlencoded), not in the URL query")
+
 // readTokenForm reads the body only (never the URL query: docs/security.md §2)
 // as application/x-www-form-urlencoded, and refuses repeated parameters.
 // values is the body as url.ParseQuery reads it, repetitions and all, or nil
-// when it cannot be read or parsed; p is set only when the form is good.
+// when it cannot be read or parsed; p is set only when the form is good. A
+// request with an empty body and a query is told where its parameters go.
 func readTokenForm(r *http.Request) (p params, values url.Values, err error) {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, nil, oauthError(codeInvalidRequest, "the body must be application/x-www-form-urlencoded")
-	}
 	// The body is already bounded by limitRequest.
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -60,6 +62,13 @@ func readTokenForm(r *http.Request) (p params, values url.Values, err error) {
 			return nil, nil, oauthError(codeInvalidRequest, "the request body is too large").withStatus(http.StatusRequestEntityTooLarge)
 		}
 		return nil, nil, oauthError(codeInvalidRequest, "the request body could not be read")
+	}
+	if len(body) == 0 && r.URL.RawQuery != "" {
+		return nil, nil, errParamsInQuery
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, nil, oauthError(codeInvalidRequest, "the body must be application/x-www-form-urlencoded")
 	}
 	return parseTokenForm(string(body))
 }

@@ -1,6 +1,8 @@
 package keystile
 
 import (
+	"context"
+	"errors"
 	"maps"
 	"net/http"
 	"strings"
@@ -38,7 +40,9 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 
 var inactive = map[string]any{"active": false}
 
-// introspect describes tok to client (RFC 7662 §2.2).
+// introspect describes tok to client (RFC 7662 §2.2). The user of a token
+// is checked again through LookupUser, as a refresh, single sign-on and
+// /userinfo check it: a user who is gone or disabled has no active tokens.
 func (s *Server) introspect(r *http.Request, client *Client, tok string) (map[string]any, error) {
 	t, err := s.lookupToken(r.Context(), tok)
 	switch {
@@ -48,6 +52,9 @@ func (s *Server) introspect(r *http.Request, client *Client, tok string) (map[st
 		rt := t.refresh
 		if !rt.UsedAt.IsZero() || rt.ClientID != client.ID {
 			return inactive, nil
+		}
+		if ok, err := s.userStillActive(r.Context(), rt.Subject); !ok {
+			return inactive, err
 		}
 		return map[string]any{
 			"active":     true,
@@ -60,10 +67,31 @@ func (s *Server) introspect(r *http.Request, client *Client, tok string) (map[st
 			"iss":        s.cfg.Issuer,
 		}, nil
 	case t.access != nil:
+		// Only a user's token has auth_time; a client-credentials token's
+		// subject is the client.
+		if _, user := t.access["auth_time"]; user {
+			if ok, err := s.userStillActive(r.Context(), t.access.Subject()); !ok {
+				return inactive, err
+			}
+		}
 		out := maps.Clone(map[string]any(t.access))
 		out["active"] = true
 		out["token_type"] = "Bearer"
 		return out, nil
 	}
 	return inactive, nil
+}
+
+// userStillActive asks LookupUser, when it is set, whether subject is still
+// a user. A failure of the lookup is an error (503): never a stale answer
+// either way (docs/security.md §12).
+func (s *Server) userStillActive(ctx context.Context, subject string) (bool, error) {
+	_, err := s.currentIdentity(ctx, subject, nil)
+	switch {
+	case errors.Is(err, ErrUnknownUser):
+		return false, nil
+	case err != nil:
+		return false, errStoreUnavailable.withCause(err)
+	}
+	return true, nil
 }

@@ -236,6 +236,7 @@ func New(cfg Config) (*Server, error) {
 		Issuer:   cfg.Issuer,
 		Audience: cfg.Audience,
 		Now:      cfg.Now,
+		Logger:   cfg.Logger,
 	}, s.keys, cfg.Store.AccessTokenRevoked)
 	if err != nil {
 		return nil, fmt.Errorf("keystile: building the verifier: %w", err)

@@ -32,14 +32,18 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, oauthError(codeInvalidRequest, "The sign-out link is too long."))
 		return
 	}
-	client, returnTo, e := s.logoutTarget(r, p)
-	if e != nil {
-		s.errorPage(w, r, e)
-		return
-	}
 	sess, cookie, signedIn, err := s.currentSession(r)
 	if err != nil {
 		s.errorPage(w, r, serverError(err))
+		return
+	}
+	signedInAs := ""
+	if signedIn {
+		signedInAs = sess.Subject
+	}
+	client, returnTo, e := s.logoutTarget(r, p, signedInAs)
+	if e != nil {
+		s.errorPage(w, r, e)
 		return
 	}
 	if !signedIn {
@@ -82,7 +86,12 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 // both are sent, name the same client. Without a client there is nothing to
 // check a redirect URI against, so it is refused. Every error is for an
 // error page: nothing is redirected.
-func (s *Server) logoutTarget(r *http.Request, p params) (*Client, string, *oauthErr) {
+//
+// A hint whose sub is not signedInAs, the user signed in in this browser
+// (when one is), is treated as no hint (OIDC RP-Initiated Logout 1.0 §2:
+// the OP should not take it as this user's request), and is deleted from p
+// so that the confirmation form does not carry it either.
+func (s *Server) logoutTarget(r *http.Request, p params, signedInAs string) (*Client, string, *oauthErr) {
 	var client *Client
 	if id := p["client_id"]; id != "" {
 		c, ok := s.clients[id]
@@ -92,15 +101,20 @@ func (s *Server) logoutTarget(r *http.Request, p params) (*Client, string, *oaut
 		client = c
 	}
 	if hint := p["id_token_hint"]; hint != "" {
-		hinted, err := s.verifyIDTokenHint(hint)
+		hinted, sub, err := s.verifyIDTokenHint(hint)
 		if err != nil {
 			s.log.DebugContext(r.Context(), "id_token_hint refused", "error", err)
 			return nil, "", oauthError(codeInvalidRequest, "The sign-out link carries a sign-in token that this service cannot vouch for, so it was not followed.")
 		}
-		if client != nil && client != hinted {
+		switch {
+		case signedInAs != "" && sub != signedInAs:
+			s.log.DebugContext(r.Context(), "id_token_hint of another user ignored")
+			delete(p, "id_token_hint")
+		case client != nil && client != hinted:
 			return nil, "", oauthError(codeInvalidRequest, "The sign-out link names one application but carries the sign-in token of another, so it was not followed.")
+		default:
+			client = hinted
 		}
-		client = hinted
 	}
 	uri := p["post_logout_redirect_uri"]
 	if uri == "" {

@@ -192,13 +192,13 @@ var idTokenHintParser = jwt.NewParser(
 var errBadIDTokenHint = errors.New("not an ID token of this server")
 
 // verifyIDTokenHint checks an id_token_hint (OIDC RP-Initiated Logout 1.0
-// §2) and returns the client it was issued to. The token
+// §2) and returns the client it was issued to and its subject. The token
 // must be one of this server's ID tokens: typ "JWT", signed by the ID token
 // key or a key of the ring that verifies now, with that key's algorithm,
 // iss this issuer and aud one registered client. It may have expired.
-func (s *Server) verifyIDTokenHint(hint string) (*Client, error) {
+func (s *Server) verifyIDTokenHint(hint string) (*Client, string, error) {
 	if len(hint) > maxTokenBytes {
-		return nil, errBadIDTokenHint
+		return nil, "", errBadIDTokenHint
 	}
 	claims := jwt.MapClaims{}
 	_, err := idTokenHintParser.ParseWithClaims(hint, claims, func(t *jwt.Token) (any, error) {
@@ -220,21 +220,22 @@ func (s *Server) verifyIDTokenHint(hint string) (*Client, error) {
 		return nil, errors.New("unknown kid")
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errBadIDTokenHint, err)
+		return nil, "", fmt.Errorf("%w: %w", errBadIDTokenHint, err)
 	}
 	if iss, _ := claims["iss"].(string); iss != s.cfg.Issuer {
-		return nil, fmt.Errorf("%w: wrong iss", errBadIDTokenHint)
+		return nil, "", fmt.Errorf("%w: wrong iss", errBadIDTokenHint)
 	}
 	aud, err := claims.GetAudience()
 	if err != nil || len(aud) != 1 {
-		return nil, fmt.Errorf("%w: aud must name one client", errBadIDTokenHint)
+		return nil, "", fmt.Errorf("%w: aud must name one client", errBadIDTokenHint)
 	}
 	client, ok := s.clients[aud[0]]
 	if !ok {
-		return nil, fmt.Errorf("%w: aud is not a registered client", errBadIDTokenHint)
+		return nil, "", fmt.Errorf("%w: aud is not a registered client", errBadIDTokenHint)
 	}
-	if sub, _ := claims["sub"].(string); sub == "" {
-		return nil, fmt.Errorf("%w: no sub", errBadIDTokenHint)
+	sub, _ := claims["sub"].(string)
+	if sub == "" {
+		return nil, "", fmt.Errorf("%w: no sub", errBadIDTokenHint)
 	}
-	return client, nil
+	return client, sub, nil
 }

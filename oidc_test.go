@@ -16,6 +16,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/keystile/keystile/internal/testutil"
 	"github.com/keystile/keystile/store/memory"
 )
 
@@ -578,6 +579,51 @@ func TestLogoutWithIDTokenHint(t *testing.T) {
 	}
 }
 
+// TestLogoutIgnoresAnotherUsersHint: an id_token_hint whose sub is not the
+// signed-in user is treated as no hint (issue 8, item 10; OIDC RP-Initiated
+// Logout 1.0 §2): it names no client to redirect to, it is not carried into
+// the confirmation form, and its audience cannot contradict client_id.
+func TestLogoutIgnoresAnotherUsersHint(t *testing.T) {
+	e := newOIDCEnv(t, &oidcDirectory{}, nil)
+	idKey := e.srv.cfg.IDTokenKey
+	hintFor := func(sub, aud string) string {
+		now := e.clock.Now()
+		return signHint(t, idKey, jwt.MapClaims{"iss": e.issuer, "sub": sub, "aud": aud, "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+	}
+	t.Run("another user's hint names no client to return to", func(t *testing.T) {
+		browser := e.browser()
+		spa := e.oidcLogin(browser, "openid", "n")
+		q := url.Values{"id_token_hint": {hintFor("mallory", "spa")}, "post_logout_redirect_uri": {spaLogoutRedirect}}
+		resp, _ := e.get(browser, "/logout", q)
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+			t.Fatalf("GET /logout: status %d Location %q, want an error page: without the hint nothing names the client", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if r := e.oidcToken(refreshForm(spa.RefreshToken), nil); r.status != http.StatusOK {
+			t.Fatalf("the session ended: refresh %+v", r)
+		}
+	})
+	t.Run("another user's hint is not carried into the form", func(t *testing.T) {
+		browser := e.browser()
+		e.oidcLogin(browser, "openid", "n")
+		q := url.Values{"client_id": {"spa"}, "id_token_hint": {hintFor("mallory", "backend")}, "post_logout_redirect_uri": {spaLogoutRedirect}}
+		resp, body := e.get(browser, "/logout", q)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /logout with client_id: status %d, want the confirmation page (the hint is ignored, not an error)", resp.StatusCode)
+		}
+		if f, _ := testutil.ParseForm(body); f.Hidden.Get("id_token_hint") != "" {
+			t.Errorf("the confirmation form carries another user's hint")
+		}
+	})
+	t.Run("the signed-in user's own hint still names the client", func(t *testing.T) {
+		browser := e.browser()
+		spa := e.oidcLogin(browser, "openid", "n")
+		resp, _ := e.get(browser, "/logout", url.Values{"id_token_hint": {spa.IDToken}, "post_logout_redirect_uri": {spaLogoutRedirect}})
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /logout: status %d, want the confirmation page", resp.StatusCode)
+		}
+	})
+}
+
 // FuzzIDTokenHint: whatever arrives as id_token_hint, the check never
 // panics, and it accepts only a token that our ID token key signed for a
 // registered client.
@@ -606,7 +652,7 @@ func FuzzIDTokenHint(f *testing.F) {
 	f.Add("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJpc3MiOiJodHRwczovL2F1dGguZXhhbXBsZS5jb20iLCJhdWQiOiJzcGEiLCJzdWIiOiJhIn0.")
 	f.Add(strings.Repeat("a.", 5000))
 	f.Fuzz(func(t *testing.T, hint string) {
-		client, err := srv.verifyIDTokenHint(hint)
+		client, _, err := srv.verifyIDTokenHint(hint)
 		if err == nil && (client == nil || client.ID != "spa") {
 			t.Fatalf("accepted %q for client %v", hint, client)
 		}

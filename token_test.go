@@ -256,7 +256,10 @@ func TestTokenRequestShape(t *testing.T) {
 		{"GET", http.MethodGet, "", "", "", http.StatusMethodNotAllowed},
 		{"JSON body", http.MethodPost, "application/json", `{"grant_type":"authorization_code"}`, "", 400},
 		{"no content type", http.MethodPost, "", "grant_type=authorization_code", "", 400},
-		{"parameters in the query only", http.MethodPost, "application/x-www-form-urlencoded", "", "grant_type=authorization_code&client_id=spa", 401},
+		// Parameters in the URL query and none in the body: the request
+		// gets told where they belong, not invalid_client (issue 8, item 9).
+		{"parameters in the query only", http.MethodPost, "application/x-www-form-urlencoded", "", "grant_type=authorization_code&client_id=spa", 400},
+		{"parameters in the query, no content type", http.MethodPost, "", "", "grant_type=client_credentials", 400},
 		{"bad percent-encoding", http.MethodPost, "application/x-www-form-urlencoded", "grant_type=%zz", "", 400},
 		{"too many parameters", http.MethodPost, "application/x-www-form-urlencoded", strings.Repeat("a=b&", 1000), "", 400},
 		{"oversized body", http.MethodPost, "application/x-www-form-urlencoded", "x=" + strings.Repeat("a", 1<<20), "", 413},
@@ -279,7 +282,29 @@ func TestTokenRequestShape(t *testing.T) {
 			if strings.Contains(body, "access_token") {
 				t.Fatal("a token was issued")
 			}
+			if tt.query != "" && !strings.Contains(body, `"invalid_request"`) || tt.query != "" && !strings.Contains(body, "body") {
+				t.Errorf("parameters in the query: %s, want invalid_request saying they belong in the body", body)
+			}
 		})
+	}
+}
+
+// TestQueryParametersBelongInTheBody: /revoke and /introspect read their
+// form like /token, and say so to a request that put it in the URL.
+func TestQueryParametersBelongInTheBody(t *testing.T) {
+	e := newTestEnv(t)
+	for _, path := range []string{"/token", "/revoke", "/introspect"} {
+		req, _ := http.NewRequest(http.MethodPost, e.issuer+path+"?token=x&grant_type=client_credentials", nil)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("svc", testClientSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readBody(t, resp)
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `"invalid_request"`) || !strings.Contains(body, "body") {
+			t.Errorf("%s with its parameters in the query: status %d %s, want 400 invalid_request naming the body", path, resp.StatusCode, body)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -45,6 +46,9 @@ const (
 	maxJWKSBytes = 1 << 20
 	// jwksFetchTimeout bounds one JWKS fetch, whatever the HTTP client.
 	jwksFetchTimeout = 10 * time.Second
+	// refusalLogBurst is how many refused tokens Middleware logs at once
+	// before it falls back to one line a second.
+	refusalLogBurst = 20
 )
 
 // VerifierConfig configures a Verifier. Exactly one source of keys must be
@@ -83,6 +87,14 @@ type VerifierConfig struct {
 	// JWKSMaxAge is how long fetched keys are used before being fetched
 	// again; default DefaultJWKSMaxAge.
 	JWKSMaxAge time.Duration
+
+	// Logger receives one line for each token that Middleware refuses,
+	// with the reason (wrong audience or issuer, expired, unknown kid, …)
+	// and never the token: an expired token at info, any other refusal at
+	// warn, where an operator sees a misconfiguration. A flood of refusals
+	// writes a bounded number of lines, each counting those held back.
+	// Default slog.Default(). The 401 the client gets stays generic.
+	Logger *slog.Logger
 }
 
 // Verifier checks Keystile access tokens (RFC 9068 §4). It is safe for
@@ -99,6 +111,9 @@ type Verifier struct {
 	jwks *jwksCache
 
 	revoked func(ctx context.Context, jti string) (bool, error)
+
+	log     *slog.Logger
+	logRate *logBudget // bounds the refusal lines a flood of bad tokens writes
 }
 
 // verificationKey is one key a Verifier trusts, bound to one algorithm.
@@ -136,6 +151,9 @@ func newVerifier(cfg VerifierConfig, ring *keyRing, revoked func(ctx context.Con
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	sources := 0
 	for _, set := range []bool{len(cfg.Keys) > 0, cfg.JWKSURL != "", cfg.HS256Secret != nil, ring != nil} {
 		if set {
@@ -146,7 +164,8 @@ func newVerifier(cfg VerifierConfig, ring *keyRing, revoked func(ctx context.Con
 		return nil, errors.New("keystile: VerifierConfig needs exactly one of Keys, JWKSURL and HS256Secret")
 	}
 
-	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, now: cfg.Now, revoked: revoked}
+	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, now: cfg.Now, revoked: revoked,
+		log: cfg.Logger, logRate: newLogBudget(time.Second, refusalLogBurst)}
 	// methods is a first, coarse allow-list: the algorithms of the trusted
 	// keys. The keyfunc then holds each token to the one algorithm of the
 	// key its kid names.
