@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/keystile/keystile/password"
 )
@@ -117,20 +118,21 @@ func claimedClientID(r *http.Request, values url.Values) string {
 // authenticateClient identifies the client by client_secret_basic,
 // client_secret_post or, for public clients, client_id alone (RFC 6749
 // §2.3.1). Using two methods at once is an error. Every failure is the same
-// invalid_client, so nothing tells which part was wrong.
+// invalid_client, so nothing tells which part was wrong. Failures are
+// throttled (clientThrottle): a throttled attempt is refused with 429
+// before its secret is looked at.
 func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) {
 	id, secret := p["client_id"], p["client_secret"]
-	badClient := oauthError(codeInvalidClient, "client authentication failed").withStatus(http.StatusUnauthorized)
 	if h := r.Header.Get("Authorization"); h != "" {
 		user, pass, ok := r.BasicAuth()
 		if !ok {
-			return nil, badClient
+			return nil, errBadClient
 		}
 		// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
 		uid, err1 := url.QueryUnescape(user)
 		upass, err2 := url.QueryUnescape(pass)
 		if err1 != nil || err2 != nil {
-			return nil, badClient
+			return nil, errBadClient
 		}
 		if secret != "" || (id != "" && id != uid) {
 			return nil, oauthError(codeInvalidRequest, "use one client authentication method")
@@ -138,25 +140,77 @@ func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) 
 		id, secret = uid, upass
 	}
 	if id == "" {
-		return nil, badClient
+		return nil, errBadClient
 	}
-	client, ok := s.clients[id]
-	if !ok {
+	client, known := s.clients[id]
+	addr := s.clientAddr(r)
+	wait, end := s.clientThrottle.begin(s.now(), s.clientAuthKeys(id, known, addr)...)
+	if wait > 0 {
+		s.logThrottled(r, s.clientLog, "client authentication throttled", "client_id", truncate(id, 64), "addr", addr)
+		return nil, errClientThrottled.withRetryAfter(wait)
+	}
+	ok := known && s.checkClient(r, client, secret)
+	if !known {
 		// Spend the same work as a real check, so timing does not reveal
 		// which client ids exist.
 		password.CheckClientSecret(r.Context(), dummySecretHash, secret)
-		return nil, badClient
 	}
-	if client.Public {
-		if secret != "" {
-			return nil, badClient
-		}
-		return client, nil
+	now := s.now()
+	end(now, !ok)
+	if !ok {
+		return nil, errBadClient
 	}
-	if secret == "" || !password.CheckClientSecret(r.Context(), client.SecretHash, secret) {
-		return nil, badClient
-	}
+	s.clientThrottle.remember(knownClientAddress(id, addr), now, now.Add(knownClientAddressTTL))
 	return client, nil
+}
+
+// checkClient reports whether secret authenticates client: none for a
+// public client, its secret for a confidential one.
+func (s *Server) checkClient(r *http.Request, client *Client, secret string) bool {
+	if client.Public {
+		return secret == ""
+	}
+	return secret != "" && password.CheckClientSecret(r.Context(), client.SecretHash, secret)
+}
+
+var (
+	errBadClient       = oauthError(codeInvalidClient, "client authentication failed").withStatus(http.StatusUnauthorized)
+	errClientThrottled = oauthError(codeInvalidClient, "too many failed client authentications; retry later").withStatus(http.StatusTooManyRequests)
+)
+
+// The throttle of failed client authentication (docs/security.md §5).
+// Client secrets are random 256-bit values checked with one SHA-256, so
+// this is not what keeps them from being guessed; it bounds what a flood of
+// wrong secrets costs and logs. Failures count against the client and
+// against the address they come from. An address where the client
+// authenticated in the last day has a budget of its own for that client,
+// so that a flood against a client's id from elsewhere does not lock the
+// real client out.
+var (
+	clientPolicy        = bucketPolicy{every: time.Second, burst: 10}
+	clientAddressPolicy = bucketPolicy{every: time.Second / 2, burst: 20}
+	knownAddressPolicy  = bucketPolicy{every: time.Second, burst: 10}
+)
+
+// knownClientAddressTTL is how long a successful authentication makes its
+// address a known one for the client.
+const knownClientAddressTTL = 24 * time.Hour
+
+func knownClientAddress(id, addr string) string { return "k:" + id + "|" + addressKey(addr) }
+
+// clientAuthKeys are the throttle keys of an authentication as id from
+// addr. An unknown id counts against the address only: invented ids must
+// not fill the throttle with buckets of their own.
+func (s *Server) clientAuthKeys(id string, known bool, addr string) []limitKey {
+	a := limitKey{"a:" + addressKey(addr), clientAddressPolicy}
+	switch {
+	case !known:
+		return []limitKey{a}
+	case s.clientThrottle.remembered(knownClientAddress(id, addr), s.now()):
+		return []limitKey{{knownClientAddress(id, addr), knownAddressPolicy}}
+	default:
+		return []limitKey{{"c:" + id, clientPolicy}, a}
+	}
 }
 
 // dummySecretHash is checked against for unknown client ids.

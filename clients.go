@@ -29,7 +29,8 @@ type Client struct {
 	// Public clients (SPAs, native apps) have no secret; they still need PKCE.
 	Public bool
 	// SecretHash is the stored form of a confidential client's secret:
-	// "sha256:<hex>" (see HashClientSecret) or an argon2id PHC string.
+	// "sha256:<hex>" (see password.NewClientSecret and HashClientSecret).
+	// A slow hash (argon2id) is refused: see password.ValidateSecretHash.
 	SecretHash string
 	// RedirectURIs are compared by exact string match. A loopback IP literal
 	// (http://127.0.0.1/… or http://[::1]/…) may vary its port (RFC 8252 §7.3).

@@ -1,6 +1,7 @@
 package keystile
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/keystile/keystile/password"
@@ -109,5 +110,23 @@ func TestValidateClientRefusesBadRegistrations(t *testing.T) {
 				t.Errorf("ValidateClient accepted %+v", c)
 			}
 		})
+	}
+}
+
+// TestValidateClientRefusesSlowSecretHashes: a client secret is a random
+// 256-bit value, so a slow hash protects it no better than SHA-256 and lets
+// anyone without credentials spend a password check per request at /token
+// (issue 8, item 1). ValidateClient, and so New and the binary, refuse it
+// and say how to make the right one.
+func TestValidateClientRefusesSlowSecretHashes(t *testing.T) {
+	slow := "$argon2id$v=19$m=65536,t=3,p=2$c29tZXNhbHRzb21lc2FsdA$ZGVhZGJlZWZkZWFkYmVlZmRlYWRiZWVmZGVhZGJlZWY"
+	c := Client{ID: "backend", SecretHash: slow, RedirectURIs: []string{"https://b.example.com/cb"}}
+	err := ValidateClient(c)
+	if err == nil || !strings.Contains(err.Error(), "keystile client-secret") {
+		t.Fatalf("ValidateClient = %v, want a refusal naming keystile client-secret", err)
+	}
+	c.SecretHash = password.HashClientSecret("s")
+	if err := ValidateClient(c); err != nil {
+		t.Fatalf("ValidateClient with a sha256 hash: %v", err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
+	"time"
 )
 
 // OAuth 2 error codes, as the protocol spells them (RFC 6749 §4.1.2.1 and
@@ -41,6 +43,7 @@ type oauthErr struct {
 	status      int    // HTTP status for JSON answers and pages; 400 when zero
 	title       string // heading of the error page; by code when empty (pages.go)
 	cause       error  // logged, never sent
+	retryAfter  int    // seconds for a Retry-After header; none when zero
 }
 
 func (e *oauthErr) Error() string {
@@ -73,6 +76,19 @@ func (e *oauthErr) withTitle(title string) *oauthErr {
 	c := *e
 	c.title = title
 	return &c
+}
+
+// withRetryAfter returns a copy of e answered with a Retry-After header of
+// d, rounded up to whole seconds (RFC 9110 §10.2.3).
+func (e *oauthErr) withRetryAfter(d time.Duration) *oauthErr {
+	c := *e
+	c.retryAfter = retryAfterSeconds(d)
+	return &c
+}
+
+// retryAfterSeconds is d in whole seconds, rounded up, at least 1.
+func retryAfterSeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }
 
 // withCause returns a copy of e that logs cause.
@@ -108,6 +124,9 @@ func (s *Server) writeJSONError(w http.ResponseWriter, r *http.Request, err erro
 	status := e.httpStatus()
 	if e.code == codeInvalidClient && status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="keystile", charset="UTF-8"`)
+	}
+	if e.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
 	}
 	writeJSON(w, status, noStoreJSON, map[string]string{"error": e.code, "error_description": e.description})
 }

@@ -150,18 +150,22 @@ type Config struct {
 // Server is a Keystile authorization server. Create it with New and serve
 // Handler; it is safe for concurrent use.
 type Server struct {
-	cfg      Config
-	issuer   *url.URL
-	clients  map[string]*Client
-	store    store.Store
-	keys     *keyRing
-	log      *slog.Logger
-	now      func() time.Time
-	limiter  *loginLimiter
-	pending  *loginLimiter // login pages (pending requests) per client address
-	verifier *Verifier
-	pages    *pageSet // templates and static assets, with the branding applied
-	secure   bool     // issuer is https: cookies get Secure and the __Host- prefix
+	cfg     Config
+	issuer  *url.URL
+	clients map[string]*Client
+	store   store.Store
+	keys    *keyRing
+	log     *slog.Logger
+	now     func() time.Time
+	limiter *loginLimiter
+	pending *loginLimiter // login pages (pending requests) per client address
+	// clientThrottle throttles failed client authentication; clientLog
+	// bounds the lines that a throttled flood writes.
+	clientThrottle *throttle
+	clientLog      *logBudget
+	verifier       *Verifier
+	pages          *pageSet // templates and static assets, with the branding applied
+	secure         bool     // issuer is https: cookies get Secure and the __Host- prefix
 }
 
 // New validates cfg and returns a Server. The error names the bad field.
@@ -231,6 +235,9 @@ func New(cfg Config) (*Server, error) {
 		// twenty times the login budget still bounds a flood.
 		pending: newLoginLimiter(20*loginRate, 20*cfg.LoginBurst),
 		secure:  iss.Scheme == "https",
+
+		clientThrottle: newThrottle(),
+		clientLog:      newLogBudget(throttleLogEvery, throttleLogBurst),
 	}
 	v, err := newVerifier(VerifierConfig{
 		Issuer:   cfg.Issuer,

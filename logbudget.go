@@ -1,8 +1,10 @@
 package keystile
 
 import (
+	"net/http"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 )
@@ -33,4 +35,37 @@ func (b *logBudget) take(now time.Time) (ok bool, suppressed int) {
 	n := b.suppressed
 	b.suppressed = 0
 	return true, n
+}
+
+// Throttled attempts are logged within a budget: throttleLogBurst lines at
+// once, then one every throttleLogEvery, so that a flood against the login
+// form or /token writes a bounded number of lines, not one per attempt.
+const (
+	throttleLogBurst = 10
+	throttleLogEvery = 10 * time.Second
+)
+
+// logThrottled logs msg at warn if b allows a line now, with the number of
+// lines b held back since the last one.
+func (s *Server) logThrottled(r *http.Request, b *logBudget, msg string, args ...any) {
+	ok, held := b.take(s.now())
+	if !ok {
+		return
+	}
+	if held > 0 {
+		args = append(args, "suppressed", held)
+	}
+	s.log.WarnContext(r.Context(), msg, args...)
+}
+
+// truncate cuts s to at most n bytes, on a rune boundary, for logging a
+// value a client chose.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -256,7 +256,9 @@ func TestCheckClientSecret(t *testing.T) {
 		{"sha256 secret over 512 bytes", HashClientSecret(long), long, false},
 		{"sha256 short hex", shaStored[:len(shaStored)-2], secret, false},
 		{"sha256 bad hex", "sha256:" + strings.Repeat("zz", 32), secret, false},
-		{"argon2id right secret", argonStored, secret, true},
+		// A slow hash is never computed for a client secret: /token would
+		// pay a password check for every wrong secret (issue 8, item 1).
+		{"argon2id right secret", argonStored, secret, false},
 		{"argon2id wrong secret", argonStored, "nope", false},
 		{"stored plain text", secret, secret, false},
 		{"stored empty", "", "", false},
@@ -271,13 +273,22 @@ func TestCheckClientSecret(t *testing.T) {
 	}
 }
 
+// TestValidateSecretHashNamesTheFix: a slow hash is refused with the
+// command that makes the right one.
+func TestValidateSecretHashNamesTheFix(t *testing.T) {
+	err := ValidateSecretHash(cheapHash(t, "x", 64, 1, 1))
+	if err == nil || !strings.Contains(err.Error(), "keystile client-secret") {
+		t.Fatalf("ValidateSecretHash(argon2id) = %v, want a refusal naming keystile client-secret", err)
+	}
+}
+
 func TestValidateSecretHash(t *testing.T) {
 	for _, tc := range []struct {
 		name, stored string
 		ok           bool
 	}{
 		{"sha256 form", HashClientSecret("x"), true},
-		{"argon2id", cheapHash(t, "x", 64, 1, 1), true},
+		{"argon2id", cheapHash(t, "x", 64, 1, 1), false},
 		{"empty", "", false},
 		{"plain secret", "hunter2hunter2hunter2hunter2hunter2", false},
 		{"sha256 too short", "sha256:abcd", false},

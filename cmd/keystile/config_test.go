@@ -346,6 +346,13 @@ clients:
 			notInErr: []string{"my-plain-secret"},
 		},
 		{
+			// Every wrong secret would cost a password check at /token, on
+			// the slots the login form needs (issue 8, item 1).
+			name:    "client secret hash that is a slow argon2id hash",
+			config:  spaOnly + "  - id: backend\n    secret_hash: \"" + testHash(t, "backend-secret") + "\"\n    redirect_uris: [https://b.example.com/cb]\n",
+			wantErr: []string{"clients[1]:", "secret_hash", "argon2id", "keystile client-secret"},
+		},
+		{
 			name:    "duplicate client ids",
 			config:  spaOnly + "  - id: spa\n    public: true\n    redirect_uris: [https://app.example.com/callback]\n",
 			wantErr: []string{`clients[1]: client id "spa" is also clients[0]`},
