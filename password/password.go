@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
@@ -129,13 +130,40 @@ var dummyHash = argonParams{
 	key:     []byte("keystile dummy argon2id tag!!!!!"),
 }.encode()
 
-// CheckUnknownUser spends the time and memory of one password check and
-// discards the result. A user-validation callback calls it for an unknown
-// user, so that an unknown user and a wrong password take the same time and
-// the login form cannot be used to list the usernames. It stops waiting for a
-// free argon2 slot when ctx is done.
+// CheckUnknownUser spends the time and memory of one password check at the
+// parameters Hash uses, and discards the result. A user-validation callback
+// calls it for an unknown user, so that an unknown user and a wrong password
+// take the same time and the login form cannot be used to list the
+// usernames. It stops waiting for a free argon2 slot when ctx is done.
+//
+// It matches only users whose hashes Hash made. A user whose hash has other
+// parameters (migrated from another system, say m=19456,t=2) costs
+// something else, and the difference shows: check unknown users against
+// DummyHash of such a hash instead, or better, make every check cost the
+// same, as the keystile binary does (one check per parameter set in its
+// users file, whoever signs in).
 func CheckUnknownUser(ctx context.Context, password string) {
 	_, _ = Check(ctx, dummyHash, password)
+}
+
+// DummyHash returns an argon2id PHC string with the parameters (memory,
+// passes, lanes, salt and tag lengths) of like, and a salt and tag that no
+// password is known to produce: checking a password against it costs what
+// checking against like costs, and never matches. With like empty it has
+// the parameters Hash uses. A like that Check would refuse is an error.
+func DummyHash(like string) (string, error) {
+	if like == "" {
+		return dummyHash, nil
+	}
+	p, err := parseArgon2id(like)
+	if err != nil {
+		return "", err
+	}
+	salt := sha512.Sum512([]byte("keystile dummy argon2id salt"))
+	tag := sha512.Sum512([]byte("keystile dummy argon2id tag"))
+	p.salt = salt[:len(p.salt)]
+	p.key = tag[:len(p.key)]
+	return p.encode(), nil
 }
 
 // argonParams is a parsed argon2id PHC string.

@@ -366,3 +366,27 @@ func BenchmarkCheckParallel(b *testing.B) {
 		}
 	})
 }
+
+// TestDummyHash: a dummy hash has the parameters of the hash it is like,
+// checks without error and matches no password.
+func TestDummyHash(t *testing.T) {
+	like := cheapHash(t, "pw", 256, 2, 1)
+	d, err := DummyHash(like)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(d, "$argon2id$v=19$m=256,t=2,p=1$") || d == like {
+		t.Fatalf("DummyHash(%q) = %q, want the same parameters and another salt and tag", like, d)
+	}
+	for _, pw := range []string{"pw", "", "keystile dummy"} {
+		if ok, err := Check(context.Background(), d, pw); ok || err != nil {
+			t.Errorf("Check(dummy, %q) = %v, %v; want false, nil", pw, ok, err)
+		}
+	}
+	if def, _ := DummyHash(""); def != dummyHash {
+		t.Errorf("DummyHash(\"\") = %q, want the default dummy", def)
+	}
+	if _, err := DummyHash("$2a$10$bcrypt"); err == nil {
+		t.Error("DummyHash of a bcrypt hash succeeded")
+	}
+}

@@ -62,6 +62,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if s.Users.Len() == 0 {
 		log.Warn("no users are configured (users_file): nobody can sign in; client credentials still work")
 	}
+	warnOtherHashSettings(s.Users, log)
 	users := newLiveUsers(s.Users)
 
 	srv, err := keystile.New(keystile.Config{
@@ -195,7 +196,24 @@ func reloadUsers(users *liveUsers, path string, clients []keystile.Client, log *
 	if sum.Users == 0 {
 		log.Warn("no users are configured (users_file): nobody can sign in; client credentials still work")
 	}
+	warnOtherHashSettings(users.db.Load(), log)
 	return nil
+}
+
+// warnOtherHashSettings tells the operator about password hashes made with
+// other argon2id parameters than keystile hash-password uses (migrated from
+// another system): every sign-in then checks one hash per parameter set, so
+// that timing does not tell which usernames exist, and costs that much
+// more. The server never rewrites the users file, which is the operator's
+// configuration (docs/decisions.md): new hashes are theirs to make.
+func warnOtherHashSettings(db *userDB, log *slog.Logger) {
+	users, sets := db.otherSettings()
+	if users == 0 {
+		return
+	}
+	log.Warn("some password hashes have other argon2id parameters than keystile hash-password makes; "+
+		"every sign-in checks one hash per parameter set so that its time does not tell which usernames exist: "+
+		"make their hashes again with keystile hash-password", "users", users, "parameter_sets", sets)
 }
 
 func reloadKeys(srv *keystile.Server, s *settings, log *slog.Logger) error {

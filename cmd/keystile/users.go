@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -44,7 +46,30 @@ type userDB struct {
 	// declaredEmpty is set for a file that says `users: []`: no users on
 	// purpose, as opposed to an empty or half-written file.
 	declaredEmpty bool
+	// settings are the argon2id parameter sets of the file's hashes, in
+	// order, each with a dummy hash of that set: every sign-in checks one
+	// hash per set (see validate). Without users, the default set.
+	settings []hashSetting
 }
+
+// hashSetting is one argon2id parameter set ("m=65536,t=3,p=2") and a hash
+// with it that no password matches (password.DummyHash).
+type hashSetting struct {
+	params string
+	dummy  string
+}
+
+// hashParams is the parameter part of a checked argon2id PHC string.
+func hashParams(encoded string) string {
+	parts := strings.Split(encoded, "$")
+	if len(parts) < 4 {
+		return ""
+	}
+	return parts[3]
+}
+
+// checkPassword is password.Check; tests watch what it is asked.
+var checkPassword = password.Check
 
 // loadUsers reads and checks a users file. Every problem is reported, one
 // line each, with the entry it is about.
@@ -90,6 +115,41 @@ func loadUsers(path string) (*userDB, error) {
 	return db, nil
 }
 
+// findSettings lists the parameter sets of the users' hashes, sorted, with
+// a dummy hash for each; a file without users gets the default set.
+func (db *userDB) findSettings() error {
+	seen := map[string]string{} // params → one hash that has them
+	for _, u := range db.byName {
+		seen[hashParams(u.PasswordHash)] = u.PasswordHash
+	}
+	if len(seen) == 0 {
+		def, _ := password.DummyHash("")
+		seen[hashParams(def)] = def
+	}
+	db.settings = db.settings[:0]
+	for _, params := range slices.Sorted(maps.Keys(seen)) {
+		dummy, err := password.DummyHash(seen[params])
+		if err != nil { // the hash was checked already
+			return err
+		}
+		db.settings = append(db.settings, hashSetting{params: params, dummy: dummy})
+	}
+	return nil
+}
+
+// otherSettings reports how many users have hashes whose parameters are
+// not those keystile hash-password makes, and how many parameter sets the
+// file holds: a sign-in costs one check per set.
+func (db *userDB) otherSettings() (users, sets int) {
+	def, _ := password.DummyHash("")
+	for _, u := range db.byName {
+		if hashParams(u.PasswordHash) != hashParams(def) {
+			users++
+		}
+	}
+	return users, len(db.settings)
+}
+
 // problemList is several problems in one file; the configuration check
 // reports each on its own line.
 type problemList struct {
@@ -102,13 +162,21 @@ func (e *problemList) Error() string {
 }
 
 func newUserDB() *userDB {
-	return &userDB{byName: map[string]userEntry{}, bySubject: map[string]string{}}
+	db := &userDB{byName: map[string]userEntry{}, bySubject: map[string]string{}}
+	_ = db.findSettings() // no users: the default set, which cannot fail
+	return db
 }
 
-// add adds a checked user whose Subject is set.
+// add adds a checked user whose Subject is set. A hash with parameters
+// the file did not hold yet changes the sets every sign-in checks.
 func (db *userDB) add(u userEntry) {
 	db.byName[u.Username] = u
 	db.bySubject[u.Subject] = u.Username
+	params := hashParams(u.PasswordHash)
+	known := slices.ContainsFunc(db.settings, func(h hashSetting) bool { return h.params == params })
+	if !known || len(db.byName) == 1 { // the first user replaces the default set
+		_ = db.findSettings() // the hash was checked: it cannot fail
+	}
 }
 
 func checkUser(u userEntry) error {
@@ -146,19 +214,32 @@ func (db *userDB) Len() int { return len(db.byName) }
 // validate is the keystile.ValidateUserFunc of a users file. An unknown user,
 // a wrong password and a disabled user all get ErrInvalidCredentials after
 // the same argon2id work, so the answer and its timing do not tell which
-// usernames exist (docs/security.md §5).
+// usernames exist (docs/security.md §5). The same work means one check for
+// each parameter set in the file, in the same order, whoever signs in: the
+// user's own hash for the set it has, a dummy of every other set. A file
+// whose hashes all come from keystile hash-password has one set, so a
+// sign-in costs one check; hashes migrated with other parameters add one
+// check per set until they are made again (serve warns about them).
 func (db *userDB) validate(ctx context.Context, username, pw string) (keystile.Identity, error) {
 	u, ok := db.byName[username]
-	if !ok {
-		password.CheckUnknownUser(ctx, pw)
-		return keystile.Identity{}, keystile.ErrInvalidCredentials
+	own := ""
+	if ok {
+		own = hashParams(u.PasswordHash)
 	}
-	match, err := password.Check(ctx, u.PasswordHash, pw)
-	if err != nil {
-		// The hash was checked at load, so this is a cancelled request.
-		return keystile.Identity{}, fmt.Errorf("checking a password: %w", err)
+	match := false
+	for _, set := range db.settings {
+		hash := set.dummy
+		if set.params == own {
+			hash = u.PasswordHash
+		}
+		m, err := checkPassword(ctx, hash, pw)
+		if err != nil {
+			// The hashes were checked at load, so this is a cancelled request.
+			return keystile.Identity{}, fmt.Errorf("checking a password: %w", err)
+		}
+		match = match || (m && set.params == own)
 	}
-	if !match || u.Disabled {
+	if !ok || !match || u.Disabled {
 		return keystile.Identity{}, keystile.ErrInvalidCredentials
 	}
 	return keystile.Identity{Subject: u.Subject, Claims: cloneClaims(u.Claims)}, nil
