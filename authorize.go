@@ -2,6 +2,7 @@ package keystile
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"net/http"
 	"net/url"
@@ -263,26 +264,25 @@ func (s *Server) authorizeParams(p params, ar *authRequest) *oauthErr {
 	return nil
 }
 
-// startLogin stores the pending request, bound to this browser, and shows
-// the login form.
+// startLogin seals the pending request, bound to this browser and to the
+// page, into the login form it shows. Nothing is stored: a flood of
+// unfinished sign-ins costs the server no memory and the store no row.
 func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, ar *authRequest) {
-	if !s.pending.allowAddress(s.clientAddr(r), s.now()) {
-		s.errorPage(w, r, oauthError(codeTemporarilyUnavailable, "Too many sign-in pages were opened from your network. Wait a minute, then try again.").withStatus(http.StatusTooManyRequests))
-		return
-	}
 	browser := s.browserID(w, r)
-	requestID, csrf := newSecret(), newSecret()
-	err := s.store.CreateAuthRequest(r.Context(), store.AuthRequest{
-		IDHash:      hashSecret(requestID),
+	csrf := newSecret()
+	id := make([]byte, 16)
+	_, _ = rand.Read(id) // never fails (crypto/rand, Go ≥1.24)
+	sealed, err := s.sealPending(pendingLogin{
+		ID:          id,
 		BrowserHash: hashSecret(browser),
 		CSRFHash:    hashSecret(csrf),
 		ClientID:    ar.client.ID,
 		RedirectURI: ar.redirectURI,
-		State:       ar.state,
+		State:       []byte(ar.state),
 		Challenge:   ar.challenge,
-		Nonce:       ar.nonce,
+		Nonce:       []byte(ar.nonce),
 		Scope:       ar.scope,
-		ExpiresAt:   s.now().Add(s.cfg.LoginTTL),
+		ExpiresAt:   s.now().Add(s.cfg.LoginTTL).UnixMilli(),
 	})
 	if err != nil {
 		s.redirectError(w, r, ar.redirectURI, ar.state, serverError(err))
@@ -290,7 +290,7 @@ func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, ar *authRequ
 	}
 	s.renderLogin(w, http.StatusOK, loginView{
 		ClientName: ar.client.Name,
-		RequestID:  requestID,
+		RequestID:  sealed,
 		CSRFToken:  csrf,
 		Scopes:     ar.scope,
 	})

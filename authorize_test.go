@@ -142,23 +142,6 @@ func TestAuthorizeLoopbackAnyPort(t *testing.T) {
 	}
 }
 
-// TestAuthorizePendingRequestsAreCapped: every login page stores a pending
-// request, so one address may only open so many (docs/security.md §10).
-func TestAuthorizePendingRequestsAreCapped(t *testing.T) {
-	e := newTestEnv(t)
-	c := e.browser()
-	limit := 20 * e.srv.cfg.LoginBurst
-	for i := range limit {
-		if resp, _ := e.get(c, "/authorize", authorizeQuery()); resp.StatusCode != http.StatusOK {
-			t.Fatalf("login page %d of %d: status %d", i+1, limit, resp.StatusCode)
-		}
-	}
-	resp, body := e.get(c, "/authorize", authorizeQuery())
-	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Location") != "" || strings.Contains(body, `name="password"`) {
-		t.Fatalf("login page %d: status %d, want 429 and no form", limit+1, resp.StatusCode)
-	}
-}
-
 // TestAuthorizeUndecodableDuplicate: a second copy of a parameter that does
 // not decode must not slip past the duplicate check (docs/security.md §2).
 func TestAuthorizeUndecodableDuplicate(t *testing.T) {

@@ -81,7 +81,8 @@ type Config struct {
 	Audience string
 	// Clients are the registered clients.
 	Clients []Client
-	// Store keeps pending requests and codes. Required.
+	// Store keeps codes, sessions, refresh tokens, revocations and the ids
+	// of used login forms. Required.
 	Store store.Store
 	// Keys sign access tokens: the first one signs, every one verifies and the
 	// public ones are published in the JWKS. Required.
@@ -106,8 +107,8 @@ type Config struct {
 	AccessTokenTTL time.Duration
 	// CodeTTL is the lifetime of authorization codes; default 60 seconds.
 	CodeTTL time.Duration
-	// LoginTTL is how long a pending /authorize request waits for the user to
-	// sign in; default 10 minutes.
+	// LoginTTL is how long a login form (the pending /authorize request it
+	// carries) stays valid; default 10 minutes.
 	LoginTTL time.Duration
 	// SessionTTL is how long a browser stays signed in (single sign-on);
 	// default 12 hours. A negative value turns single sign-on off.
@@ -158,7 +159,7 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	limiter *loginLimiter
-	pending *loginLimiter // login pages (pending requests) per client address
+	derived *derivedKeys // seal pending sign-ins, sign known-device cookies (seal.go)
 	// clientThrottle throttles failed client authentication; clientLog
 	// bounds the lines that a throttled flood writes.
 	clientThrottle *throttle
@@ -231,14 +232,12 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		now:     cfg.Now,
 		limiter: newLoginLimiter(loginRate, cfg.LoginBurst),
-		// A person opens far more login pages than they fail passwords;
-		// twenty times the login budget still bounds a flood.
-		pending: newLoginLimiter(20*loginRate, 20*cfg.LoginBurst),
 		secure:  iss.Scheme == "https",
 
 		clientThrottle: newThrottle(),
 		clientLog:      newLogBudget(throttleLogEvery, throttleLogBurst),
 	}
+	s.derived = newDerivedKeys(s.keys)
 	v, err := newVerifier(VerifierConfig{
 		Issuer:   cfg.Issuer,
 		Audience: cfg.Audience,

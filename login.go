@@ -17,10 +17,10 @@ const (
 
 var errLoginExpired = oauthError(codeInvalidRequest, "This sign-in page has expired or was already used. Go back to the application and start again.").withTitle(titleExpired)
 
-// handleLogin serves the login form's POST. The form is bound to a pending
-// /authorize request by its request id, to the browser that started it by
-// the binding cookie, and to the page by its CSRF token; all three must
-// match. Bad credentials show the form again with one message whether the
+// handleLogin serves the login form's POST. The form carries its pending
+// /authorize request sealed (pending.go) as its request_id, bound to the
+// browser that started it by the binding cookie and to the page by its CSRF
+// token; all three must match. Bad credentials show the form again with one message whether the
 // user is unknown or the password wrong; success issues a code and sends the
 // browser back to the client with 303 (RFC 9700 §4.11).
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -34,19 +34,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	requestID := p["request_id"]
-	if requestID == "" || len(requestID) > maxSecretLen {
-		s.errorPage(w, r, errLoginExpired)
-		return
-	}
 	ctx := r.Context()
 	now := s.now()
-	pending, err := s.store.GetAuthRequest(ctx, hashSecret(requestID), now)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
+	pending, ok := s.openPending(requestID, now)
+	if !ok {
 		s.errorPage(w, r, errLoginExpired)
-		return
-	case err != nil:
-		s.errorPage(w, r, serverError(err))
 		return
 	}
 	if !s.sameBrowser(r, pending) || !equalHash(hashSecret(p["csrf_token"]), pending.CSRFHash) {
@@ -93,11 +85,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, serverError(errors.New("ValidateUser returned an empty subject")))
 		return
 	}
-	// Consume the pending request atomically: one sign-in, one code, even if
-	// the form is posted twice at once.
-	pending, err = s.store.ConsumeAuthRequest(ctx, hashSecret(requestID), now)
+	// Record the request as used, atomically: one sign-in, one code, even
+	// if the form is posted twice at once or replayed later. Only a
+	// successful sign-in writes to the store.
+	state := string(pending.State)
+	err = s.store.UseRequest(ctx, pending.usedKey(), pending.expiresAt(), now)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrReused):
 		s.errorPage(w, r, errLoginExpired)
 		return
 	case err != nil:
@@ -106,7 +100,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	sessionHash, err := s.startSession(w, r, id, now)
 	if err != nil {
-		s.redirectError(w, r, pending.RedirectURI, pending.State, serverError(err))
+		s.redirectError(w, r, pending.RedirectURI, state, serverError(err))
 		return
 	}
 	s.finishAuthorization(w, r, codeGrant{
@@ -116,10 +110,10 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			claims:   id.Claims,
 			scope:    pending.Scope,
 			authTime: now,
-			nonce:    pending.Nonce,
+			nonce:    string(pending.Nonce),
 		},
 		redirectURI: pending.RedirectURI,
-		state:       pending.State,
+		state:       state,
 		challenge:   pending.Challenge,
 		sessionHash: sessionHash,
 	})
@@ -127,7 +121,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 
 // sameBrowser reports whether the request carries the binding cookie of the
 // browser that started the pending request.
-func (s *Server) sameBrowser(r *http.Request, pending store.AuthRequest) bool {
+func (s *Server) sameBrowser(r *http.Request, pending pendingLogin) bool {
 	c, err := r.Cookie(s.browserCookieName())
 	if err != nil || !validCookieSecret(c.Value) {
 		return false

@@ -1,10 +1,10 @@
-// Package store defines the persistence Keystile needs: pending authorization
-// requests, authorization codes, browser sessions, refresh-token families and
-// revoked access tokens. Backends live in subpackages (memory,
+// Package store defines the persistence Keystile needs: the ids of used
+// authorization requests, authorization codes, browser sessions,
+// refresh-token families and revoked access tokens. Backends live in subpackages (memory,
 // sqlite, postgres) and all pass the conformance suite in storetest.
 //
 // Records are plain values: a backend never hands out a pointer into its own
-// state, and secrets (codes, request ids, browser bindings) are stored only as
+// state, and secrets (codes, request ids, session ids) are stored only as
 // SHA-256 hashes, so a leaked database does not leak a usable credential.
 //
 // Time is always passed in as now, so that expiry is testable without sleeping
@@ -46,23 +46,6 @@ var ErrDuplicate = errors.New("store: duplicate key")
 // the refresh-token family the credential belongs to when it returns this.
 var ErrReused = errors.New("store: credential reused")
 
-// AuthRequest is a validated /authorize request waiting for the user to sign
-// in. It is keyed by the SHA-256 of a random request id that the login form
-// carries, and bound to the browser that started it by the SHA-256 of a random
-// cookie value, so that knowing the request id alone is not enough to finish it.
-type AuthRequest struct {
-	IDHash      []byte // SHA-256 of the request id in the login form
-	BrowserHash []byte // SHA-256 of the browser-binding cookie value
-	CSRFHash    []byte // SHA-256 of the form's CSRF token
-	ClientID    string
-	RedirectURI string
-	State       string
-	Challenge   string // S256 code_challenge, 43 base64url characters
-	Nonce       string
-	Scope       []string
-	ExpiresAt   time.Time
-}
-
 // AuthCode is an issued authorization code (RFC 6749 §4.1.2), bound to the
 // client, redirect URI, PKCE challenge, user and scope it was issued for.
 type AuthCode struct {
@@ -83,17 +66,18 @@ type AuthCode struct {
 	SessionIDHash []byte
 }
 
-// AuthRequests holds pending authorization requests.
-type AuthRequests interface {
-	// CreateAuthRequest stores r; ErrDuplicate if r.IDHash is taken.
-	CreateAuthRequest(ctx context.Context, r AuthRequest) error
-	// GetAuthRequest returns the request without consuming it; ErrNotFound if
-	// it is missing or expired at now.
-	GetAuthRequest(ctx context.Context, idHash []byte, now time.Time) (AuthRequest, error)
-	// ConsumeAuthRequest deletes and returns the request in one atomic step, so
-	// that one pending request yields at most one code; ErrNotFound if it is
-	// missing, already consumed or expired at now.
-	ConsumeAuthRequest(ctx context.Context, idHash []byte, now time.Time) (AuthRequest, error)
+// UsedRequests remembers the authorization requests that already yielded a
+// sign-in. A pending /authorize request is not stored: the login form
+// carries it sealed, so that unfinished sign-ins cost the store nothing. Its
+// id is recorded here only when a sign-in succeeds, so that one login form
+// yields at most one code, however often it is posted.
+type UsedRequests interface {
+	// UseRequest records idHash as used until expiresAt, in one atomic step:
+	// of concurrent uses of one idHash exactly one succeeds. A use of an
+	// idHash that is recorded and live at now fails with ErrReused, every
+	// time; a record expired at now counts as absent and is replaced. An
+	// empty idHash fails.
+	UseRequest(ctx context.Context, idHash []byte, expiresAt, now time.Time) error
 }
 
 // Codes holds authorization codes.
@@ -214,15 +198,15 @@ type AccessTokenRevocations interface {
 
 // Store is everything a Keystile server needs from its storage.
 type Store interface {
-	AuthRequests
+	UsedRequests
 	Codes
 	Sessions
 	RefreshTokens
 	AccessTokenRevocations
 	// DeleteExpired removes every record that is expired at now (ExpiresAt
 	// not after now, the same rule the getters apply) and reports how many it
-	// removed; it keeps the store from growing without bound. Used codes go
-	// at their expiry; refresh tokens at their own or their family's expiry,
+	// removed; it keeps the store from growing without bound. Used request
+	// ids and used codes go at their expiry; refresh tokens at their own or their family's expiry,
 	// or at once when their family is revoked; a family record at its
 	// FamilyExpiresAt, revoked or not; revoked jtis at their expiresAt.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)

@@ -27,18 +27,18 @@ var _ store.Store = (*Store)(nil)
 // revocation trivially atomic, including those that touch several maps.
 type Store struct {
 	mu       sync.Mutex
-	requests map[string]store.AuthRequest // key: string(IDHash)
-	codes    map[string]codeEntry         // key: string(Hash)
-	sessions map[string]sessionEntry      // key: string(IDHash)
-	families map[string]family            // key: FamilyID
-	refresh  map[string]refreshEntry      // key: string(Hash)
-	revoked  map[string]time.Time         // key: jti; value: when the entry may go
+	used     map[string]time.Time    // key: string(idHash) of a used request; value: its expiry
+	codes    map[string]codeEntry    // key: string(Hash)
+	sessions map[string]sessionEntry // key: string(IDHash)
+	families map[string]family       // key: FamilyID
+	refresh  map[string]refreshEntry // key: string(Hash)
+	revoked  map[string]time.Time    // key: jti; value: when the entry may go
 }
 
 // New returns an empty Store.
 func New() *Store {
 	return &Store{
-		requests: make(map[string]store.AuthRequest),
+		used:     make(map[string]time.Time),
 		codes:    make(map[string]codeEntry),
 		sessions: make(map[string]sessionEntry),
 		families: make(map[string]family),
@@ -58,9 +58,9 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var n int64
-	for k, r := range s.requests {
-		if !live(r.ExpiresAt, now) {
-			delete(s.requests, k)
+	for k, exp := range s.used {
+		if !live(exp, now) {
+			delete(s.used, k)
 			n++
 		}
 	}

@@ -92,8 +92,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	// One connection. SQLite runs one writer at a time, and every method but
-	// GetAuthRequest writes: with more connections, the extra writers do not
+	// One connection. SQLite runs one writer at a time, and most methods
+	// write: with more connections, the extra writers do not
 	// run in parallel, they sleep in SQLite's busy handler, whose back-off
 	// made 50 concurrent consumes of one code take 4–20 s under -race on a
 	// 2-core machine, against 0.4 s when they queue for the one connection in

@@ -63,9 +63,11 @@ func TestTwoStoresOneFile(t *testing.T) {
 }
 
 // A database created before sessions and refresh tokens existed, with
-// records in it, upgrades in place at Open: its pending request and its code
-// still work, and so do the new tables. Down then Up again must work too, so
-// that an operator can roll back a release.
+// records in it, upgrades in place at Open: its code still works, and so do
+// the new tables. Its pending request is dropped with the table that held it
+// (migration 00003: pending requests travel sealed in the login form now).
+// Down then Up again must work too, so that an operator can roll back a
+// release.
 func TestUpgradeFrom00001(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "keystile.db")
@@ -98,8 +100,15 @@ func TestUpgradeFrom00001(t *testing.T) {
 	}
 
 	s := openFile(t, path)
-	if r, err := s.GetAuthRequest(ctx, []byte{1}, t0); err != nil || r.State != "xyz" {
-		t.Errorf("GetAuthRequest after upgrade = %+v, %v", r, err)
+	var tables int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'auth_requests'`).Scan(&tables); err != nil || tables != 0 {
+		t.Errorf("auth_requests after upgrade: %d tables, %v; want it dropped", tables, err)
+	}
+	if err := s.UseRequest(ctx, []byte{1}, exp, t0); err != nil {
+		t.Errorf("UseRequest after upgrade: %v", err)
+	}
+	if err := s.UseRequest(ctx, []byte{1}, exp, t0); !errors.Is(err, store.ErrReused) {
+		t.Errorf("second UseRequest after upgrade: err = %v, want ErrReused", err)
 	}
 	c, err := s.ConsumeCode(ctx, []byte{2}, t0)
 	if err != nil {

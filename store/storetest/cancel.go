@@ -10,12 +10,11 @@ import (
 )
 
 func testCancelled(t *testing.T, s store.Store) {
-	r := sampleRequest("cancel")
 	c := sampleCode("cancel")
 	sess := sampleSession("cancel")
 	rt := sampleRefresh("cancel")
-	if err := s.CreateAuthRequest(t.Context(), r); err != nil {
-		t.Fatalf("CreateAuthRequest: %v", err)
+	if err := s.UseRequest(t.Context(), requestID("cancel"), t0.Add(time.Hour), t0); err != nil {
+		t.Fatalf("UseRequest: %v", err)
 	}
 	if err := s.CreateCode(t.Context(), c); err != nil {
 		t.Fatalf("CreateCode: %v", err)
@@ -35,7 +34,7 @@ func testCancelled(t *testing.T, s store.Store) {
 			t.Errorf("%s: err = %v, want context.Canceled", op, err)
 		}
 	}
-	check("CreateAuthRequest", s.CreateAuthRequest(ctx, sampleRequest("cancel new")))
+	check("UseRequest", s.UseRequest(ctx, requestID("cancel new"), t0.Add(time.Hour), t0))
 	check("CreateCode", s.CreateCode(ctx, sampleCode("cancel new")))
 	check("CreateSession", s.CreateSession(ctx, sampleSession("cancel new")))
 	check("CreateRefreshToken", s.CreateRefreshToken(ctx, sampleRefresh("cancel new")))
@@ -44,11 +43,8 @@ func testCancelled(t *testing.T, s store.Store) {
 	check("EndSession", s.EndSession(ctx, sess.IDHash, true))
 	check("RenewSession", s.RenewSession(ctx, sess.IDHash, sampleSession("cancel renewed"), t0))
 	check("RevokeAccessToken", s.RevokeAccessToken(ctx, "jti cancel new", t0.Add(time.Hour)))
-	_, err := s.GetAuthRequest(ctx, r.IDHash, t0)
-	check("GetAuthRequest", err)
-	_, err = s.ConsumeAuthRequest(ctx, r.IDHash, t0)
-	check("ConsumeAuthRequest", err)
-	_, err = s.ConsumeCode(ctx, c.Hash, t0)
+	check("UseRequest of a used id", s.UseRequest(ctx, requestID("cancel"), t0.Add(time.Hour), t0))
+	_, err := s.ConsumeCode(ctx, c.Hash, t0)
 	check("ConsumeCode", err)
 	_, err = s.GetSession(ctx, sess.IDHash, t0)
 	check("GetSession", err)
@@ -62,8 +58,8 @@ func testCancelled(t *testing.T, s store.Store) {
 
 	// Nothing happened: the old records are intact, the new ones absent.
 	live := t.Context()
-	if _, err := s.ConsumeAuthRequest(live, r.IDHash, t0); err != nil {
-		t.Errorf("ConsumeAuthRequest after the cancelled calls: %v", err)
+	if err := s.UseRequest(live, requestID("cancel"), t0.Add(time.Hour), t0); !errors.Is(err, store.ErrReused) {
+		t.Errorf("UseRequest of the used id after the cancelled calls: err = %v, want ErrReused", err)
 	}
 	if _, err := s.ConsumeCode(live, c.Hash, t0); err != nil {
 		t.Errorf("ConsumeCode after the cancelled calls: %v", err)
@@ -77,8 +73,8 @@ func testCancelled(t *testing.T, s store.Store) {
 	if ok, err := s.AccessTokenRevoked(live, "jti cancel"); err != nil || !ok {
 		t.Errorf("AccessTokenRevoked after the cancelled calls = %v, %v; want true, nil", ok, err)
 	}
-	if _, err := s.GetAuthRequest(live, sampleRequest("cancel new").IDHash, t0); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("request created with a cancelled context: err = %v, want ErrNotFound", err)
+	if err := s.UseRequest(live, requestID("cancel new"), t0.Add(time.Hour), t0); err != nil {
+		t.Errorf("a request id used with a cancelled context was recorded: UseRequest = %v, want nil", err)
 	}
 	if _, err := s.ConsumeCode(live, sampleCode("cancel new").Hash, t0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("code created with a cancelled context: err = %v, want ErrNotFound", err)

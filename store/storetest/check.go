@@ -11,22 +11,6 @@ import (
 	"github.com/keystile/keystile/store"
 )
 
-func checkRequest(t *testing.T, what string, got, want store.AuthRequest) {
-	t.Helper()
-	if !bytes.Equal(got.IDHash, want.IDHash) ||
-		!bytes.Equal(got.BrowserHash, want.BrowserHash) ||
-		!bytes.Equal(got.CSRFHash, want.CSRFHash) ||
-		got.ClientID != want.ClientID ||
-		got.RedirectURI != want.RedirectURI ||
-		got.State != want.State ||
-		got.Challenge != want.Challenge ||
-		got.Nonce != want.Nonce ||
-		!slices.Equal(got.Scope, want.Scope) {
-		t.Errorf("%s:\n got  %+v\n want %+v", what, got, want)
-	}
-	checkTime(t, what+" ExpiresAt", got.ExpiresAt, want.ExpiresAt)
-}
-
 func checkCode(t *testing.T, what string, got, want store.AuthCode) {
 	t.Helper()
 	if !bytes.Equal(got.Hash, want.Hash) ||

@@ -15,23 +15,21 @@ func testExpiry(t *testing.T, s store.Store) {
 		// run creates a record expiring at exp and reads it at now.
 		run func(t *testing.T, name string, now time.Time) error
 	}{
-		{"GetAuthRequest", func(t *testing.T, name string, now time.Time) error {
-			r := sampleRequest(name)
-			r.ExpiresAt = exp
-			if err := s.CreateAuthRequest(t.Context(), r); err != nil {
-				t.Fatalf("CreateAuthRequest: %v", err)
+		{"UseRequest of a used request", func(t *testing.T, name string, now time.Time) error {
+			id := requestID(name)
+			if err := s.UseRequest(t.Context(), id, exp, exp.Add(-2*time.Hour)); err != nil {
+				t.Fatalf("first UseRequest: %v", err)
 			}
-			_, err := s.GetAuthRequest(t.Context(), r.IDHash, now)
-			return err
-		}},
-		{"ConsumeAuthRequest", func(t *testing.T, name string, now time.Time) error {
-			r := sampleRequest(name)
-			r.ExpiresAt = exp
-			if err := s.CreateAuthRequest(t.Context(), r); err != nil {
-				t.Fatalf("CreateAuthRequest: %v", err)
+			// Until expiry a second use is ErrReused; from then on the
+			// record counts as absent, and the use succeeds.
+			switch err := s.UseRequest(t.Context(), id, exp.Add(time.Hour), now); {
+			case errors.Is(err, store.ErrReused):
+				return nil
+			case err == nil:
+				return store.ErrNotFound
+			default:
+				return err
 			}
-			_, err := s.ConsumeAuthRequest(t.Context(), r.IDHash, now)
-			return err
 		}},
 		{"ConsumeCode", func(t *testing.T, name string, now time.Time) error {
 			c := sampleCode(name)
@@ -162,15 +160,22 @@ func testDeleteExpired(t *testing.T, s store.Store) {
 				wantDeleted += n
 			}
 		}
-		ar := sampleRequest(r.name)
-		ar.ExpiresAt = r.exp
-		if err := s.CreateAuthRequest(ctx, ar); err != nil {
-			t.Fatalf("CreateAuthRequest %q: %v", r.name, err)
+		id := requestID(r.name)
+		if err := s.UseRequest(ctx, id, r.exp, before); err != nil {
+			t.Fatalf("UseRequest %q: %v", r.name, err)
 		}
 		count(1)
-		checks = append(checks, check{"request " + r.name, r.expired, func() error {
-			_, err := s.GetAuthRequest(ctx, ar.IDHash, before)
-			return err
+		checks = append(checks, check{"used request " + r.name, r.expired, func() error {
+			// Still recorded: a second use is refused. Gone: it succeeds
+			// (and records the id until after now, out of the next sweeps).
+			switch err := s.UseRequest(ctx, id, now.Add(time.Hour), before); {
+			case errors.Is(err, store.ErrReused):
+				return nil
+			case err == nil:
+				return store.ErrNotFound
+			default:
+				return err
+			}
 		}})
 
 		c := sampleCode(r.name)

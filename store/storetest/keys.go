@@ -10,22 +10,6 @@ import (
 
 func testDuplicate(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	t.Run("auth request", func(t *testing.T) {
-		first := sampleRequest("dup")
-		if err := s.CreateAuthRequest(ctx, first); err != nil {
-			t.Fatalf("first CreateAuthRequest: %v", err)
-		}
-		second := sampleRequest("other")
-		second.IDHash = first.IDHash
-		if err := s.CreateAuthRequest(ctx, second); !errors.Is(err, store.ErrDuplicate) {
-			t.Fatalf("second CreateAuthRequest: err = %v, want ErrDuplicate", err)
-		}
-		got, err := s.GetAuthRequest(ctx, first.IDHash, t0)
-		if err != nil {
-			t.Fatalf("GetAuthRequest: %v", err)
-		}
-		checkRequest(t, "the first request, kept", got, first)
-	})
 	t.Run("code", func(t *testing.T) {
 		first := sampleCode("dup")
 		if err := s.CreateCode(ctx, first); err != nil {
@@ -97,8 +81,8 @@ func testMissing(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	// Something else is stored, so that a backend returning "the first row"
 	// would be caught.
-	if err := s.CreateAuthRequest(ctx, sampleRequest("present")); err != nil {
-		t.Fatalf("CreateAuthRequest: %v", err)
+	if err := s.UseRequest(ctx, requestID("present"), t0.Add(time.Minute), t0); err != nil {
+		t.Fatalf("UseRequest: %v", err)
 	}
 	if err := s.CreateCode(ctx, sampleCode("present")); err != nil {
 		t.Fatalf("CreateCode: %v", err)
@@ -117,12 +101,6 @@ func testMissing(t *testing.T, s store.Store) {
 		{"nil", nil},
 	} {
 		t.Run(key.name, func(t *testing.T) {
-			if _, err := s.GetAuthRequest(ctx, key.b, t0); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("GetAuthRequest: err = %v, want ErrNotFound", err)
-			}
-			if _, err := s.ConsumeAuthRequest(ctx, key.b, t0); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("ConsumeAuthRequest: err = %v, want ErrNotFound", err)
-			}
 			if _, err := s.ConsumeCode(ctx, key.b, t0); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("ConsumeCode: err = %v, want ErrNotFound", err)
 			}
@@ -147,10 +125,8 @@ func testEmptyKey(t *testing.T, s store.Store) {
 		b    []byte
 	}{{"nil", nil}, {"empty", []byte{}}} {
 		t.Run(key.name, func(t *testing.T) {
-			r := sampleRequest("empty key")
-			r.IDHash = key.b
-			if err := s.CreateAuthRequest(ctx, r); err == nil {
-				t.Error("CreateAuthRequest: err = nil, want an error")
+			if err := s.UseRequest(ctx, key.b, t0.Add(time.Minute), t0); err == nil || errors.Is(err, store.ErrReused) {
+				t.Errorf("UseRequest: err = %v, want an error (not ErrReused)", err)
 			}
 			c := sampleCode("empty key")
 			c.Hash = key.b
@@ -186,12 +162,10 @@ func testEmptyKey(t *testing.T, s store.Store) {
 func testSeparateKinds(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	shared := hash("shared")
-	r := sampleRequest("shared")
-	r.IDHash = shared
 	c := sampleCode("shared")
 	c.Hash = shared
-	if err := s.CreateAuthRequest(ctx, r); err != nil {
-		t.Fatalf("CreateAuthRequest: %v", err)
+	if err := s.UseRequest(ctx, shared, t0.Add(time.Minute), t0); err != nil {
+		t.Fatalf("UseRequest: %v", err)
 	}
 	if err := s.CreateCode(ctx, c); err != nil {
 		t.Fatalf("CreateCode with a request's key: %v", err)
@@ -210,8 +184,8 @@ func testSeparateKinds(t *testing.T, s store.Store) {
 	if err := s.EndSession(ctx, shared, false); err != nil {
 		t.Fatalf("EndSession: %v", err)
 	}
-	if _, err := s.ConsumeAuthRequest(ctx, shared, t0); err != nil {
-		t.Fatalf("ConsumeAuthRequest after the code and session with its key went: %v", err)
+	if err := s.UseRequest(ctx, shared, t0.Add(time.Minute), t0); !errors.Is(err, store.ErrReused) {
+		t.Fatalf("UseRequest after the code and session with its key went: err = %v, want ErrReused", err)
 	}
 	if _, err := s.GetRefreshToken(ctx, shared, t0); err != nil {
 		t.Fatalf("GetRefreshToken after the others with its key went: %v", err)

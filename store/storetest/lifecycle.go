@@ -8,30 +8,30 @@ import (
 	"github.com/keystile/keystile/store"
 )
 
-func testRequestLifecycle(t *testing.T, s store.Store) {
+func testUseRequest(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	want := sampleRequest("a")
-	if err := s.CreateAuthRequest(ctx, want); err != nil {
-		t.Fatalf("CreateAuthRequest: %v", err)
+	id, exp := requestID("a"), t0.Add(time.Minute)
+	if err := s.UseRequest(ctx, id, exp, t0); err != nil {
+		t.Fatalf("UseRequest: %v", err)
 	}
-	// Reading must not consume: the login form is shown, then posted.
-	for i := range 2 {
-		got, err := s.GetAuthRequest(ctx, want.IDHash, t0)
-		if err != nil {
-			t.Fatalf("GetAuthRequest #%d: %v", i+1, err)
+	// Used again while the record lives: refused, every time.
+	for i, now := range []time.Time{t0, t0.Add(30 * time.Second), exp.Add(-time.Millisecond)} {
+		if err := s.UseRequest(ctx, id, exp, now); !errors.Is(err, store.ErrReused) {
+			t.Fatalf("UseRequest #%d: err = %v, want ErrReused", i+2, err)
 		}
-		checkRequest(t, "GetAuthRequest", got, want)
 	}
-	got, err := s.ConsumeAuthRequest(ctx, want.IDHash, t0)
-	if err != nil {
-		t.Fatalf("ConsumeAuthRequest: %v", err)
+	// Another id is another request.
+	if err := s.UseRequest(ctx, requestID("b"), exp, t0); err != nil {
+		t.Fatalf("UseRequest of another id: %v", err)
 	}
-	checkRequest(t, "ConsumeAuthRequest", got, want)
-	if _, err := s.ConsumeAuthRequest(ctx, want.IDHash, t0); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("second ConsumeAuthRequest: err = %v, want ErrNotFound", err)
+	// Once expired, the record counts as absent: the id may be used again,
+	// and is then recorded until its new expiry.
+	later := exp.Add(time.Hour)
+	if err := s.UseRequest(ctx, id, later, exp); err != nil {
+		t.Fatalf("UseRequest once the record expired: %v", err)
 	}
-	if _, err := s.GetAuthRequest(ctx, want.IDHash, t0); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("GetAuthRequest after consume: err = %v, want ErrNotFound", err)
+	if err := s.UseRequest(ctx, id, later, later.Add(-time.Millisecond)); !errors.Is(err, store.ErrReused) {
+		t.Errorf("UseRequest before the new expiry: err = %v, want ErrReused", err)
 	}
 }
 

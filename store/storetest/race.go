@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keystile/keystile/store"
 )
@@ -64,25 +65,13 @@ func testConcurrentConsumeCode(t *testing.T, s store.Store) {
 	}
 }
 
-func testConcurrentConsumeRequest(t *testing.T, s store.Store) {
+func testConcurrentUseRequest(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	for round := range rounds {
-		want := sampleRequest("race " + string(rune('a'+round)))
-		if err := s.CreateAuthRequest(ctx, want); err != nil {
-			t.Fatalf("CreateAuthRequest: %v", err)
-		}
-		var mu sync.Mutex
-		var won store.AuthRequest
-		race(t, store.ErrNotFound, func(int) error {
-			r, err := s.ConsumeAuthRequest(ctx, want.IDHash, t0)
-			if err == nil {
-				mu.Lock()
-				won = r
-				mu.Unlock()
-			}
-			return err
+		id := requestID("race " + string(rune('a'+round)))
+		race(t, store.ErrReused, func(int) error {
+			return s.UseRequest(ctx, id, t0.Add(time.Minute), t0)
 		})
-		checkRequest(t, "the winner's request", won, want)
 	}
 }
 

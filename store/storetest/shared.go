@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/keystile/keystile/store"
 )
@@ -26,6 +27,7 @@ func RunShared(t *testing.T, newDatabase func(t *testing.T) string, open func(t 
 		name string
 		run  func(t *testing.T, open func() store.Store)
 	}{
+		{"a request id is used once across stores", testSharedUseRequest},
 		{"a code is consumed once across stores", testSharedConsumeCode},
 		{"a refresh token is rotated once across stores", testSharedRotate},
 		{"a sign-out in one store races a rotation in the other", testSharedEndSession},
@@ -66,6 +68,17 @@ func closeStore(t *testing.T, s store.Store) {
 func pair(open func() store.Store) [2]store.Store { return [2]store.Store{open(), open()} }
 
 // Racer i uses stores[i%2]: half the racers on each, interleaved.
+func testSharedUseRequest(t *testing.T, open func() store.Store) {
+	stores := pair(open)
+	ctx := t.Context()
+	for round := range rounds {
+		id := requestID(fmt.Sprintf("shared use %d", round))
+		race(t, store.ErrReused, func(i int) error {
+			return stores[i%2].UseRequest(ctx, id, t0.Add(time.Minute), t0)
+		})
+	}
+}
+
 func testSharedConsumeCode(t *testing.T, open func() store.Store) {
 	stores := pair(open)
 	ctx := t.Context()
@@ -140,10 +153,10 @@ func testSharedEndSession(t *testing.T, open func() store.Store) {
 func testReopen(t *testing.T, open func() store.Store) {
 	ctx := t.Context()
 	s := open()
-	r, kept, used := sampleRequest("reopen"), sampleCode("reopen kept"), sampleCode("reopen used")
+	kept, used := sampleCode("reopen kept"), sampleCode("reopen used")
 	rt := sampleRefresh("reopen")
 	for _, err := range []error{
-		s.CreateAuthRequest(ctx, r),
+		s.UseRequest(ctx, requestID("reopen"), t0.Add(time.Hour), t0),
 		s.CreateCode(ctx, kept),
 		s.CreateCode(ctx, used),
 		s.CreateRefreshToken(ctx, rt),
@@ -158,11 +171,9 @@ func testReopen(t *testing.T, open func() store.Store) {
 	s.Close()
 
 	s = open()
-	got, err := s.GetAuthRequest(ctx, r.IDHash, t0)
-	if err != nil {
-		t.Fatalf("GetAuthRequest after reopen: %v", err)
+	if err := s.UseRequest(ctx, requestID("reopen"), t0.Add(time.Hour), t0); !errors.Is(err, store.ErrReused) {
+		t.Errorf("a request id used before reopen: err = %v, want ErrReused", err)
 	}
-	checkRequest(t, "the request after reopen", got, r)
 	c, err := s.ConsumeCode(ctx, kept.Hash, t0)
 	if err != nil {
 		t.Fatalf("ConsumeCode of the kept code after reopen: %v", err)

@@ -38,7 +38,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		name string
 		run  func(t *testing.T, s store.Store)
 	}{
-		{"auth request can be read then consumed once", testRequestLifecycle},
+		{"a request id can be used once while it lives", testUseRequest},
 		{"code can be consumed once, then is reported reused", testCodeLifecycle},
 		{"a replayed code revokes its refresh-token family", testCodeReplayRevokesFamily},
 		{"session can be created, read and ended", testSessionLifecycle},
@@ -64,7 +64,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"nil and empty slices round-trip as empty", testEmptyValues},
 		{"concurrent consumes of one code: exactly one wins", testConcurrentConsumeCode},
 		{"concurrent rotations of one refresh token: exactly one wins", testConcurrentRotate},
-		{"concurrent consumes of one request: exactly one wins", testConcurrentConsumeRequest},
+		{"concurrent uses of one request id: exactly one wins", testConcurrentUseRequest},
 		{"concurrent creates of one key: exactly one wins", testConcurrentCreate},
 		{"DeleteExpired removes exactly the expired records", testDeleteExpired},
 		{"a cancelled context fails and changes nothing", testCancelled},
@@ -89,20 +89,8 @@ func counterHash(i uint64) []byte {
 	return h
 }
 
-func sampleRequest(name string) store.AuthRequest {
-	return store.AuthRequest{
-		IDHash:      hash("request " + name),
-		BrowserHash: hash("browser " + name),
-		CSRFHash:    hash("csrf " + name),
-		ClientID:    "spa",
-		RedirectURI: "https://app.example.com/callback?x=1",
-		State:       "state <&>\"' é \x00 " + name,
-		Challenge:   "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-		Nonce:       "nonce-" + name,
-		Scope:       []string{"openid", "profile", "offline_access"},
-		ExpiresAt:   t0.Add(time.Minute),
-	}
-}
+// requestID stands in for the hash of a used request's id.
+func requestID(name string) []byte { return hash("request " + name) }
 
 func sampleCode(name string) store.AuthCode {
 	return store.AuthCode{

@@ -125,17 +125,6 @@ func testTimes(t *testing.T, s store.Store) {
 			checkTime(t, "AuthTime", got.AuthTime, c.AuthTime)
 			checkTime(t, "ExpiresAt", got.ExpiresAt, c.ExpiresAt)
 
-			r := sampleRequest(tc.name)
-			r.ExpiresAt = tc.expiresAt
-			if err := s.CreateAuthRequest(ctx, r); err != nil {
-				t.Fatalf("CreateAuthRequest: %v", err)
-			}
-			gr, err := s.GetAuthRequest(ctx, r.IDHash, t0)
-			if err != nil {
-				t.Fatalf("GetAuthRequest: %v", err)
-			}
-			checkTime(t, "AuthRequest.ExpiresAt", gr.ExpiresAt, r.ExpiresAt)
-
 			sess := sampleSession(tc.name)
 			sess.AuthTime, sess.ExpiresAt = tc.authTime, tc.expiresAt
 			if err := s.CreateSession(ctx, sess); err != nil {
@@ -153,31 +142,6 @@ func testTimes(t *testing.T, s store.Store) {
 
 func testCopies(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	t.Run("auth request", func(t *testing.T) {
-		in := sampleRequest("copies")
-		want := sampleRequest("copies")
-		if err := s.CreateAuthRequest(ctx, in); err != nil {
-			t.Fatalf("CreateAuthRequest: %v", err)
-		}
-		// The caller reuses its buffers after the create.
-		in.BrowserHash[0] ^= 0xff
-		in.CSRFHash[0] ^= 0xff
-		in.Scope[0] = "admin"
-		got, err := s.GetAuthRequest(ctx, want.IDHash, t0)
-		if err != nil {
-			t.Fatalf("GetAuthRequest: %v", err)
-		}
-		checkRequest(t, "after changing the created value", got, want)
-		// The caller edits what it read.
-		got.IDHash[0] ^= 0xff
-		got.BrowserHash[0] ^= 0xff
-		got.Scope[0] = "admin"
-		again, err := s.ConsumeAuthRequest(ctx, want.IDHash, t0)
-		if err != nil {
-			t.Fatalf("ConsumeAuthRequest: %v", err)
-		}
-		checkRequest(t, "after changing the returned value", again, want)
-	})
 	t.Run("code", func(t *testing.T) {
 		in := sampleCode("copies")
 		in.Claims["org"] = map[string]any{"teams": []any{"x"}}
@@ -286,22 +250,6 @@ func testEmptyValues(t *testing.T, s store.Store) {
 		{"empty", []byte{}, []string{}, map[string]any{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := store.AuthRequest{
-				IDHash:      hash("request empty " + tc.name),
-				BrowserHash: tc.bytes,
-				CSRFHash:    tc.bytes,
-				Scope:       tc.scope,
-				ExpiresAt:   t0.Add(time.Minute),
-			}
-			if err := s.CreateAuthRequest(ctx, r); err != nil {
-				t.Fatalf("CreateAuthRequest: %v", err)
-			}
-			gr, err := s.ConsumeAuthRequest(ctx, r.IDHash, t0)
-			if err != nil {
-				t.Fatalf("ConsumeAuthRequest: %v", err)
-			}
-			checkRequest(t, "ConsumeAuthRequest", gr, r)
-
 			c := store.AuthCode{
 				Hash:      hash("code empty " + tc.name),
 				Scope:     tc.scope,

@@ -13,7 +13,7 @@ import (
 // when revoked, so that a token created in it later (the winner of a
 // code-replay race, still on its way) is born revoked.
 const (
-	deleteExpiredRequestsSQL      = `DELETE FROM auth_requests WHERE expires_at <= $1`
+	deleteExpiredUsedRequestsSQL  = `DELETE FROM used_requests WHERE expires_at <= $1`
 	deleteExpiredCodesSQL         = `DELETE FROM auth_codes WHERE expires_at <= $1`
 	deleteExpiredSessionsSQL      = `DELETE FROM sessions WHERE expires_at <= $1`
 	deleteExpiredRefreshTokensSQL = `DELETE FROM refresh_tokens WHERE expires_at <= $1 OR family_id IN
@@ -29,7 +29,7 @@ var deleteExpired = []struct {
 	q    Query
 	nows int
 }{
-	{"auth requests", deleteExpiredRequests, 1},
+	{"used requests", deleteExpiredUsedRequests, 1},
 	{"codes", deleteExpiredCodes, 1},
 	{"sessions", deleteExpiredSessions, 1},
 	{"refresh tokens", deleteExpiredRefreshTokens, 2},

@@ -6,9 +6,7 @@ package sqlstore
 type Query int
 
 const (
-	createRequest Query = iota
-	getRequest
-	consumeRequest
+	useRequest Query = iota
 
 	createCode
 	consumeCode
@@ -33,7 +31,7 @@ const (
 	revokeAccessToken
 	accessTokenRevoked
 
-	deleteExpiredRequests
+	deleteExpiredUsedRequests
 	deleteExpiredCodes
 	deleteExpiredSessions
 	deleteExpiredRefreshTokens
@@ -47,9 +45,7 @@ const (
 // race by locking rows, its lock clause (see [Dialect.RowLocks]). The texts
 // live next to the methods that run them.
 var statements = [numQueries]struct{ sql, lock string }{
-	createRequest:  {sql: createRequestSQL},
-	getRequest:     {sql: getRequestSQL},
-	consumeRequest: {sql: consumeRequestSQL},
+	useRequest: {sql: useRequestSQL},
 
 	createCode:  {sql: createCodeSQL},
 	consumeCode: {sql: consumeCodeSQL},
@@ -77,7 +73,7 @@ var statements = [numQueries]struct{ sql, lock string }{
 	revokeAccessToken:  {sql: revokeAccessTokenSQL},
 	accessTokenRevoked: {sql: accessTokenRevokedSQL},
 
-	deleteExpiredRequests:      {sql: deleteExpiredRequestsSQL},
+	deleteExpiredUsedRequests:  {sql: deleteExpiredUsedRequestsSQL},
 	deleteExpiredCodes:         {sql: deleteExpiredCodesSQL},
 	deleteExpiredSessions:      {sql: deleteExpiredSessionsSQL},
 	deleteExpiredRefreshTokens: {sql: deleteExpiredRefreshTokensSQL},
