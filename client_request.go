@@ -156,10 +156,11 @@ func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) 
 		password.CheckClientSecret(r.Context(), dummySecretHash, secret)
 	}
 	now := s.now()
-	end(now, !ok)
 	if !ok {
+		end(now, failed)
 		return nil, errBadClient
 	}
+	end(now, succeeded)
 	s.clientThrottle.remember(knownClientAddress(id, addr), now, now.Add(knownClientAddressTTL))
 	return client, nil
 }

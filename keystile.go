@@ -26,7 +26,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
-	"golang.org/x/time/rate"
 
 	"github.com/keystile/keystile/internal/check"
 	"github.com/keystile/keystile/store"
@@ -134,13 +133,10 @@ type Config struct {
 	// write anything into it. Behind a proxy without this setting, every user
 	// shares the proxy's address, and so its throttle budget.
 	TrustedProxies []netip.Prefix
-	// LoginInterval is how often one username earns back a failed sign-in
-	// attempt, and LoginBurst how many failures it may spend at once;
-	// defaults 1 s and 5. A client address gets four times that budget,
-	// since several people may share one. A negative LoginInterval turns
-	// the throttle off (for load tests; never in production).
-	LoginInterval time.Duration
-	LoginBurst    int
+	// LoginThrottle bounds failed sign-ins: back-off and a daily cap per
+	// account, a budget of its own for a browser that signed in before, a
+	// limit per client address. The zero value is the defaults.
+	LoginThrottle LoginThrottle
 	// Logger receives structured logs; default slog.Default(). Secrets and
 	// tokens are never logged.
 	Logger *slog.Logger
@@ -158,7 +154,7 @@ type Server struct {
 	keys    *keyRing
 	log     *slog.Logger
 	now     func() time.Time
-	limiter *loginLimiter
+	login   *loginGate   // the login throttle (login_throttle.go)
 	derived *derivedKeys // seal pending sign-ins, sign known-device cookies (seal.go)
 	// clientThrottle throttles failed client authentication; clientLog
 	// bounds the lines that a throttled flood writes.
@@ -214,10 +210,6 @@ func New(cfg Config) (*Server, error) {
 		}
 		clients[c.ID] = &c
 	}
-	loginRate := rate.Every(cfg.LoginInterval)
-	if cfg.LoginInterval < 0 {
-		loginRate = rate.Inf
-	}
 	pages, err := newPageSet(cfg.Branding, cfg.Templates)
 	if err != nil {
 		return nil, err
@@ -231,7 +223,7 @@ func New(cfg Config) (*Server, error) {
 		keys:    newKeyRing(slices.Clone(cfg.Keys), cfg.AccessTokenTTL, cfg.Now),
 		log:     cfg.Logger,
 		now:     cfg.Now,
-		limiter: newLoginLimiter(loginRate, cfg.LoginBurst),
+		login:   newLoginGate(cfg.LoginThrottle),
 		secure:  iss.Scheme == "https",
 
 		clientThrottle: newThrottle(),
@@ -276,12 +268,11 @@ func applyDefaults(cfg *Config) error {
 	if cfg.AccessTokenTTL < 0 || cfg.CodeTTL < 0 || cfg.LoginTTL < 0 || cfg.RefreshTokenIdleTTL < 0 || cfg.RefreshTokenMaxTTL < 0 {
 		return errors.New("keystile: Config TTLs must not be negative")
 	}
-	if cfg.LoginInterval == 0 {
-		cfg.LoginInterval = time.Second
+	throttle, err := cfg.LoginThrottle.withDefaults()
+	if err != nil {
+		return err
 	}
-	if cfg.LoginBurst == 0 {
-		cfg.LoginBurst = 5
-	}
+	cfg.LoginThrottle = throttle
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}

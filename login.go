@@ -4,7 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
-	"strconv"
+	"time"
 
 	"github.com/keystile/keystile/store"
 )
@@ -60,24 +60,39 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addr := s.clientAddr(r)
-	allowed, endAttempt := s.limiter.begin(username, addr, now)
-	if !allowed {
-		// Logged so that an operator can see a guessing attack; the username
-		// is not logged, since a mistyped password often lands in it.
-		s.log.WarnContext(ctx, "sign-in throttled", "client_id", client.ID, "addr", addr)
-		w.Header().Set("Retry-After", strconv.Itoa(s.limiter.retryAfter()))
-		view.Error = "Too many sign-in attempts. Wait a minute, then try again."
-		s.renderLogin(w, http.StatusTooManyRequests, view)
-		return
+	account := accountKey(username)
+	device, _ := s.knownDevice(r, account, now)
+	endAttempt := func(time.Time, outcome) {}
+	if !s.cfg.LoginThrottle.Disabled {
+		var wait time.Duration
+		wait, endAttempt = s.login.throttle.begin(now, s.login.loginKeys(account, device, addr)...)
+		if wait > 0 {
+			// Logged so that an operator can see a guessing attack, within a
+			// budget so that the attack does not fill the log; the username
+			// is not logged, since a mistyped password often lands in it.
+			s.logThrottled(r, s.login.log, "sign-in throttled", "client_id", client.ID, "addr", addr, "known_device", device != "")
+			setRetryAfter(w, wait)
+			view.Error = loginThrottledMessage(wait)
+			s.renderLogin(w, http.StatusTooManyRequests, view)
+			return
+		}
 	}
 	id, err := s.cfg.ValidateUser(ctx, username, password)
-	endAttempt(errors.Is(err, ErrInvalidCredentials))
 	switch {
 	case errors.Is(err, ErrInvalidCredentials):
+		endAttempt(s.now(), failed)
 		s.log.InfoContext(ctx, "sign-in refused", "client_id", client.ID, "addr", addr)
 		view.Error = "That username and password do not match. Check them and try again."
 		s.renderLogin(w, http.StatusOK, view)
 		return
+	case err != nil || id.Subject == "":
+		// A server failure, or a client that went away: neither a failed
+		// guess nor proof of the password.
+		endAttempt(s.now(), aborted)
+	default:
+		endAttempt(s.now(), succeeded)
+	}
+	switch {
 	case err != nil:
 		s.errorPage(w, r, serverError(err))
 		return
@@ -103,6 +118,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.redirectError(w, r, pending.RedirectURI, state, serverError(err))
 		return
 	}
+	s.setKnownDevice(w, account, device, now)
 	s.finishAuthorization(w, r, codeGrant{
 		grant: grant{
 			client:   client,

@@ -124,12 +124,12 @@ func TestLoginForm(t *testing.T) {
 	t.Run("throttled after a burst", func(t *testing.T) {
 		c, f := start(t)
 		var last int
-		for i := 0; i < e.srv.cfg.LoginBurst+1; i++ {
+		for i := 0; i < e.srv.cfg.LoginThrottle.Attempts+1; i++ {
 			resp, _ := post(c, f, "throttled-user", "wrong", nil)
 			last = resp.StatusCode
 		}
 		if last != http.StatusTooManyRequests {
-			t.Fatalf("attempt %d: status %d, want 429", e.srv.cfg.LoginBurst+1, last)
+			t.Fatalf("attempt %d: status %d, want 429", e.srv.cfg.LoginThrottle.Attempts+1, last)
 		}
 		resp, _ := post(c, f, "throttled-user", "wrong", nil)
 		if resp.Header.Get("Retry-After") == "" {

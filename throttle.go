@@ -2,6 +2,7 @@ package keystile
 
 import (
 	"math"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -58,10 +59,19 @@ func newThrottle() *throttle {
 	return &throttle{slots: map[string]*slot{}, marks: map[string]time.Time{}, maximum: defaultThrottleEntries}
 }
 
+// outcome is how an admitted attempt ended.
+type outcome int
+
+const (
+	failed    outcome = iota // wrong credentials: charged
+	succeeded                // right credentials: clears a back-off
+	aborted                  // neither (a server error, a client gone): changes nothing
+)
+
 // begin admits one attempt against keys at now, or says how long to wait.
 // When admitted (wait == 0), end must be called once with the outcome and
 // the time it was known.
-func (t *throttle) begin(now time.Time, keys ...limitKey) (wait time.Duration, end func(now time.Time, failed bool)) {
+func (t *throttle) begin(now time.Time, keys ...limitKey) (wait time.Duration, end func(now time.Time, o outcome)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.slots) >= t.maximum {
@@ -78,21 +88,22 @@ func (t *throttle) begin(now time.Time, keys ...limitKey) (wait time.Duration, e
 		wait = max(wait, s.gate.wait(now, s.inflight))
 	}
 	if wait > 0 {
-		return wait, func(time.Time, bool) {}
+		return wait, func(time.Time, outcome) {}
 	}
 	for _, s := range slots {
 		s.inflight++
 	}
 	var once sync.Once
-	return 0, func(at time.Time, failed bool) {
+	return 0, func(at time.Time, o outcome) {
 		once.Do(func() {
 			t.mu.Lock()
 			defer t.mu.Unlock()
 			for _, s := range slots {
 				s.inflight--
-				if failed {
+				switch o {
+				case failed:
 					s.gate.fail(at)
-				} else {
+				case succeeded:
 					s.gate.succeed(at)
 				}
 			}
@@ -253,4 +264,19 @@ func (g *backoffGate) succeed(now time.Time) {
 func (g *backoffGate) idle(now time.Time) bool {
 	g.roll(now)
 	return g.windowFails == 0
+}
+
+// addressKey groups IPv6 addresses by their /64, which one host or one
+// customer usually holds whole: per-/128 buckets would let one attacker
+// count as 2^64 addresses.
+func addressKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil || ip.Is4() || ip.Is4In6() {
+		return addr
+	}
+	p, err := ip.Prefix(64)
+	if err != nil {
+		return addr
+	}
+	return p.String()
 }

@@ -239,7 +239,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		Now:          e.clock.Now,
 	}
 	if o.loginUnlimited {
-		e.cfg.LoginInterval = -1
+		e.cfg.LoginThrottle.Disabled = true
 	}
 	if o.configure != nil {
 		o.configure(&e.cfg)

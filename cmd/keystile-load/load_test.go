@@ -23,10 +23,7 @@ const (
 // startKeystile runs a real Keystile server on a loopback port, as the
 // tests/ package does, with a service account and a public client. The user
 // directory does not hash, so the runs measure Keystile, not argon2id. The
-// login throttle keeps its defaults (1/s, burst 5). Its refund of a success
-// can fall short by at most the rate times the time that login was in
-// flight; at concurrency 2 over these sub-second runs that sums to under one
-// token, so no valid login here can be refused.
+// login throttle is off: pkce mode signs in far faster than any person.
 func startKeystile(t *testing.T) (issuer, clientSecret, userPassword string) {
 	t.Helper()
 	hs := httptest.NewUnstartedServer(nil)
@@ -62,7 +59,7 @@ func startKeystile(t *testing.T) (issuer, clientSecret, userPassword string) {
 		// ValidateUser above does not hash, so pkce mode signs in far faster
 		// than any person: lift the per-address caps on login pages and
 		// failed attempts, which would otherwise (rightly) answer 429.
-		LoginInterval: -1,
+		LoginThrottle: keystile.LoginThrottle{Disabled: true},
 	})
 	if err != nil {
 		t.Fatalf("keystile.New: %v", err)

@@ -44,6 +44,18 @@ type fileConfig struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed (CIDR prefixes or single addresses).
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// LoginThrottle bounds failed sign-ins (keystile.LoginThrottle).
+	LoginThrottle loginThrottleConfig `yaml:"login_throttle"`
+}
+
+// loginThrottleConfig is login_throttle:. Every field is a string, as the
+// environment gives it; empty is the library's default.
+type loginThrottleConfig struct {
+	Attempts       string `yaml:"attempts"`         // failures per account before back-off; 5
+	MaxDelay       string `yaml:"max_delay"`        // the longest back-off; 15m
+	DailyLimit     string `yaml:"daily_limit"`      // failures per account per day; 100
+	PerAddress     string `yaml:"per_address"`      // failures per client address per minute; 30
+	KnownDeviceTTL string `yaml:"known_device_ttl"` // a signed-in browser's own budget; 720h, or off
 }
 
 type signingConfig struct {
@@ -122,6 +134,7 @@ type settings struct {
 	Branding       keystile.Branding
 	Templates      fs.FS // the templates_dir, or nil
 	TrustedProxies []netip.Prefix
+	LoginThrottle  keystile.LoginThrottle // zero fields: the library's defaults
 
 	// IDTokenKeyFile is the absolute path of the RSA key that signs ID
 	// tokens, or "" when the signing key signs them.
@@ -159,6 +172,11 @@ var envOverrides = []envOverride{
 	{"KEYSTILE_BRANDING_LOGO_FILE", func(c *fileConfig) *string { return &c.Branding.LogoFile }, fileFromWorkingDir},
 	{"KEYSTILE_BRANDING_ACCENT_COLOR", func(c *fileConfig) *string { return &c.Branding.AccentColor }, nil},
 	{"KEYSTILE_TEMPLATES_DIR", func(c *fileConfig) *string { return &c.TemplatesDir }, fileFromWorkingDir},
+	{"KEYSTILE_LOGIN_THROTTLE_ATTEMPTS", func(c *fileConfig) *string { return &c.LoginThrottle.Attempts }, nil},
+	{"KEYSTILE_LOGIN_THROTTLE_MAX_DELAY", func(c *fileConfig) *string { return &c.LoginThrottle.MaxDelay }, nil},
+	{"KEYSTILE_LOGIN_THROTTLE_DAILY_LIMIT", func(c *fileConfig) *string { return &c.LoginThrottle.DailyLimit }, nil},
+	{"KEYSTILE_LOGIN_THROTTLE_PER_ADDRESS", func(c *fileConfig) *string { return &c.LoginThrottle.PerAddress }, nil},
+	{"KEYSTILE_LOGIN_THROTTLE_KNOWN_DEVICE_TTL", func(c *fileConfig) *string { return &c.LoginThrottle.KnownDeviceTTL }, nil},
 }
 
 // envTrustedProxies is a comma-separated trusted_proxies.
@@ -431,7 +449,59 @@ func (c *checker) check(fc fileConfig, envSecret string, fromEnv map[string]bool
 	}
 	c.checkIDTokenKeyFile(s, fc.Signing.IDTokenKeyFile, fromEnv)
 	c.checkBranding(s, fc, fromEnv)
+	s.LoginThrottle = c.checkLoginThrottle(fc.LoginThrottle, fromEnv)
 	return s
+}
+
+// Bounds on login_throttle: generous, but enough to catch a typo that
+// would leave the login form unthrottled in all but name.
+const (
+	maxLoginAttempts   = 1000
+	maxLoginDailyLimit = 100_000
+	maxLoginPerAddress = 10_000
+	maxLoginDelay      = 24 * time.Hour
+	maxKnownDeviceTTL  = 365 * 24 * time.Hour
+	// defaultLoginAttempts is keystile.LoginThrottle's default Attempts,
+	// for the check against daily_limit (TestLoginThrottleSettings holds
+	// the two to the same number).
+	defaultLoginAttempts = 5
+)
+
+// checkLoginThrottle reads login_throttle:. An empty setting is left zero,
+// which the library takes as its default (see the README).
+func (c *checker) checkLoginThrottle(lc loginThrottleConfig, fromEnv map[string]bool) keystile.LoginThrottle {
+	var t keystile.LoginThrottle
+	t.Attempts = c.count(name("login_throttle.attempts", "KEYSTILE_LOGIN_THROTTLE_ATTEMPTS", fromEnv), lc.Attempts, maxLoginAttempts)
+	t.MaxDelay = c.duration(name("login_throttle.max_delay", "KEYSTILE_LOGIN_THROTTLE_MAX_DELAY", fromEnv), lc.MaxDelay, 0, maxLoginDelay)
+	t.DailyLimit = c.count(name("login_throttle.daily_limit", "KEYSTILE_LOGIN_THROTTLE_DAILY_LIMIT", fromEnv), lc.DailyLimit, maxLoginDailyLimit)
+	t.PerAddress = c.count(name("login_throttle.per_address", "KEYSTILE_LOGIN_THROTTLE_PER_ADDRESS", fromEnv), lc.PerAddress, maxLoginPerAddress)
+	if lc.KnownDeviceTTL == "off" {
+		t.KnownDeviceTTL = -1
+	} else {
+		t.KnownDeviceTTL = c.duration(name("login_throttle.known_device_ttl", "KEYSTILE_LOGIN_THROTTLE_KNOWN_DEVICE_TTL", fromEnv), lc.KnownDeviceTTL, 0, maxKnownDeviceTTL)
+	}
+	attempts := t.Attempts
+	if attempts == 0 {
+		attempts = defaultLoginAttempts
+	}
+	if t.DailyLimit > 0 && t.DailyLimit < attempts {
+		c.addf("login_throttle.daily_limit (%d) is below login_throttle.attempts (%d)", t.DailyLimit, attempts)
+	}
+	return t
+}
+
+// count parses a whole number in [1, limit]; an empty one is 0, the
+// library's default.
+func (c *checker) count(key, raw string, limit int) int {
+	if raw == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil || n < 1 || n > limit {
+		c.addf("%s: %q is not a whole number from 1 to %d", key, raw, limit)
+		return 0
+	}
+	return n
 }
 
 // defaultIDTokenKeyFile is where an HS256 deployment keeps the RS256 key of

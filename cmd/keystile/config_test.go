@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/keystile/keystile"
 	"github.com/keystile/keystile/password"
+	"github.com/keystile/keystile/store/memory"
 )
 
 // spaOnly is the smallest useful configuration.
@@ -542,4 +544,61 @@ func equalSettings(a, b settings) bool {
 		a.CodeTTL == b.CodeTTL && a.LoginTTL == b.LoginTTL && a.SessionTTL == b.SessionTTL &&
 		a.RefreshIdleTTL == b.RefreshIdleTTL && a.RefreshMaxTTL == b.RefreshMaxTTL && a.UsersFile == b.UsersFile && a.LogLevel == b.LogLevel &&
 		a.Branding.ProductName == b.Branding.ProductName
+}
+
+// TestLoginThrottleSettings: login_throttle: reaches keystile.Config, from
+// the file or the environment; empty settings leave the library's
+// defaults; nonsense is refused with the key's name (issue 8, item 2).
+func TestLoginThrottleSettings(t *testing.T) {
+	dir := t.TempDir()
+	load := func(extra string, env map[string]string) (*settings, error) {
+		path := writeFile(t, dir, "keystile.yaml", spaOnly+extra)
+		return loadConfig(path, envMap(env))
+	}
+	s, err := load("", nil)
+	if err != nil || s.LoginThrottle != (keystile.LoginThrottle{}) {
+		t.Fatalf("no login_throttle: %+v, %v; want the zero value (the library's defaults)", s.LoginThrottle, err)
+	}
+	s, err = load("login_throttle:\n  attempts: 3\n  max_delay: 5m\n  daily_limit: 50\n  per_address: 10\n  known_device_ttl: 168h\n",
+		map[string]string{"KEYSTILE_LOGIN_THROTTLE_PER_ADDRESS": "12"})
+	want := keystile.LoginThrottle{Attempts: 3, MaxDelay: 5 * time.Minute, DailyLimit: 50, PerAddress: 12, KnownDeviceTTL: 168 * time.Hour}
+	if err != nil || s.LoginThrottle != want {
+		t.Fatalf("login_throttle = %+v, %v; want %+v", s.LoginThrottle, err, want)
+	}
+	s, err = load("login_throttle:\n  known_device_ttl: \"off\"\n", nil)
+	if err != nil || s.LoginThrottle.KnownDeviceTTL >= 0 {
+		t.Fatalf("known_device_ttl: off = %+v, %v", s.LoginThrottle, err)
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"login_throttle:\n  attempts: -1\n", "login_throttle.attempts"},
+		{"login_throttle:\n  attempts: many\n", "login_throttle.attempts"},
+		{"login_throttle:\n  max_delay: 10\n", "login_throttle.max_delay"},
+		{"login_throttle:\n  per_address: 0\n", "login_throttle.per_address"},
+		{"login_throttle:\n  daily_limit: 4\n", "login_throttle.daily_limit (4) is below login_throttle.attempts (5)"},
+		{"login_throttle:\n  atempts: 5\n", `unknown key "atempts"`},
+	} {
+		if _, err := load(tc.yaml, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want it to name %q", tc.yaml, err, tc.want)
+		}
+	}
+	// The binary's default attempts are the library's.
+	if _, err := keystile.New(keystile.Config{Issuer: "https://auth.example.com", Store: memory.New(), Keys: []keystile.SigningKey{testHSKey(t)},
+		ValidateUser:  func(context.Context, string, string) (keystile.Identity, error) { return keystile.Identity{}, nil },
+		LoginThrottle: keystile.LoginThrottle{DailyLimit: defaultLoginAttempts}}); err != nil {
+		t.Errorf("the library refuses daily_limit = the binary's default attempts (%d): %v", defaultLoginAttempts, err)
+	}
+	if _, err := keystile.New(keystile.Config{Issuer: "https://auth.example.com", Store: memory.New(), Keys: []keystile.SigningKey{testHSKey(t)},
+		ValidateUser:  func(context.Context, string, string) (keystile.Identity, error) { return keystile.Identity{}, nil },
+		LoginThrottle: keystile.LoginThrottle{DailyLimit: defaultLoginAttempts - 1}}); err == nil {
+		t.Errorf("the library's default attempts are not the binary's (%d)", defaultLoginAttempts)
+	}
+}
+
+func testHSKey(t *testing.T) keystile.SigningKey {
+	t.Helper()
+	k, err := keystile.NewSigningKey([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

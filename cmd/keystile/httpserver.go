@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/term"
+	"golang.org/x/time/rate"
 
 	"github.com/keystile/keystile/store"
 )
@@ -102,21 +103,60 @@ func purgeLoop(ctx context.Context, st store.Store, log *slog.Logger, interval t
 // accessLog logs one line per request: method, path, status, duration and
 // the client's address. Never the query (it carries codes and state), the
 // headers (Authorization, cookies) or the body (passwords, verifiers).
+// Throttled requests (429) are the exception: a flood of them writes
+// throttledLogBurst lines, then one every throttledLogEvery, each counting
+// the lines held back, so that an attacker's rate is not the log's.
 func accessLog(log *slog.Logger, next http.Handler) http.Handler {
+	throttled := &lineBudget{lim: rate.NewLimiter(rate.Every(throttledLogEvery), throttledLogBurst)}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			attrs := []slog.Attr{
 				slog.String("method", truncate(r.Method, 16)),
 				slog.String("path", truncate(r.URL.Path, 256)),
 				slog.Int("status", sw.statusCode()),
 				slog.Duration("duration", time.Since(start)),
 				slog.String("remote", r.RemoteAddr),
-			)
+			}
+			if sw.statusCode() == http.StatusTooManyRequests {
+				ok, held := throttled.take()
+				if !ok {
+					return
+				}
+				if held > 0 {
+					attrs = append(attrs, slog.Int("suppressed", held))
+				}
+			}
+			log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// The access log's budget for throttled requests.
+const (
+	throttledLogBurst = 10
+	throttledLogEvery = 10 * time.Second
+)
+
+// lineBudget lets a line through while its limiter allows, and counts the
+// ones it holds back.
+type lineBudget struct {
+	mu   sync.Mutex
+	lim  *rate.Limiter
+	held int
+}
+
+func (b *lineBudget) take() (ok bool, held int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.lim.Allow() {
+		b.held++
+		return false, 0
+	}
+	held, b.held = b.held, 0
+	return true, held
 }
 
 // statusWriter remembers the status code written through it.

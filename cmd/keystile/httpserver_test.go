@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -88,5 +89,29 @@ func TestServeHTTPPurgesAndBoundsRequests(t *testing.T) {
 		}
 	case <-time.After(shutdownTimeout + 5*time.Second):
 		t.Fatal("serveHTTP did not return after its context ended")
+	}
+}
+
+// TestAccessLogBoundsThrottledRequests: a flood of throttled requests (429)
+// writes a bounded number of access-log lines, each after the first saying
+// how many were held back; other requests get one line each (issue 8,
+// item 2).
+func TestAccessLogBoundsThrottledRequests(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	status := http.StatusTooManyRequests
+	h := accessLog(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) }))
+	for range 1000 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/login", nil))
+	}
+	if n := strings.Count(buf.String(), "\n"); n != throttledLogBurst {
+		t.Fatalf("1,000 throttled requests wrote %d lines, want %d", n, throttledLogBurst)
+	}
+	status = http.StatusOK
+	for range 20 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/authorize", nil))
+	}
+	if n := strings.Count(buf.String(), "status=200"); n != 20 {
+		t.Fatalf("20 ordinary requests wrote %d lines, want 20", n)
 	}
 }

@@ -54,6 +54,9 @@ Usage:
         KEYSTILE_BRANDING_PRODUCT_NAME  KEYSTILE_BRANDING_LOGO_FILE
         KEYSTILE_BRANDING_ACCENT_COLOR  KEYSTILE_TEMPLATES_DIR
         KEYSTILE_TRUSTED_PROXIES (comma-separated addresses or CIDR prefixes)
+        KEYSTILE_LOGIN_THROTTLE_ATTEMPTS  KEYSTILE_LOGIN_THROTTLE_MAX_DELAY
+        KEYSTILE_LOGIN_THROTTLE_DAILY_LIMIT  KEYSTILE_LOGIN_THROTTLE_PER_ADDRESS
+        KEYSTILE_LOGIN_THROTTLE_KNOWN_DEVICE_TTL
       Relative paths in the file are relative to the file's directory; relative
       paths in the environment are relative to the working directory.
 

@@ -83,6 +83,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Branding:            s.Branding,
 		Templates:           s.Templates,
 		TrustedProxies:      s.TrustedProxies,
+		LoginThrottle:       s.LoginThrottle,
 		Logger:              log,
 	})
 	if err != nil {
