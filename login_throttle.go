@@ -29,7 +29,8 @@ type LoginThrottle struct {
 	// may make in 24 hours; default 100.
 	DailyLimit int
 	// PerAddress is the failures per minute a client address may make;
-	// default 30.
+	// default 60. Attempts in flight count against it, so it is also how
+	// many people behind one address may sign in at the same moment.
 	PerAddress int
 	// KnownDeviceTTL is how long a browser that signed in keeps its own
 	// budget for the account; default 30 days. Negative: no known devices.
@@ -44,7 +45,7 @@ const (
 	defaultLoginAttempts   = 5
 	defaultLoginMaxDelay   = 15 * time.Minute
 	defaultLoginDailyLimit = 100
-	defaultLoginPerAddress = 30
+	defaultLoginPerAddress = 60
 	defaultKnownDeviceTTL  = 30 * 24 * time.Hour
 	// loginFirstDelay is the first back-off wait; it doubles from there.
 	loginFirstDelay = time.Second

@@ -179,7 +179,7 @@ func TestThrottledFloodWritesBoundedLogs(t *testing.T) {
 // refused, and Disabled lets every attempt through.
 func TestLoginThrottleConfig(t *testing.T) {
 	got, err := LoginThrottle{}.withDefaults()
-	if err != nil || got != (LoginThrottle{Attempts: 5, MaxDelay: 15 * time.Minute, DailyLimit: 100, PerAddress: 30, KnownDeviceTTL: 30 * 24 * time.Hour}) {
+	if err != nil || got != (LoginThrottle{Attempts: 5, MaxDelay: 15 * time.Minute, DailyLimit: 100, PerAddress: 60, KnownDeviceTTL: 30 * 24 * time.Hour}) {
 		t.Fatalf("defaults = %+v, %v", got, err)
 	}
 	for _, bad := range []LoginThrottle{{Attempts: -1}, {MaxDelay: -time.Second}, {DailyLimit: 3, Attempts: 5}, {PerAddress: -2}} {
