@@ -38,7 +38,7 @@ func (s *Server) renderSignedOut(w http.ResponseWriter) {
 // html/template.
 type loginView struct {
 	ClientName string   // the client's display name
-	RequestID  string   // the pending authorization request, posted back
+	RequestID  string   // the pending authorization request, sealed, posted back
 	CSRFToken  string   // posted back; checked against the pending request
 	Username   string   // kept on retry
 	Error      string   // a safe sentence for the user, or ""

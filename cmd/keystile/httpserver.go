@@ -79,8 +79,9 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, st store.St
 	return nil
 }
 
-// purgeLoop deletes expired pending requests and codes at start and then
-// every interval, so that the store does not grow without bound.
+// purgeLoop deletes expired records (used request ids, codes, sessions,
+// tokens, revocations) at start and then every interval, so that the store
+// does not grow without bound.
 func purgeLoop(ctx context.Context, st store.Store, log *slog.Logger, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()

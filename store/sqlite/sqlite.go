@@ -42,8 +42,8 @@ var migrations embed.FS
 //     failing at once with SQLITE_BUSY.
 //   - journal_mode=WAL: readers do not block the writer and vice versa.
 //   - synchronous=NORMAL: with WAL, a power cut can lose the last
-//     transactions but never corrupts the file; codes and pending requests
-//     live for a minute, so that trade is worth the fsync it saves per write.
+//     transactions but never corrupts the file; codes and used request ids
+//     live for minutes, so that trade is worth the fsync it saves per write.
 //   - foreign_keys: off by default in SQLite; on, so that tables referring
 //     to others (refresh-token families) keep their references whole.
 //   - _txlock=immediate: a transaction takes the write lock at BEGIN, so two
