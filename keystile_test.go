@@ -43,6 +43,8 @@ func TestNewNamesTheBadField(t *testing.T) {
 		{"no issuer", "Issuer", func(c *Config) { c.Issuer = "" }},
 		{"http issuer off loopback", "Issuer", func(c *Config) { c.Issuer = "http://auth.example.com" }},
 		{"issuer with query", "Issuer", func(c *Config) { c.Issuer = "https://auth.example.com?x=1" }},
+		{"issuer with an empty query", "Issuer", func(c *Config) { c.Issuer = "https://auth.example.com?" }},
+		{"issuer with an empty fragment", "Issuer", func(c *Config) { c.Issuer = "https://auth.example.com#" }},
 		{"relative issuer", "Issuer", func(c *Config) { c.Issuer = "/auth" }},
 		{"issuer with a trailing slash", "Issuer", func(c *Config) { c.Issuer = "https://auth.example.com/" }},
 		{"one origin for two clients", "allowed origin", func(c *Config) {
