@@ -60,7 +60,10 @@ type AuthRequest struct {
 	Challenge   string // S256 code_challenge, 43 base64url characters
 	Nonce       string
 	Scope       []string
-	ExpiresAt   time.Time
+	// Resources are the RFC 8707 resource indicators the request names: the
+	// APIs whose tokens the code may be redeemed for.
+	Resources []string
+	ExpiresAt time.Time
 }
 
 // AuthCode is an issued authorization code (RFC 6749 §4.1.2), bound to the
@@ -73,9 +76,12 @@ type AuthCode struct {
 	Subject     string
 	Claims      map[string]any // the user-validation callback's custom claims
 	Scope       []string
-	Nonce       string
-	AuthTime    time.Time
-	ExpiresAt   time.Time
+	// Resources are the RFC 8707 resource indicators granted with the code:
+	// the APIs its tokens may be minted for.
+	Resources []string
+	Nonce     string
+	AuthTime  time.Time
+	ExpiresAt time.Time
 	// FamilyID names the grant: every refresh token issued from this code
 	// carries it, so that a replay of the code can revoke them all.
 	FamilyID string
@@ -160,6 +166,7 @@ type RefreshToken struct {
 	Subject       string
 	Claims        map[string]any
 	Scope         []string // the scope granted to the family; refreshes may only narrow it
+	Resources     []string // the RFC 8707 resources granted to the family; a refresh picks among them
 	Nonce         string
 	AuthTime      time.Time
 	IssuedAt      time.Time

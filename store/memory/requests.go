@@ -66,6 +66,7 @@ func copyRequest(r store.AuthRequest) store.AuthRequest {
 	r.BrowserHash = cloneBytes(r.BrowserHash)
 	r.CSRFHash = cloneBytes(r.CSRFHash)
 	r.Scope = cloneStrings(r.Scope)
+	r.Resources = cloneStrings(r.Resources)
 	r.ExpiresAt = normTime(r.ExpiresAt)
 	return r
 }

@@ -100,6 +100,7 @@ func sampleRequest(name string) store.AuthRequest {
 		Challenge:   "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		Nonce:       "nonce-" + name,
 		Scope:       []string{"openid", "profile", "offline_access"},
+		Resources:   []string{"https://photos.example.com/api"},
 		ExpiresAt:   t0.Add(time.Minute),
 	}
 }
@@ -118,6 +119,7 @@ func sampleCode(name string) store.AuthCode {
 			"ok":     true,
 		},
 		Scope:         []string{"openid", "email"},
+		Resources:     []string{"https://photos.example.com/api", "urn:example:calendar"},
 		Nonce:         "nonce-" + name,
 		AuthTime:      t0.Add(-time.Minute),
 		ExpiresAt:     t0.Add(time.Minute),

@@ -163,6 +163,7 @@ func testCopies(t *testing.T, s store.Store) {
 		in.BrowserHash[0] ^= 0xff
 		in.CSRFHash[0] ^= 0xff
 		in.Scope[0] = "admin"
+		in.Resources[0] = "https://evil.example"
 		got, err := s.GetAuthRequest(ctx, want.IDHash, t0)
 		if err != nil {
 			t.Fatalf("GetAuthRequest: %v", err)
@@ -188,6 +189,7 @@ func testCopies(t *testing.T, s store.Store) {
 		}
 		in.Hash[0] ^= 0xff
 		in.Scope[0] = "admin"
+		in.Resources[0] = "https://evil.example"
 		in.Claims["role"] = "root"
 		in.Claims["groups"].([]string)[0] = "wheel"
 		in.Claims["org"].(map[string]any)["teams"].([]any)[0] = "y"
@@ -201,6 +203,7 @@ func testCopies(t *testing.T, s store.Store) {
 		got.Hash[0] ^= 0xff
 		got.SessionIDHash[0] ^= 0xff
 		got.Scope[0] = "admin"
+		got.Resources[0] = "https://evil.example"
 		got.Claims["role"] = "root"
 		got.Claims["groups"].([]any)[0] = "wheel"
 		again, err := s.ConsumeCode(ctx, want.Hash, t0)
@@ -241,6 +244,7 @@ func testCopies(t *testing.T, s store.Store) {
 		in.Hash[0] ^= 0xff
 		in.SessionIDHash[0] ^= 0xff
 		in.Scope[0] = "admin"
+		in.Resources[0] = "https://evil.example"
 		in.Claims["role"] = "root"
 		in.Claims["groups"].([]string)[0] = "wheel"
 		got, err := s.GetRefreshToken(ctx, want.Hash, t0)
@@ -251,6 +255,7 @@ func testCopies(t *testing.T, s store.Store) {
 		got.Hash[0] ^= 0xff
 		got.SessionIDHash[0] ^= 0xff
 		got.Scope[0] = "admin"
+		got.Resources[0] = "https://evil.example"
 		got.Claims["role"] = "root"
 		got.Claims["groups"].([]any)[0] = "wheel"
 		again, err := s.GetRefreshToken(ctx, want.Hash, t0)
@@ -266,6 +271,7 @@ func testCopies(t *testing.T, s store.Store) {
 		}
 		next.Hash[0] ^= 0xff
 		next.Scope[0] = "admin"
+		next.Resources[0] = "https://evil.example"
 		got, err = s.GetRefreshToken(ctx, wantNext.Hash, t0)
 		if err != nil {
 			t.Fatalf("GetRefreshToken of the next token: %v", err)

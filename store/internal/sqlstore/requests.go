@@ -9,11 +9,11 @@ import (
 )
 
 // requestColumns are the columns a read returns, in scanRequest's order.
-const requestColumns = `browser_hash, csrf_hash, client_id, redirect_uri, state, challenge, nonce, scope, expires_at`
+const requestColumns = `browser_hash, csrf_hash, client_id, redirect_uri, state, challenge, nonce, scope, expires_at, resources`
 
 const (
 	createRequestSQL = `INSERT INTO auth_requests (id_hash, ` + requestColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id_hash) DO NOTHING`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id_hash) DO NOTHING`
 	getRequestSQL = `SELECT ` + requestColumns + ` FROM auth_requests
 		WHERE id_hash = $1 AND expires_at > $2`
 	// One statement checks and deletes, so of many concurrent consumes
@@ -33,9 +33,13 @@ func (s *Store) CreateAuthRequest(ctx context.Context, r store.AuthRequest) erro
 	if err != nil {
 		return s.fail(op, err)
 	}
+	resources, err := encodeJSON("resources", r.Resources)
+	if err != nil {
+		return s.fail(op, err)
+	}
 	n, err := s.db.Exec(ctx, createRequest,
 		r.IDHash, r.BrowserHash, r.CSRFHash, r.ClientID, r.RedirectURI, s.textArg(r.State),
-		r.Challenge, s.textArg(r.Nonce), scope, s.timeArg(r.ExpiresAt))
+		r.Challenge, s.textArg(r.Nonce), scope, s.timeArg(r.ExpiresAt), resources)
 	if err == nil {
 		err = inserted(n)
 	}
@@ -66,9 +70,9 @@ func (s *Store) ConsumeAuthRequest(ctx context.Context, idHash []byte, now time.
 
 func (s *Store) scanRequest(row Row, idHash []byte) (store.AuthRequest, error) {
 	r := store.AuthRequest{IDHash: slices.Clone(idHash)}
-	var state, nonce, scope []byte
+	var state, nonce, scope, resources []byte
 	err := row.Scan(&r.BrowserHash, &r.CSRFHash, &r.ClientID, &r.RedirectURI, &state,
-		&r.Challenge, &nonce, &scope, timeDest(&r.ExpiresAt))
+		&r.Challenge, &nonce, &scope, timeDest(&r.ExpiresAt), &resources)
 	if isNoRows(err) {
 		return store.AuthRequest{}, store.ErrNotFound
 	}
@@ -76,6 +80,9 @@ func (s *Store) scanRequest(row Row, idHash []byte) (store.AuthRequest, error) {
 		return store.AuthRequest{}, err
 	}
 	if err := decodeJSON("scope", scope, &r.Scope); err != nil {
+		return store.AuthRequest{}, err
+	}
+	if err := decodeJSON("resources", resources, &r.Resources); err != nil {
 		return store.AuthRequest{}, err
 	}
 	r.State, r.Nonce = string(state), string(nonce)
