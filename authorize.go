@@ -27,6 +27,7 @@ type authRequest struct {
 	challenge   string
 	nonce       string
 	scope       []string
+	resources   []string      // RFC 8707: the resources granted (authorizeResources)
 	promptNone  bool          // OIDC prompt=none: never show the form
 	promptLogin bool          // OIDC prompt=login: always show the form
 	maxAge      time.Duration // OIDC max_age; -1 when absent
@@ -100,12 +101,13 @@ func (s *Server) trySingleSignOn(w http.ResponseWriter, r *http.Request, ar *aut
 	}
 	s.finishAuthorization(w, r, codeGrant{
 		grant: grant{
-			client:   ar.client,
-			subject:  id.Subject,
-			claims:   id.Claims,
-			scope:    ar.scope,
-			authTime: sess.AuthTime,
-			nonce:    ar.nonce,
+			client:    ar.client,
+			subject:   id.Subject,
+			claims:    id.Claims,
+			scope:     ar.scope,
+			resources: ar.resources,
+			authTime:  sess.AuthTime,
+			nonce:     ar.nonce,
 		},
 		redirectURI: ar.redirectURI,
 		state:       ar.state,
@@ -150,6 +152,7 @@ func (s *Server) issueCode(ctx context.Context, g codeGrant) (string, error) {
 		Subject:       g.subject,
 		Claims:        g.claims,
 		Scope:         g.scope,
+		Resources:     g.resources,
 		Nonce:         g.nonce,
 		AuthTime:      g.authTime,
 		ExpiresAt:     now.Add(s.cfg.CodeTTL),
@@ -242,6 +245,9 @@ func (s *Server) authorizeParams(p params, ar *authRequest) *oauthErr {
 		return e
 	}
 	ar.scope = scope
+	if ar.resources, e = s.authorizeResources(ar.client, p); e != nil {
+		return e
+	}
 	if len(p["nonce"]) > maxNonceLen {
 		return oauthError(codeInvalidRequest, "nonce is too long")
 	}
@@ -282,6 +288,7 @@ func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, ar *authRequ
 		Challenge:   ar.challenge,
 		Nonce:       ar.nonce,
 		Scope:       ar.scope,
+		Resources:   ar.resources,
 		ExpiresAt:   s.now().Add(s.cfg.LoginTTL),
 	})
 	if err != nil {

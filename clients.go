@@ -44,6 +44,10 @@ type Client struct {
 	// Claims are added to tokens issued to the client through client
 	// credentials.
 	Claims map[string]any
+	// Resources are the IDs of the Config.Resources the client may get
+	// access tokens for (RFC 8707). A client with exactly one may leave the
+	// resource parameter out.
+	Resources []string
 	// PostLogoutRedirectURIs are where /logout may send the browser back to
 	// (exact string match); anything else shows the signed-out page.
 	PostLogoutRedirectURIs []string
@@ -99,6 +103,11 @@ func ValidateClient(c Client) error {
 	for _, o := range c.AllowedOrigins {
 		if err := validOrigin(o); err != nil {
 			return fmt.Errorf("client %q: allowed origin %q: %w", c.ID, o, err)
+		}
+	}
+	for _, r := range c.Resources {
+		if err := parseResourceIndicator(r); err != nil {
+			return fmt.Errorf("client %q: resource %q %w", c.ID, r, err)
 		}
 	}
 	for _, s := range c.Scopes {

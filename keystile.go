@@ -77,10 +77,22 @@ type Config struct {
 	// server; it is the iss of every token and the base of every endpoint URL.
 	// It is never taken from the request's Host header.
 	Issuer string
-	// Audience is the aud of access tokens; default the Issuer.
+	// Audience is the aud of access tokens issued for no resource; default
+	// the Issuer. /userinfo accepts only tokens for it.
 	Audience string
 	// Clients are the registered clients.
 	Clients []Client
+	// Resources are the APIs Keystile mints access tokens for (RFC 8707),
+	// each with its own aud, scopes and claims; a client may get tokens for
+	// those in its Client.Resources. Without Resources, every access token
+	// has the one Audience and carries every custom claim of its user or
+	// service client: any API that accepts Keystile's tokens accepts every
+	// client's. With them, a token for no resource (a sign-in, /userinfo)
+	// carries no custom claim and no resource's scope. See Resource.
+	Resources []Resource
+	// Capabilities, when set, expands a capability claim into its closure in
+	// access tokens (see Capabilities).
+	Capabilities Capabilities
 	// Store keeps pending requests and codes. Required.
 	Store store.Store
 	// Keys sign access tokens: the first one signs, every one verifies and the
@@ -160,8 +172,17 @@ type Server struct {
 	limiter  *loginLimiter
 	pending  *loginLimiter // login pages (pending requests) per client address
 	verifier *Verifier
-	pages    *pageSet // templates and static assets, with the branding applied
-	secure   bool     // issuer is https: cookies get Secure and the __Host- prefix
+	// issued verifies every access token this server mints, whatever its
+	// audience: /revoke and /introspect take them all.
+	issued *Verifier
+	// resources are Config.Resources by ID; resourceScopes the scopes any
+	// of them lists; resourceVerifiers one verifier each (ResourceVerifier).
+	resources         map[string]*Resource
+	resourceScopes    map[string]bool
+	resourceVerifiers map[string]*Verifier
+	capabilities      capabilityClosure
+	pages             *pageSet // templates and static assets, with the branding applied
+	secure            bool     // issuer is https: cookies get Secure and the __Host- prefix
 }
 
 // New validates cfg and returns a Server. The error names the bad field.
@@ -209,6 +230,19 @@ func New(cfg Config) (*Server, error) {
 		}
 		clients[c.ID] = &c
 	}
+	resources, err := compileResources(cfg)
+	if err != nil {
+		return nil, err
+	}
+	capabilities, err := compileCapabilities(cfg.Capabilities)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range cfg.Clients {
+		if unknown := capabilities.unknown(c.Claims[capabilities.claim]); len(unknown) > 0 {
+			return nil, fmt.Errorf("keystile: Config.Clients[%d]: capabilities %q are not in Config.Capabilities.Graph", i, unknown)
+		}
+	}
 	loginRate := rate.Every(cfg.LoginInterval)
 	if cfg.LoginInterval < 0 {
 		loginRate = rate.Inf
@@ -231,6 +265,10 @@ func New(cfg Config) (*Server, error) {
 		// twenty times the login budget still bounds a flood.
 		pending: newLoginLimiter(20*loginRate, 20*cfg.LoginBurst),
 		secure:  iss.Scheme == "https",
+
+		resources:      resources,
+		resourceScopes: map[string]bool{},
+		capabilities:   capabilities,
 	}
 	v, err := newVerifier(VerifierConfig{
 		Issuer:   cfg.Issuer,
@@ -241,6 +279,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("keystile: building the verifier: %w", err)
 	}
 	s.verifier = v
+	s.issued = v.withAudiences(cfg.Audience)
+	s.resourceVerifiers = make(map[string]*Verifier, len(resources))
+	for id, r := range resources {
+		for _, sc := range r.Scopes {
+			s.resourceScopes[sc] = true
+		}
+		s.issued = s.issued.withAudiences(append(s.issued.audiences, id)...)
+		s.resourceVerifiers[id] = v.forResource(id, r.Scopes)
+	}
 	return s, nil
 }
 
@@ -300,6 +347,18 @@ func (s *Server) Issuer() string { return s.cfg.Issuer }
 // Verifier returns the in-process verifier for this server's access tokens,
 // for guarding resource routes that run in the same program.
 func (s *Server) Verifier() *Verifier { return s.verifier }
+
+// ResourceVerifier returns the in-process verifier of one of
+// Config.Resources: it accepts only tokens minted for that resource (aud),
+// and its challenges and ProtectedResourceMetadata point clients here
+// (RFC 9728), listing the resource's scopes.
+func (s *Server) ResourceVerifier(resource string) (*Verifier, error) {
+	v, ok := s.resourceVerifiers[resource]
+	if !ok {
+		return nil, fmt.Errorf("keystile: ResourceVerifier: %q is not in Config.Resources", resource)
+	}
+	return v, nil
+}
 
 // endpoint returns the absolute URL of one of the server's endpoints, built
 // from the configured issuer only.

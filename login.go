@@ -111,12 +111,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	s.finishAuthorization(w, r, codeGrant{
 		grant: grant{
-			client:   client,
-			subject:  id.Subject,
-			claims:   id.Claims,
-			scope:    pending.Scope,
-			authTime: now,
-			nonce:    pending.Nonce,
+			client:    client,
+			subject:   id.Subject,
+			claims:    id.Claims,
+			scope:     pending.Scope,
+			resources: pending.Resources,
+			authTime:  now,
+			nonce:     pending.Nonce,
 		},
 		redirectURI: pending.RedirectURI,
 		state:       pending.State,
