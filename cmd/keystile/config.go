@@ -38,6 +38,9 @@ type fileConfig struct {
 	LogLevel    string         `yaml:"log_level"`
 	ProductName string         `yaml:"product_name"`
 	Clients     []clientConfig `yaml:"clients"`
+	// The APIs and the capability graph (config_resources.go).
+	Resources    []resourceConfig   `yaml:"resources"`
+	Capabilities capabilitiesConfig `yaml:"capabilities"`
 	// The look of the sign-in pages (branding.go).
 	Branding     brandingConfig `yaml:"branding"`
 	TemplatesDir string         `yaml:"templates_dir"`
@@ -78,6 +81,7 @@ type clientConfig struct {
 	Scopes                 []string       `yaml:"scopes"`
 	GrantTypes             []string       `yaml:"grant_types"`
 	Claims                 map[string]any `yaml:"claims"`
+	Resources              []string       `yaml:"resources"`
 }
 
 // Defaults for settings the file and the environment leave empty.
@@ -118,6 +122,8 @@ type settings struct {
 	UsersFile      string // absolute path, or "" when there is none
 	Users          *userDB
 	Clients        []keystile.Client
+	Resources      []keystile.Resource
+	Capabilities   keystile.Capabilities
 	LogLevel       slog.Level
 	Branding       keystile.Branding
 	Templates      fs.FS // the templates_dir, or nil
@@ -429,6 +435,7 @@ func (c *checker) check(fc fileConfig, envSecret string, fromEnv map[string]bool
 	if err := s.Users.checkClientIDs(s.Clients); err != nil {
 		c.addf("%v", err)
 	}
+	c.checkResources(s, fc)
 	c.checkIDTokenKeyFile(s, fc.Signing.IDTokenKeyFile, fromEnv)
 	c.checkBranding(s, fc, fromEnv)
 	return s
@@ -552,6 +559,7 @@ func (c *checker) checkClients(ccs []clientConfig) []keystile.Client {
 			Scopes:         cc.Scopes,
 			GrantTypes:     cc.GrantTypes,
 			Claims:         cc.Claims,
+			Resources:      cc.Resources,
 
 			PostLogoutRedirectURIs: cc.PostLogoutRedirectURIs,
 		}

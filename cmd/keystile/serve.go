@@ -68,6 +68,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Issuer:              s.Issuer,
 		Audience:            s.Audience,
 		Clients:             s.Clients,
+		Resources:           s.Resources,
+		Capabilities:        s.Capabilities,
 		Store:               st,
 		Keys:                keys,
 		IDTokenKey:          idTokenKey,
