@@ -58,13 +58,8 @@ func newSite(t *testing.T) *site {
 	for user, pw := range s.passwords {
 		s.hashes[user] = sitePasswordHash(t, pw)
 	}
-	out := runBinary(t, "", "client-secret")
-	secret := regexp.MustCompile(`(?m)^client_secret: (\S+)$`).FindStringSubmatch(out)
-	secretHash := regexp.MustCompile(`(?m)^secret_hash: (\S+)$`).FindStringSubmatch(out)
-	if secret == nil || secretHash == nil {
-		t.Fatalf("client-secret printed no client_secret and secret_hash lines:\n%s", out)
-	}
-	s.botSecret = secret[1]
+	var secretHash string
+	s.botSecret, secretHash = newClientSecret(t)
 	s.addr = freePort(t)
 	s.issuer = "http://" + s.addr
 	s.writeUsers(nil)
@@ -93,7 +88,7 @@ clients:
     grant_types: [client_credentials]
     scopes: [reports:read]
     claims: {role: reporter}
-`, s.issuer, s.addr, siteRedirect, siteSignedOut, secretHash[1]))
+`, s.issuer, s.addr, siteRedirect, siteSignedOut, secretHash))
 	return s
 }
 

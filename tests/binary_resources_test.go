@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -33,12 +32,7 @@ func TestBinaryResources(t *testing.T) {
 	dir := t.TempDir()
 	const password = "resource-owner password"
 	hash := strings.TrimSpace(runBinary(t, password+"\n", "hash-password"))
-	secretOut := runBinary(t, "", "client-secret")
-	secret := regexp.MustCompile(`(?m)^client_secret: (\S+)$`).FindStringSubmatch(secretOut)
-	secretHash := regexp.MustCompile(`(?m)^secret_hash: (\S+)$`).FindStringSubmatch(secretOut)
-	if secret == nil || secretHash == nil {
-		t.Fatalf("client-secret printed:\n%s", secretOut)
-	}
+	secret, secretHash := newClientSecret(t)
 	addr := freePort(t)
 	issuer := "http://" + addr
 	const photosRedirect = "https://photos.example.test/cb"
@@ -80,7 +74,7 @@ clients:
     scopes: [photos:write]
     resources: [%[3]s]
     claims: {capabilities: write, email: bot@example.test}
-`, issuer, addr, photosAPI, calendarAPI, photosRedirect, secretHash[1], calendarRedirect))
+`, issuer, addr, photosAPI, calendarAPI, photosRedirect, secretHash, calendarRedirect))
 	p := startBinary(t, dir, "serve", "--config", filepath.Join(dir, "keystile.yaml"))
 	p.waitOutput(listeningRe)
 	ctx := testContext(t)
@@ -96,7 +90,7 @@ clients:
 	endpoint := oauth2.Endpoint{AuthURL: issuer + "/authorize", TokenURL: issuer + "/token"}
 	photosConf := &oauth2.Config{ClientID: "photos-spa", RedirectURL: photosRedirect, Scopes: []string{"openid", "photos:read", "calendar:read"},
 		Endpoint: oauth2.Endpoint{AuthURL: endpoint.AuthURL, TokenURL: endpoint.TokenURL, AuthStyle: oauth2.AuthStyleInParams}}
-	calendarConf := &oauth2.Config{ClientID: "calendar-web", ClientSecret: secret[1], RedirectURL: calendarRedirect, Scopes: []string{"openid", "email", "calendar:read", "photos:read"},
+	calendarConf := &oauth2.Config{ClientID: "calendar-web", ClientSecret: secret, RedirectURL: calendarRedirect, Scopes: []string{"openid", "email", "calendar:read", "photos:read"},
 		Endpoint: oauth2.Endpoint{AuthURL: endpoint.AuthURL, TokenURL: endpoint.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}}
 
 	// signIn signs alice in for conf, naming resource at /authorize unless
@@ -186,10 +180,10 @@ clients:
 	})
 
 	t.Run("photos-bot: client credentials", func(t *testing.T) {
-		if code, _ := tokenAt(ctx, t, issuer, url.Values{"grant_type": {"client_credentials"}, "resource": {calendarAPI}}, "photos-bot", secret[1]); code != "invalid_target" {
+		if code, _ := tokenAt(ctx, t, issuer, url.Values{"grant_type": {"client_credentials"}, "resource": {calendarAPI}}, "photos-bot", secret); code != "invalid_target" {
 			t.Errorf("photos-bot asking for calendar: %q, want invalid_target", code)
 		}
-		code, tok := tokenAt(ctx, t, issuer, url.Values{"grant_type": {"client_credentials"}}, "photos-bot", secret[1])
+		code, tok := tokenAt(ctx, t, issuer, url.Values{"grant_type": {"client_credentials"}}, "photos-bot", secret)
 		if code != "" {
 			t.Fatalf("photos-bot: %q", code)
 		}
