@@ -243,6 +243,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("keystile: Config.Clients[%d]: capabilities %q are not in Config.Capabilities.Graph", i, unknown)
 		}
 	}
+	for i, p := range cfg.TrustedProxies {
+		if err := check.TrustedProxy(p); err != nil {
+			return nil, fmt.Errorf("keystile: Config.TrustedProxies[%d]: %w", i, err)
+		}
+	}
 	loginRate := rate.Every(cfg.LoginInterval)
 	if cfg.LoginInterval < 0 {
 		loginRate = rate.Inf

@@ -3,6 +3,7 @@ package keystile
 import (
 	"context"
 	"crypto/rand"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -57,6 +58,9 @@ func TestNewNamesTheBadField(t *testing.T) {
 		{"bad client", "Clients[0]", func(c *Config) { c.Clients[0].RedirectURIs = []string{"javascript:x"} }},
 		{"duplicate client", "duplicate", func(c *Config) { c.Clients = append(c.Clients, c.Clients[0]) }},
 		{"negative TTL", "TTL", func(c *Config) { c.CodeTTL = -1 }},
+		{"catch-all trusted proxies", "TrustedProxies[1]", func(c *Config) {
+			c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::/0")}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -132,6 +132,10 @@ type settings struct {
 	// IDTokenKeyFile is the absolute path of the RSA key that signs ID
 	// tokens, or "" when the signing key signs them.
 	IDTokenKeyFile string
+
+	// Warnings are what loads but deserves the operator's attention; serve
+	// logs them at start and check prints them.
+	Warnings []string
 }
 
 // envOverride is one KEYSTILE_* variable that replaces a scalar setting of
@@ -170,25 +174,6 @@ var envOverrides = []envOverride{
 // envTrustedProxies is a comma-separated trusted_proxies.
 const envTrustedProxies = "KEYSTILE_TRUSTED_PROXIES"
 
-// trustedProxies parses CIDR prefixes; a bare address means just itself.
-func (c *checker) trustedProxies(items []string, key string) []netip.Prefix {
-	var out []netip.Prefix
-	for _, item := range items {
-		item = strings.TrimSpace(item)
-		p, err := netip.ParsePrefix(item)
-		if err != nil {
-			a, aerr := netip.ParseAddr(item)
-			if aerr != nil {
-				c.addf("%s: %q is not an address or a CIDR prefix such as 10.0.0.0/8", key, item)
-				continue
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		out = append(out, p.Masked())
-	}
-	return out
-}
-
 // envSigningSecret holds the HS256 secret itself. It wins over
 // signing.secret_file, so that a container can take it from its secret store.
 const envSigningSecret = "KEYSTILE_SIGNING_SECRET"
@@ -210,6 +195,12 @@ func (e *configError) Error() string {
 // variables that getenv returns, and checks everything, reading the users
 // file and the HS256 secret. The error lists every problem it found.
 func loadConfig(path string, getenv func(string) string) (*settings, error) {
+	return loadConfigListen(path, getenv, "")
+}
+
+// loadConfigListen is loadConfig with serve's --listen flag, which wins over
+// the file and the environment and is checked like them.
+func loadConfigListen(path string, getenv func(string) string, listenFlag string) (*settings, error) {
 	raw, err := readBounded(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading the configuration: %w", err)
@@ -228,11 +219,17 @@ func loadConfig(path string, getenv func(string) string) (*settings, error) {
 		fc.TrustedProxies = strings.Split(v, ",")
 		fromEnv[envTrustedProxies] = true
 	}
+	c.listenKey = name("listen", "KEYSTILE_LISTEN", fromEnv)
+	if listenFlag != "" {
+		fc.Listen, c.listenKey = listenFlag, "--listen"
+	}
 	s := c.check(fc, getenv(envSigningSecret), fromEnv)
 	s.TrustedProxies = c.trustedProxies(fc.TrustedProxies, name("trusted_proxies", envTrustedProxies, fromEnv))
+	c.checkExposure(s)
 	if len(c.problems) > 0 {
 		return nil, &configError{file: path, problems: c.problems}
 	}
+	s.Warnings = c.warnings
 	return s, nil
 }
 
@@ -290,14 +287,21 @@ func yamlError(err error) error {
 	return errors.New(strings.Join(lines, "; "))
 }
 
-// checker collects problems, one clear line each.
+// checker collects problems, one clear line each, and warnings: what
+// starts but deserves a look.
 type checker struct {
-	dir      string // the configuration file's directory
-	problems []string
+	dir       string // the configuration file's directory
+	listenKey string // how problems name the listen setting
+	problems  []string
+	warnings  []string
 }
 
 func (c *checker) addf(format string, args ...any) {
 	c.problems = append(c.problems, fmt.Sprintf(format, args...))
+}
+
+func (c *checker) warnf(format string, args ...any) {
+	c.warnings = append(c.warnings, fmt.Sprintf(format, args...))
 }
 
 // applyEnv replaces settings with the KEYSTILE_* variables that are set,
@@ -376,9 +380,9 @@ func (c *checker) check(fc fileConfig, envSecret string, fromEnv map[string]bool
 		s.Listen = defaultListen
 	}
 	if _, port, err := net.SplitHostPort(s.Listen); err != nil {
-		c.addf("%s: %q is not HOST:PORT", name("listen", "KEYSTILE_LISTEN", fromEnv), s.Listen)
+		c.addf("%s: %q is not HOST:PORT", c.listenKey, s.Listen)
 	} else if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
-		c.addf("%s: port %q is not a number from 0 to 65535", name("listen", "KEYSTILE_LISTEN", fromEnv), port)
+		c.addf("%s: port %q is not a number from 0 to 65535", c.listenKey, port)
 	}
 
 	storeRaw := fc.Store

@@ -33,14 +33,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *configPath == "" {
 		return usageError{"--config FILE is required (or set KEYSTILE_CONFIG)"}
 	}
-	s, err := loadConfig(*configPath, os.Getenv)
+	s, err := loadConfigListen(*configPath, os.Getenv, *listen)
 	if err != nil {
 		return err
 	}
-	if *listen != "" {
-		s.Listen = *listen
-	}
 	log := newLogger(stderr, s.LogLevel)
+	for _, w := range s.Warnings {
+		log.Warn(w)
+	}
 
 	keys, err := signingKeys(s, log)
 	if err != nil {
