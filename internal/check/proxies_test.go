@@ -7,7 +7,7 @@ import (
 
 func TestTrustedProxy(t *testing.T) {
 	for _, tc := range []struct {
-		prefix         string
+		prefix          string
 		refused, public bool
 	}{
 		{"0.0.0.0/0", true, true},
