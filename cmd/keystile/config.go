@@ -111,6 +111,7 @@ type settings struct {
 	Algorithm   string // "RS256", "ES256", "EdDSA" or "HS256"
 	KeyFile     string // not HS256: absolute path of the PEM key file
 	HS256Secret []byte // HS256: the secret itself
+	SecretFile  string // HS256: the file it came from, or "" (from the environment)
 	AccessTTL   time.Duration
 	CodeTTL     time.Duration
 	// Zero leaves the library's default; SessionTTL < 0 turns single
@@ -506,6 +507,7 @@ func (c *checker) checkSigning(s *settings, sc signingConfig, envSecret string, 
 			return
 		default:
 			path := c.resolve(sc.SecretFile)
+			s.SecretFile = path
 			b, err := readBounded(path)
 			if err != nil {
 				c.addf("%s: %v", name("signing.secret_file", "KEYSTILE_SIGNING_SECRET_FILE", fromEnv), err)

@@ -56,6 +56,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
+	// After the files exist: the key file and the database may be new.
+	for _, w := range secretFileWarnings(s) {
+		log.Warn(w)
+	}
 	if s.Store.Kind == "memory" {
 		log.Warn("the store is memory: pending logins and codes are lost at every restart, and replicas cannot share it")
 	}

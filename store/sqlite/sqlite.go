@@ -84,6 +84,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
 	sep := "?"
 	if strings.Contains(path, "?") {
 		sep = "&"
@@ -114,6 +117,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	privateSidecars(path)
 	return &Store{rules: sqlstore.New(p, &dialect), db: db}, nil
 }
 
