@@ -13,13 +13,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/keystile/keystile"
 	"github.com/keystile/keystile/internal/check"
@@ -128,6 +125,8 @@ type settings struct {
 	LogLevel       slog.Level
 	Branding       keystile.Branding
 	Templates      fs.FS // the templates_dir, or nil
+	TemplatesDir   string
+	LogoFile       string
 	TrustedProxies []netip.Prefix
 
 	// IDTokenKeyFile is the absolute path of the RSA key that signs ID
@@ -206,7 +205,7 @@ func loadConfigListen(path string, getenv func(string) string, listenFlag string
 	if err != nil {
 		return nil, fmt.Errorf("reading the configuration: %w", err)
 	}
-	fc, err := decodeConfig(raw)
+	fc, keyProblems, err := decodeConfig(raw)
 	if err != nil {
 		return nil, &configError{file: path, problems: []string{err.Error()}}
 	}
@@ -214,7 +213,9 @@ func loadConfigListen(path string, getenv func(string) string, listenFlag string
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", path, err)
 	}
-	c := &checker{dir: filepath.Dir(absPath)}
+	// An unknown or mistyped key is one problem among the others, not a
+	// reason to stop looking: the rest of the file decoded.
+	c := &checker{dir: filepath.Dir(absPath), problems: keyProblems}
 	fromEnv := c.applyEnv(&fc, getenv)
 	if v := getenv(envTrustedProxies); v != "" {
 		fc.TrustedProxies = strings.Split(v, ",")
@@ -232,60 +233,6 @@ func loadConfigListen(path string, getenv func(string) string, listenFlag string
 	}
 	s.Warnings = c.warnings
 	return s, nil
-}
-
-// decodeConfig parses the YAML strictly: an unknown key is an error that
-// names it, so that a typo does not silently leave a setting at its default.
-func decodeConfig(raw []byte) (fileConfig, error) {
-	var fc fileConfig
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
-		return fc, storeQuoteHint(raw, yamlError(err))
-	}
-	return fc, nil
-}
-
-// yamlLine finds the line number in yaml.v3's syntax errors, which leave it
-// out for the first line.
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
-
-// storeQuoteHint explains the YAML error that `store: memory:` or
-// `store: sqlite:a:b` gives: in YAML, ": " or a final ":" starts a mapping,
-// so such a value must be quoted. The parser's "mapping values are not
-// allowed in this context" does not say so.
-func storeQuoteHint(raw []byte, err error) error {
-	if !strings.Contains(err.Error(), "mapping values are not allowed") {
-		return err
-	}
-	n := 1
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		n, _ = strconv.Atoi(m[1])
-	}
-	lines := strings.Split(string(raw), "\n")
-	if n < 1 || n > len(lines) || !strings.HasPrefix(strings.TrimSpace(lines[n-1]), "store:") {
-		return err
-	}
-	return fmt.Errorf(`%w (in YAML a value that ends in ":" or holds ": " must be quoted: write store: "memory:", or store: memory)`, err)
-}
-
-var unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
-
-// yamlError rewrites yaml.v3's messages in the configuration's terms: "field
-// x not found in type main.fileConfig" becomes `unknown key "x"`.
-func yamlError(err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return err
-	}
-	lines := make([]string, len(te.Errors))
-	for i, e := range te.Errors {
-		if m := unknownField.FindStringSubmatch(e); m != nil {
-			e = fmt.Sprintf("line %s: unknown key %q", m[1], m[2])
-		}
-		lines[i] = e
-	}
-	return errors.New(strings.Join(lines, "; "))
 }
 
 // checker collects problems, one clear line each, and warnings: what

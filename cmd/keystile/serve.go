@@ -60,36 +60,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	for _, w := range secretFileWarnings(s) {
 		log.Warn(w)
 	}
-	if s.Store.Kind == "memory" {
-		log.Warn("the store is memory: pending logins and codes are lost at every restart, and replicas cannot share it")
-	}
-	if s.Users.Len() == 0 {
-		log.Warn("no users are configured (users_file): nobody can sign in; client credentials still work")
+	for _, w := range startWarnings(s) {
+		log.Warn(w)
 	}
 	users := newLiveUsers(s.Users)
 
-	srv, err := keystile.New(keystile.Config{
-		Issuer:              s.Issuer,
-		Audience:            s.Audience,
-		Clients:             s.Clients,
-		Resources:           s.Resources,
-		Capabilities:        s.Capabilities,
-		Store:               st,
-		Keys:                keys,
-		IDTokenKey:          idTokenKey,
-		ValidateUser:        users.validate,
-		LookupUser:          users.lookup,
-		AccessTokenTTL:      s.AccessTTL,
-		CodeTTL:             s.CodeTTL,
-		LoginTTL:            s.LoginTTL,
-		SessionTTL:          s.SessionTTL,
-		RefreshTokenIdleTTL: s.RefreshIdleTTL,
-		RefreshTokenMaxTTL:  s.RefreshMaxTTL,
-		Branding:            s.Branding,
-		Templates:           s.Templates,
-		TrustedProxies:      s.TrustedProxies,
-		Logger:              log,
-	})
+	srv, err := newServer(s, st, keys, idTokenKey, users, log)
 	if err != nil {
 		return fmt.Errorf("configuration %s: %w", *configPath, err)
 	}
