@@ -111,3 +111,27 @@ clients:
 		t.Errorf("the database the server made itself is named as readable:\n%s", logs)
 	}
 }
+
+// TestBinaryCheck: keystile check lists every problem of a configuration
+// in one pass, an unknown key among them, and exits 1.
+func TestBinaryCheck(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "keystile.yaml"), `issuer: https://auth.example.com
+lisen: 127.0.0.1:9001
+store: sqlite:no/such/dir/keystile.db
+signing: {algorithm: RS257}
+clients:
+  - id: spa
+    redirect_uris: [https://app.example.com/callback]
+`)
+	out, stderr, code := runBinaryIn(t, dir, "check", "--config", "keystile.yaml")
+	if code != 1 || out != "" {
+		t.Errorf("exit code %d, stdout %q; want 1 and nothing", code, out)
+	}
+	for _, want := range []string{"3 problems", `line 2: unknown key "lisen"`, `signing.algorithm: "RS257" is not supported`, "clients[0]:"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr)
+		}
+	}
+}
