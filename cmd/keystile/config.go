@@ -32,6 +32,7 @@ type fileConfig struct {
 	Signing     signingConfig  `yaml:"signing"`
 	Tokens      tokensConfig   `yaml:"tokens"`
 	UsersFile   string         `yaml:"users_file"`
+	PIDFile     string         `yaml:"pid_file"` // serve writes its pid there; reload reads it
 	LogLevel    string         `yaml:"log_level"`
 	ProductName string         `yaml:"product_name"`
 	Clients     []clientConfig `yaml:"clients"`
@@ -118,6 +119,7 @@ type settings struct {
 	RefreshIdleTTL time.Duration
 	RefreshMaxTTL  time.Duration
 	UsersFile      string // absolute path, or "" when there is none
+	PIDFile        string // absolute path, or "" when there is none
 	Users          *userDB
 	Clients        []keystile.Client
 	Resources      []keystile.Resource
@@ -163,6 +165,7 @@ var envOverrides = []envOverride{
 	{"KEYSTILE_TOKENS_REFRESH_IDLE_TTL", func(c *fileConfig) *string { return &c.Tokens.RefreshIdleTTL }, nil},
 	{"KEYSTILE_TOKENS_REFRESH_MAX_TTL", func(c *fileConfig) *string { return &c.Tokens.RefreshMaxTTL }, nil},
 	{"KEYSTILE_USERS_FILE", func(c *fileConfig) *string { return &c.UsersFile }, fileFromWorkingDir},
+	{"KEYSTILE_PID_FILE", func(c *fileConfig) *string { return &c.PIDFile }, fileFromWorkingDir},
 	{"KEYSTILE_LOG_LEVEL", func(c *fileConfig) *string { return &c.LogLevel }, nil},
 	{"KEYSTILE_PRODUCT_NAME", func(c *fileConfig) *string { return &c.ProductName }, nil},
 	{"KEYSTILE_BRANDING_PRODUCT_NAME", func(c *fileConfig) *string { return &c.Branding.ProductName }, nil},
@@ -361,6 +364,7 @@ func (c *checker) check(fc fileConfig, envSecret string, fromEnv map[string]bool
 	}
 
 	s.UsersFile = c.resolve(fc.UsersFile)
+	s.PIDFile = c.resolve(fc.PIDFile)
 	s.Users = newUserDB()
 	if s.UsersFile != "" {
 		users, err := loadUsers(s.UsersFile)

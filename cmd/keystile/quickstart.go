@@ -92,9 +92,9 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 
 	// Listen before building the server: with port 0 the issuer needs the
 	// port the system chose.
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := listenTCP(*listen)
 	if err != nil {
-		return fmt.Errorf("listening: %w", err)
+		return err
 	}
 	issuer := "http://" + ln.Addr().String()
 	srv, err := keystile.New(keystile.Config{

@@ -15,7 +15,7 @@ import (
 // goes first in the key file and the key that signed until now is marked
 // retired, so it keeps verifying the tokens it signed until they expire
 // (RFC 7517 §5: a JWKS is expected to change). Running servers pick the new
-// file up on SIGHUP or at restart.
+// file up on `keystile reload` (SIGHUP) or at restart.
 func runRotateKey(args []string, stdout, _ io.Writer) error {
 	flags := flag.NewFlagSet("rotate-key", flag.ContinueOnError)
 	configPath := flags.String("config", os.Getenv("KEYSTILE_CONFIG"), "the YAML configuration file")
@@ -47,7 +47,7 @@ func runRotateKey(args []string, stdout, _ io.Writer) error {
 	}
 	_, err = fmt.Fprintf(stdout, `keystile: %s now signs with a new %s key, kid %s.
 The previous key is marked retired and keeps verifying until its tokens expire.
-Send SIGHUP to running servers (kill -HUP PID), or restart them, to use the new key.
-`, s.KeyFile, k.Algorithm(), k.KeyID())
+Running servers use it after: keystile reload --config %s (or SIGHUP, or a restart).
+`, s.KeyFile, k.Algorithm(), k.KeyID(), *configPath)
 	return err
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -74,9 +73,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	ln, err := net.Listen("tcp", s.Listen)
+	if s.PIDFile != "" {
+		release, err := holdPIDFile(s.PIDFile)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	ln, err := listenTCP(s.Listen)
 	if err != nil {
-		return fmt.Errorf("listening: %w", err)
+		return err
 	}
 	// Always: SIGHUP's default action ends the process, so a server that
 	// did not catch it would die at the first reload an operator asks for.
