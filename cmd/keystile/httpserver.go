@@ -64,7 +64,7 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, st store.St
 		return fmt.Errorf("serving on %s: %w", addr, err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "timeout", shutdownTimeout)
+	log.Info("shutting down", "timeout", shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
@@ -111,12 +111,18 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 				slog.String("method", truncate(r.Method, 16)),
 				slog.String("path", truncate(r.URL.Path, 256)),
 				slog.Int("status", sw.statusCode()),
-				slog.Duration("duration", time.Since(start)),
+				slog.Float64("duration_ms", milliseconds(time.Since(start))),
 				slog.String("remote", r.RemoteAddr),
 			)
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// milliseconds is d in milliseconds to the microsecond: what a person
+// reads in a log line (slog writes a Duration as nanoseconds in JSON).
+func milliseconds(d time.Duration) float64 {
+	return float64(d.Microseconds()) / 1000
 }
 
 // statusWriter remembers the status code written through it.
