@@ -135,3 +135,37 @@ clients:
 		}
 	}
 }
+
+// TestBinaryConfigNamesTheFileKeys: what only the library can judge (do
+// the templates render, is the logo an image) is reported under the
+// configuration's own keys, not the library's Go field names.
+func TestBinaryConfigNamesTheFileKeys(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, extra string
+		files       map[string]string
+		want        string
+	}{
+		{"an empty templates directory", "templates_dir: pages\n", map[string]string{"pages/README": "nothing here"}, "templates_dir " + "{dir}/pages holds none of the page templates"},
+		{"a template that does not parse", "templates_dir: pages\n", map[string]string{"pages/login.html": "{{define \"content\"}}{{.Nope"}, "templates_dir {dir}/pages: "},
+		{"a logo that is not an image", "branding: {logo_file: logo.svg}\n", map[string]string{"logo.svg": "not an image"}, "branding.logo_file {dir}/logo.svg "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, content := range tc.files {
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, filepath.Join(dir, name), content)
+			}
+			writeFile(t, filepath.Join(dir, "keystile.yaml"), "issuer: https://auth.example.com\nstore: memory\nclients: []\n"+tc.extra)
+			for _, command := range []string{"check", "serve"} {
+				_, stderr, code := runBinaryIn(t, dir, command, "--config", "keystile.yaml")
+				want := strings.ReplaceAll(tc.want, "{dir}", dir)
+				if code != 1 || !strings.Contains(stderr, want) || strings.Contains(stderr, "Config.") {
+					t.Errorf("%s: exit %d, stderr %q; want 1 and %q, no Go field", command, code, stderr, want)
+				}
+			}
+		})
+	}
+}
