@@ -47,11 +47,12 @@ func typeProblems(te *yaml.TypeError) []string {
 	return lines
 }
 
-// yamlError is typeProblems on one line, for files read in one piece.
-func yamlError(err error) error {
+// yamlError says a decoding error of raw in one line, for files read in one
+// piece: typeProblems joined, or a syntax error with its real line.
+func yamlError(raw []byte, err error) error {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return err
+		return syntaxError(raw, err)
 	}
 	return errors.New(strings.Join(typeProblems(te), "; "))
 }

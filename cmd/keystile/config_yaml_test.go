@@ -58,6 +58,17 @@ func TestConfigSyntaxErrorsNameTheLine(t *testing.T) {
 	}
 }
 
+// TestUsersFileSyntaxErrorNamesTheLine: the same for the users file.
+func TestUsersFileSyntaxErrorNamesTheLine(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "users.yaml", "users:\n  - username: alice\n    password_hash: x\n   claims: {role: admin}\n")
+	path := writeFile(t, dir, "keystile.yaml", spaOnly+"users_file: users.yaml\n")
+	_, err := loadConfig(path, envMap(nil))
+	if err == nil || !strings.Contains(err.Error(), `users.yaml: line 4, key "claims" in "users":`) {
+		t.Errorf("error %v, want line 4 and its key named", err)
+	}
+}
+
 // TestConfigUnknownKeyHidesNothing: an unknown key is reported with every
 // other problem of the file, in one pass.
 func TestConfigUnknownKeyHidesNothing(t *testing.T) {
