@@ -1,15 +1,11 @@
 package tests
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/keystile/keystile/internal/testutil"
 )
@@ -18,23 +14,7 @@ import (
 // variable of the developer's shell, and returns its output and exit code.
 func runBinaryIn(t *testing.T, dir string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary(t), args...)
-	cmd.Dir = dir
-	cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
-	var o, e testutil.SyncBuffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	default:
-		t.Fatalf("keystile %s: %v", strings.Join(args, " "), err)
-	}
-	return o.String(), e.String(), code
+	return testutil.RunKeystile(t, dir, []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}, "", args...)
 }
 
 // TestBinaryRefusesExposure: a server whose http issuer would be served to

@@ -12,6 +12,21 @@ import (
 	"testing"
 )
 
+// startQuickstart starts the quickstart on a free loopback port with its
+// files in a new directory, and returns it with its issuer and the
+// password its banner shows.
+func startQuickstart(t *testing.T, flags ...string) (p *process, issuer, password string) {
+	t.Helper()
+	dir := t.TempDir()
+	p = startBinary(t, dir, append([]string{"quickstart", "--listen", "127.0.0.1:0", "--dir", dir}, flags...)...)
+	issuer = p.waitOutput(listeningRe)[1]
+	m := regexp.MustCompile(`password:\s+(\S+)`).FindStringSubmatch(p.stdout.String())
+	if m == nil {
+		t.Fatalf("the banner shows no password:\n%s", p.stdout)
+	}
+	return p, issuer, m[1]
+}
+
 // peakRSS is a process's peak resident memory in KiB (VmHWM in
 // /proc/PID/status).
 func peakRSS(t *testing.T, pid int) int {
@@ -42,9 +57,7 @@ func peakRSS(t *testing.T, pid int) int {
 // walkthrough).
 func TestBinaryQuickstartFirstHour(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	p := startBinary(t, dir, "quickstart", "--listen", "127.0.0.1:0", "--dir", dir)
-	issuer := p.waitOutput(listeningRe)[1]
+	p, issuer, _ := startQuickstart(t)
 
 	// An argon2id hash at the default settings takes 64 MiB; the rest of
 	// the quickstart, signing key generation included, about 20.
@@ -71,9 +84,7 @@ func TestBinaryQuickstartFirstHour(t *testing.T) {
 // request lines back, with durations a person reads.
 func TestBinaryQuickstartLogsRequestsOnAsk(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	p := startBinary(t, dir, "quickstart", "--listen", "127.0.0.1:0", "--dir", dir, "--log-requests")
-	issuer := p.waitOutput(listeningRe)[1]
+	p, issuer, _ := startQuickstart(t, "--log-requests")
 	resp, err := http.Get(issuer + "/.well-known/jwks.json")
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package tests
 import (
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -42,13 +41,7 @@ const brokenWords = `(() => {
 // their words whole. The screenshot is demo-phone-claims.png.
 func TestBrowserDemoClaimsOnPhone(t *testing.T) {
 	chromium := testutil.Chromium(t)
-	dir := t.TempDir()
-	p := startBinary(t, dir, "quickstart", "--listen", "127.0.0.1:0", "--dir", dir)
-	issuer := p.waitOutput(listeningRe)[1]
-	password := regexp.MustCompile(`password:\s+(\S+)`).FindStringSubmatch(p.stdout.String())
-	if password == nil {
-		t.Fatalf("the banner shows no password:\n%s", p.stdout)
-	}
+	p, issuer, password := startQuickstart(t)
 	ctx := chromiumTab(t, chromium)
 	step(t, ctx, "signing in on a phone",
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch),
@@ -57,7 +50,7 @@ func TestBrowserDemoClaimsOnPhone(t *testing.T) {
 		chromedp.Click(chromedp.ID("sign-in")),
 		chromedp.WaitVisible(chromedp.ID("username")),
 		chromedp.SendKeys(chromedp.ID("username"), "demo"),
-		chromedp.SendKeys(chromedp.ID("password"), password[1]),
+		chromedp.SendKeys(chromedp.ID("password"), password),
 		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-state="signed-in"] #session`)),
 	)

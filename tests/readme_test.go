@@ -131,19 +131,13 @@ func walkthroughOutput(issuer string) []*regexp.Regexp {
 
 func TestReadmeWalkthroughQuickstart(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	p := startBinary(t, dir, "quickstart", "--listen", "127.0.0.1:0", "--dir", dir)
-	issuer := p.waitOutput(listeningRe)[1]
-	password := regexp.MustCompile(`password:\s+(\S+)`).FindStringSubmatch(p.stdout.String())
-	if password == nil {
-		t.Fatalf("the banner shows no password:\n%s", p.stdout)
-	}
+	p, issuer, password := startQuickstart(t)
 	blocks := readmeBlocks(t, walkthroughHeading, "sh")
 	if len(blocks) != 3 {
 		t.Fatalf("the walkthrough has %d sh blocks, want 3 (steps 1–6, 7–8, 9)", len(blocks))
 	}
 	want := append(walkthroughOutput(issuer), regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(issuer)+`/demo/\?state=bye$`))
-	runWalkthrough(t, issuer, password[1], []string{blocks[0], blocks[2]}, want)
+	runWalkthrough(t, issuer, password, []string{blocks[0], blocks[2]}, want)
 	p.stop()
 }
 

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"os/exec"
 	"regexp"
 	"runtime"
@@ -22,20 +20,7 @@ func TestBinary(t *testing.T) {
 	bin := testutil.Keystile(t)
 	keystileRun := func(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Stdin = strings.NewReader(stdin)
-		var o, e bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &o, &e
-		err := cmd.Run()
-		var exit *exec.ExitError
-		switch {
-		case err == nil:
-		case errors.As(err, &exit):
-			code = exit.ExitCode()
-		default:
-			t.Fatalf("running keystile %v: %v", args, err)
-		}
-		return o.String(), e.String(), code
+		return testutil.RunKeystile(t, "", nil, stdin, args...)
 	}
 	phc := regexp.MustCompile(`^\$argon2id\$v=19\$m=65536,t=3,p=2\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}\n$`)
 

@@ -24,14 +24,11 @@ import (
 // database that serve would create is reported as such.
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("check", flag.ContinueOnError)
-	configPath := flags.String("config", os.Getenv("KEYSTILE_CONFIG"), "the YAML configuration file")
-	if err := parseFlags(flags, args); err != nil {
+	configPath, err := parseWithConfig(flags, args)
+	if err != nil {
 		return err
 	}
-	if *configPath == "" {
-		return usageError{"--config FILE is required (or set KEYSTILE_CONFIG)"}
-	}
-	s, err := loadConfig(*configPath, os.Getenv)
+	s, err := loadConfig(configPath, os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -70,7 +67,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if len(problems) > 0 {
-		return &configError{file: *configPath, problems: problems}
+		return &configError{file: configPath, problems: problems}
 	}
 
 	sum = append(sum,
@@ -80,7 +77,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if s.TemplatesDir != "" || s.LogoFile != "" {
 		sum = append(sum, [2]string{"pages", strings.TrimSpace(inFile(s.TemplatesDir) + inFile(s.LogoFile))})
 	}
-	fmt.Fprintf(stdout, "configuration %s is valid: keystile serve would start with\n", *configPath)
+	fmt.Fprintf(stdout, "configuration %s is valid: keystile serve would start with\n", configPath)
 	for _, line := range sum {
 		fmt.Fprintf(stdout, "  %-10s %s\n", line[0], line[1])
 	}

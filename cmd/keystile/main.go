@@ -135,3 +135,17 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
+
+// parseWithConfig defines --config (default: KEYSTILE_CONFIG) on fs, parses
+// args with parseFlags and returns the configuration's path, which the
+// commands that take it require.
+func parseWithConfig(fs *flag.FlagSet, args []string) (string, error) {
+	path := fs.String("config", os.Getenv("KEYSTILE_CONFIG"), "the YAML configuration file")
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	if *path == "" {
+		return "", usageError{"--config FILE is required (or set KEYSTILE_CONFIG)"}
+	}
+	return *path, nil
+}

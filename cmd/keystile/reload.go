@@ -15,19 +15,16 @@ import (
 // rather than only in the server's log.
 func runReload(args []string, stdout, _ io.Writer) error {
 	flags := flag.NewFlagSet("reload", flag.ContinueOnError)
-	configPath := flags.String("config", os.Getenv("KEYSTILE_CONFIG"), "the YAML configuration file of the running server")
-	if err := parseFlags(flags, args); err != nil {
+	configPath, err := parseWithConfig(flags, args)
+	if err != nil {
 		return err
 	}
-	if *configPath == "" {
-		return usageError{"--config FILE is required (or set KEYSTILE_CONFIG)"}
-	}
-	s, err := loadConfig(*configPath, os.Getenv)
+	s, err := loadConfig(configPath, os.Getenv)
 	if err != nil {
 		return fmt.Errorf("%w\nthe running server keeps its files until this is fixed", err)
 	}
 	if s.PIDFile == "" {
-		return fmt.Errorf("%s sets no pid_file, so the server cannot be found: set pid_file (e.g. pid_file: keystile.pid) and restart it, or send SIGHUP to its process yourself (systemd: ExecReload=kill -HUP $MAINPID)", *configPath)
+		return fmt.Errorf("%s sets no pid_file, so the server cannot be found: set pid_file (e.g. pid_file: keystile.pid) and restart it, or send SIGHUP to its process yourself (systemd: ExecReload=kill -HUP $MAINPID)", configPath)
 	}
 	pid, err := signalServer(s.PIDFile, syscall.SIGHUP)
 	if err != nil {

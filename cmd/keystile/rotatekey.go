@@ -18,15 +18,12 @@ import (
 // file up on `keystile reload` (SIGHUP) or at restart.
 func runRotateKey(args []string, stdout, _ io.Writer) error {
 	flags := flag.NewFlagSet("rotate-key", flag.ContinueOnError)
-	configPath := flags.String("config", os.Getenv("KEYSTILE_CONFIG"), "the YAML configuration file")
 	keep := flags.Duration("keep", 0, "how long retired keys stay in the file; default and minimum: tokens.access_ttl + 30s")
-	if err := parseFlags(flags, args); err != nil {
+	configPath, err := parseWithConfig(flags, args)
+	if err != nil {
 		return err
 	}
-	if *configPath == "" {
-		return usageError{"--config FILE is required (or set KEYSTILE_CONFIG)"}
-	}
-	s, err := loadConfig(*configPath, os.Getenv)
+	s, err := loadConfig(configPath, os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -48,6 +45,6 @@ func runRotateKey(args []string, stdout, _ io.Writer) error {
 	_, err = fmt.Fprintf(stdout, `keystile: %s now signs with a new %s key, kid %s.
 The previous key is marked retired and keeps verifying until its tokens expire.
 Running servers use it after: keystile reload --config %s (or SIGHUP, or a restart).
-`, s.KeyFile, k.Algorithm(), k.KeyID(), *configPath)
+`, s.KeyFile, k.Algorithm(), k.KeyID(), configPath)
 	return err
 }

@@ -24,15 +24,12 @@ import (
 // runServe is `keystile serve --config FILE`: the server for real use.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
-	configPath := flags.String("config", os.Getenv("KEYSTILE_CONFIG"), "the YAML configuration file")
 	listen := flags.String("listen", "", "HOST:PORT to listen on, over listen and KEYSTILE_LISTEN")
-	if err := parseFlags(flags, args); err != nil {
+	configPath, err := parseWithConfig(flags, args)
+	if err != nil {
 		return err
 	}
-	if *configPath == "" {
-		return usageError{"--config FILE is required (or set KEYSTILE_CONFIG)"}
-	}
-	s, err := loadConfigListen(*configPath, os.Getenv, *listen)
+	s, err := loadConfigListen(configPath, os.Getenv, *listen)
 	if err != nil {
 		return err
 	}
@@ -66,7 +63,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	srv, err := newServer(s, st, keys, idTokenKey, users, log)
 	if err != nil {
-		return fmt.Errorf("configuration %s: %w", *configPath, err)
+		return fmt.Errorf("configuration %s: %w", configPath, err)
 	}
 	handler, err := mountAtIssuer(s.Issuer, srv.Handler())
 	if err != nil {
