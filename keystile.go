@@ -29,6 +29,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/keystile/keystile/internal/check"
+	"github.com/keystile/keystile/internal/hook"
 	"github.com/keystile/keystile/store"
 )
 
@@ -183,6 +184,9 @@ type Server struct {
 	capabilities      capabilityClosure
 	pages             *pageSet // templates and static assets, with the branding applied
 	secure            bool     // issuer is https: cookies get Secure and the __Host- prefix
+	// signIn, set only by keystile dev (internal/hook), signs every
+	// authorization request in without the login form.
+	signIn hook.SignInFunc
 }
 
 // New validates cfg and returns a Server. The error names the bad field.
