@@ -1,6 +1,6 @@
 // Package store defines the persistence Keystile needs: pending authorization
 // requests, authorization codes, browser sessions, refresh-token families and
-// revoked access tokens. Backends live in subpackages (memory,
+// revoked access tokens and device authorizations. Backends live in subpackages (memory,
 // sqlite, postgres) and all pass the conformance suite in storetest.
 //
 // Records are plain values: a backend never hands out a pointer into its own
@@ -226,12 +226,14 @@ type Store interface {
 	Sessions
 	RefreshTokens
 	AccessTokenRevocations
+	DeviceCodes
 	// DeleteExpired removes every record that is expired at now (ExpiresAt
 	// not after now, the same rule the getters apply) and reports how many it
 	// removed; it keeps the store from growing without bound. Used codes go
 	// at their expiry; refresh tokens at their own or their family's expiry,
 	// or at once when their family is revoked; a family record at its
-	// FamilyExpiresAt, revoked or not; revoked jtis at their expiresAt.
+	// FamilyExpiresAt, revoked or not; revoked jtis at their expiresAt;
+	// device codes at their expiry, decided or not.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	// Close releases the backend's resources.
 	Close() error

@@ -33,17 +33,23 @@ type Store struct {
 	families map[string]family            // key: FamilyID
 	refresh  map[string]refreshEntry      // key: string(Hash)
 	revoked  map[string]time.Time         // key: jti; value: when the entry may go
+	devices  map[string]deviceEntry       // key: string(Hash)
+	// userCodes finds a device code by its user code: string(UserCodeHash)
+	// to string(Hash).
+	userCodes map[string]string
 }
 
 // New returns an empty Store.
 func New() *Store {
 	return &Store{
-		requests: make(map[string]store.AuthRequest),
-		codes:    make(map[string]codeEntry),
-		sessions: make(map[string]sessionEntry),
-		families: make(map[string]family),
-		refresh:  make(map[string]refreshEntry),
-		revoked:  make(map[string]time.Time),
+		requests:  make(map[string]store.AuthRequest),
+		codes:     make(map[string]codeEntry),
+		sessions:  make(map[string]sessionEntry),
+		families:  make(map[string]family),
+		refresh:   make(map[string]refreshEntry),
+		revoked:   make(map[string]time.Time),
+		devices:   make(map[string]deviceEntry),
+		userCodes: make(map[string]string),
 	}
 }
 
@@ -86,6 +92,12 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	for id, f := range s.families {
 		if !live(f.expiresAt, now) {
 			delete(s.families, id)
+			n++
+		}
+	}
+	for _, e := range s.devices {
+		if !live(e.code.ExpiresAt, now) {
+			s.deleteDevice(e.code)
 			n++
 		}
 	}

@@ -67,6 +67,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"concurrent consumes of one request: exactly one wins", testConcurrentConsumeRequest},
 		{"concurrent creates of one key: exactly one wins", testConcurrentCreate},
 		{"DeleteExpired removes exactly the expired records", testDeleteExpired},
+		{"device code: pending, polled, decided once, consumed once", testDeviceLifecycle},
+		{"device code: expiry", testDeviceExpiry},
+		{"device code: taken, empty and missing keys; a denial", testDeviceKeys},
+		{"concurrent polls of one approved device code: exactly one wins", testConcurrentPollDevice},
 		{"a cancelled context fails and changes nothing", testCancelled},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })

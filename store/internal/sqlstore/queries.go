@@ -33,12 +33,20 @@ const (
 	revokeAccessToken
 	accessTokenRevoked
 
+	createDevice
+	pendingDevice
+	decideDevice
+	lockDevice
+	recordPoll
+	deleteDevice
+
 	deleteExpiredRequests
 	deleteExpiredCodes
 	deleteExpiredSessions
 	deleteExpiredRefreshTokens
 	deleteExpiredFamilies
 	deleteExpiredRevocations
+	deleteExpiredDevices
 
 	numQueries
 )
@@ -77,10 +85,18 @@ var statements = [numQueries]struct{ sql, lock string }{
 	revokeAccessToken:  {sql: revokeAccessTokenSQL},
 	accessTokenRevoked: {sql: accessTokenRevokedSQL},
 
+	createDevice:  {sql: createDeviceSQL},
+	pendingDevice: {sql: pendingDeviceSQL},
+	decideDevice:  {sql: decideDeviceSQL},
+	lockDevice:    {sql: lockDeviceSQL, lock: "FOR UPDATE"},
+	recordPoll:    {sql: recordPollSQL},
+	deleteDevice:  {sql: deleteDeviceSQL},
+
 	deleteExpiredRequests:      {sql: deleteExpiredRequestsSQL},
 	deleteExpiredCodes:         {sql: deleteExpiredCodesSQL},
 	deleteExpiredSessions:      {sql: deleteExpiredSessionsSQL},
 	deleteExpiredRefreshTokens: {sql: deleteExpiredRefreshTokensSQL},
 	deleteExpiredFamilies:      {sql: deleteExpiredFamiliesSQL},
 	deleteExpiredRevocations:   {sql: deleteExpiredRevocationsSQL},
+	deleteExpiredDevices:       {sql: deleteExpiredDevicesSQL},
 }
