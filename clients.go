@@ -39,7 +39,8 @@ type Client struct {
 	AllowedOrigins []string
 	// Scopes the client may request; empty means only the empty scope.
 	Scopes []string
-	// GrantTypes the client may use; default [authorization_code, refresh_token].
+	// GrantTypes the client may use; default [authorization_code,
+	// refresh_token]. GrantDeviceCode enables the device flow.
 	GrantTypes []string
 	// Claims are added to tokens issued to the client through client
 	// credentials.
@@ -78,7 +79,7 @@ func ValidateClient(c Client) error {
 	}
 	for _, g := range grants {
 		switch g {
-		case GrantAuthorizationCode, GrantRefreshToken:
+		case GrantAuthorizationCode, GrantRefreshToken, GrantDeviceCode:
 		case GrantClientCredentials:
 			if c.Public {
 				return fmt.Errorf("client %q: a public client cannot use client_credentials", c.ID)

@@ -119,6 +119,10 @@ type Config struct {
 	AccessTokenTTL time.Duration
 	// CodeTTL is the lifetime of authorization codes; default 60 seconds.
 	CodeTTL time.Duration
+	// DeviceCodeTTL is how long a device authorization waits for the user
+	// to enter its code at /device; default DefaultDeviceCodeTTL (10
+	// minutes).
+	DeviceCodeTTL time.Duration
 	// LoginTTL is how long a pending /authorize request waits for the user to
 	// sign in; default 10 minutes.
 	LoginTTL time.Duration
@@ -134,7 +138,8 @@ type Config struct {
 	// pages (see Branding).
 	Branding Branding
 	// Templates, when set, overrides some or all of the pages' templates:
-	// layout.html, login.html, error.html, logout.html and signed_out.html
+	// layout.html, login.html, error.html, logout.html, signed_out.html and
+	// device.html
 	// at its root (os.DirFS of a directory, or an embed.FS). The rest keep
 	// Keystile's own. New parses and test-renders every page, so a broken
 	// template stops the start instead of failing a user.
@@ -163,16 +168,19 @@ type Config struct {
 // Server is a Keystile authorization server. Create it with New and serve
 // Handler; it is safe for concurrent use.
 type Server struct {
-	cfg      Config
-	issuer   *url.URL
-	clients  map[string]*Client
-	store    store.Store
-	keys     *keyRing
-	log      *slog.Logger
-	now      func() time.Time
-	limiter  *loginLimiter
-	pending  *loginLimiter // login pages (pending requests) per client address
-	verifier *Verifier
+	cfg     Config
+	issuer  *url.URL
+	clients map[string]*Client
+	store   store.Store
+	keys    *keyRing
+	log     *slog.Logger
+	now     func() time.Time
+	limiter *loginLimiter
+	pending *loginLimiter // login pages (pending requests) per client address
+	// deviceGuesses throttles wrong user codes at /device, per user and
+	// address, as limiter throttles wrong passwords.
+	deviceGuesses *loginLimiter
+	verifier      *Verifier
 	// issued verifies every access token this server mints, whatever its
 	// audience: /revoke and /introspect take them all.
 	issued *Verifier
@@ -272,8 +280,9 @@ func New(cfg Config) (*Server, error) {
 		limiter: newLoginLimiter(loginRate, cfg.LoginBurst),
 		// A person opens far more login pages than they fail passwords;
 		// twenty times the login budget still bounds a flood.
-		pending: newLoginLimiter(20*loginRate, 20*cfg.LoginBurst),
-		secure:  iss.Scheme == "https",
+		pending:       newLoginLimiter(20*loginRate, 20*cfg.LoginBurst),
+		deviceGuesses: newLoginLimiter(loginRate, cfg.LoginBurst),
+		secure:        iss.Scheme == "https",
 
 		resources:      resources,
 		resourceScopes: map[string]bool{},
@@ -310,6 +319,9 @@ func applyDefaults(cfg *Config) error {
 	if cfg.CodeTTL == 0 {
 		cfg.CodeTTL = DefaultCodeTTL
 	}
+	if cfg.DeviceCodeTTL == 0 {
+		cfg.DeviceCodeTTL = DefaultDeviceCodeTTL
+	}
 	if cfg.LoginTTL == 0 {
 		cfg.LoginTTL = DefaultLoginTTL
 	}
@@ -322,7 +334,7 @@ func applyDefaults(cfg *Config) error {
 	if cfg.RefreshTokenMaxTTL == 0 {
 		cfg.RefreshTokenMaxTTL = DefaultRefreshTokenMaxTTL
 	}
-	if cfg.AccessTokenTTL < 0 || cfg.CodeTTL < 0 || cfg.LoginTTL < 0 || cfg.RefreshTokenIdleTTL < 0 || cfg.RefreshTokenMaxTTL < 0 {
+	if cfg.AccessTokenTTL < 0 || cfg.CodeTTL < 0 || cfg.DeviceCodeTTL < 0 || cfg.LoginTTL < 0 || cfg.RefreshTokenIdleTTL < 0 || cfg.RefreshTokenMaxTTL < 0 {
 		return errors.New("keystile: Config TTLs must not be negative")
 	}
 	if cfg.LoginInterval == 0 {
@@ -385,6 +397,8 @@ func (s *Server) Handler() http.Handler {
 	pages.Get("/authorize", s.handleAuthorize)
 	pages.Post("/authorize", s.handleAuthorize)
 	pages.With(s.sameOriginForm).Post("/login", s.handleLogin)
+	pages.Get("/device", s.handleDevicePage)
+	pages.With(s.sameOriginForm).Post("/device", s.handleDevicePage)
 
 	pages.Get("/logout", s.handleLogout)
 	pages.With(s.sameOriginForm).Post("/logout", s.handleLogout)
@@ -395,6 +409,7 @@ func (s *Server) Handler() http.Handler {
 	post := r.With(s.clientCORS(http.MethodPost))
 	post.Options("/token", preflightOnly(http.MethodPost))
 	post.Post("/token", s.handleToken)
+	post.Post("/device_authorization", s.handleDeviceAuthorization)
 	post.Options("/revoke", preflightOnly(http.MethodPost))
 	post.Post("/revoke", s.handleRevoke)
 	userinfo := r.With(s.clientCORS(http.MethodGet, http.MethodPost))

@@ -28,15 +28,15 @@ var (
 // pageSet is what a server renders its pages with: the templates and the
 // static assets, with the branding applied. New builds one.
 type pageSet struct {
-	login, errorPage, logout, signedOut *template.Template
-	assets                              map[string]staticAsset // below static/
-	logoURL                             string                 // relative to the page
+	login, errorPage, logout, signedOut, device *template.Template
+	assets                                      map[string]staticAsset // below static/
+	logoURL                                     string                 // relative to the page
 }
 
 // pageFiles are the templates of the pages: the shared layout, which
 // defines "layout", and one file per page, which defines "content".
 // Config.Templates may override any of them.
-var pageFiles = []string{"layout.html", "login.html", "error.html", "logout.html", "signed_out.html"}
+var pageFiles = []string{"layout.html", "login.html", "error.html", "logout.html", "signed_out.html", "device.html"}
 
 // maxTemplateBytes bounds an override template file.
 const maxTemplateBytes = 1 << 20
@@ -78,6 +78,7 @@ func newPageSet(b Branding, overrides fs.FS) (*pageSet, error) {
 		{"error.html", &p.errorPage, errorPage{errorView: errorView{Code: codeInvalidRequest, Message: "Sample message.", Title: titleInvalidLink}, Hint: "Sample hint."}},
 		{"logout.html", &p.logout, logoutPage{logoutView: logoutView{ClientName: "Sample App", Subject: "sample", CSRFToken: "c", ClientID: "app", PostLogoutRedirectURI: "https://app.example/", State: "s", IDTokenHint: "h"}}},
 		{"signed_out.html", &p.signedOut, signedOutPage{}},
+		{"device.html", &p.device, devicePage{deviceView: deviceView{CSRFToken: "c", UserCode: "BCDF-GHJK", ClientName: "Sample App", Scopes: []string{"openid"}, Error: "Sample error."}, ScopeLines: scopeLines([]string{"openid", "sample"})}},
 	} {
 		t, err := template.New("layout.html").Parse(src["layout.html"])
 		if err == nil {
@@ -158,6 +159,9 @@ func withLayout(data any, l layoutData) any {
 		d.Product, d.LogoURL = l.Product, l.LogoURL
 		return d
 	case logoutPage:
+		d.Product, d.Title, d.LogoURL = l.Product, l.Title, l.LogoURL
+		return d
+	case devicePage:
 		d.Product, d.Title, d.LogoURL = l.Product, l.Title, l.LogoURL
 		return d
 	case signedOutPage:

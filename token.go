@@ -18,7 +18,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	switch gt := p["grant_type"]; {
 	case gt == "":
 		err = oauthError(codeInvalidRequest, "grant_type is required")
-	case gt != GrantAuthorizationCode && gt != GrantRefreshToken && gt != GrantClientCredentials:
+	case gt != GrantAuthorizationCode && gt != GrantRefreshToken && gt != GrantClientCredentials && gt != GrantDeviceCode:
 		err = oauthError(codeUnsupportedGrantType, "the grant type is not supported")
 	case !client.allowsGrant(gt):
 		err = oauthError(codeUnauthorizedClient, "the client may not use this grant type")
@@ -28,6 +28,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		g, err = s.refresh(ctx, client, p, now)
 	case gt == GrantClientCredentials:
 		g, err = s.clientCredentials(client, p)
+	case gt == GrantDeviceCode:
+		g, err = s.deviceCode(ctx, client, p)
 	}
 	if err != nil {
 		s.writeJSONError(w, r, err)

@@ -79,3 +79,10 @@ type DeviceCodes interface {
 // SlowDownStep is how much longer the interval grows when a device polls
 // too fast (RFC 8628 §3.5).
 const SlowDownStep = 5 * time.Second
+
+// PolledTooSoon reports whether a poll at now comes less than Interval after
+// the previous one (RFC 8628 §3.5 slow_down), at the store's millisecond
+// resolution. Every backend and the token endpoint judge it by this rule.
+func (d DeviceCode) PolledTooSoon(now time.Time) bool {
+	return !d.LastPolledAt.IsZero() && now.Truncate(time.Millisecond).Sub(d.LastPolledAt) < d.Interval
+}

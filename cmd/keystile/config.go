@@ -66,6 +66,7 @@ type tokensConfig struct {
 	SessionTTL     string `yaml:"session_ttl"`      // single sign-on; "off" turns it off
 	RefreshIdleTTL string `yaml:"refresh_idle_ttl"` // an unused refresh token
 	RefreshMaxTTL  string `yaml:"refresh_max_ttl"`  // a refresh-token family, however often used
+	DeviceCodeTTL  string `yaml:"device_code_ttl"`  // a device authorization waits this long for the user
 }
 
 type clientConfig struct {
@@ -112,6 +113,8 @@ type settings struct {
 	SecretFile  string // HS256: the file it came from, or "" (from the environment)
 	AccessTTL   time.Duration
 	CodeTTL     time.Duration
+	// DeviceCodeTTL: zero leaves the library's default.
+	DeviceCodeTTL time.Duration
 	// Zero leaves the library's default; SessionTTL < 0 turns single
 	// sign-on off.
 	LoginTTL       time.Duration
@@ -164,6 +167,7 @@ var envOverrides = []envOverride{
 	{"KEYSTILE_TOKENS_SESSION_TTL", func(c *fileConfig) *string { return &c.Tokens.SessionTTL }, nil},
 	{"KEYSTILE_TOKENS_REFRESH_IDLE_TTL", func(c *fileConfig) *string { return &c.Tokens.RefreshIdleTTL }, nil},
 	{"KEYSTILE_TOKENS_REFRESH_MAX_TTL", func(c *fileConfig) *string { return &c.Tokens.RefreshMaxTTL }, nil},
+	{"KEYSTILE_TOKENS_DEVICE_CODE_TTL", func(c *fileConfig) *string { return &c.Tokens.DeviceCodeTTL }, nil},
 	{"KEYSTILE_USERS_FILE", func(c *fileConfig) *string { return &c.UsersFile }, fileFromWorkingDir},
 	{"KEYSTILE_PID_FILE", func(c *fileConfig) *string { return &c.PIDFile }, fileFromWorkingDir},
 	{"KEYSTILE_LOG_LEVEL", func(c *fileConfig) *string { return &c.LogLevel }, nil},
@@ -359,6 +363,7 @@ func (c *checker) check(fc fileConfig, envSecret string, fromEnv map[string]bool
 	}
 	s.RefreshIdleTTL = c.duration(name("tokens.refresh_idle_ttl", "KEYSTILE_TOKENS_REFRESH_IDLE_TTL", fromEnv), fc.Tokens.RefreshIdleTTL, 0, maxRefreshTTL)
 	s.RefreshMaxTTL = c.duration(name("tokens.refresh_max_ttl", "KEYSTILE_TOKENS_REFRESH_MAX_TTL", fromEnv), fc.Tokens.RefreshMaxTTL, 0, maxRefreshTTL)
+	s.DeviceCodeTTL = c.duration(name("tokens.device_code_ttl", "KEYSTILE_TOKENS_DEVICE_CODE_TTL", fromEnv), fc.Tokens.DeviceCodeTTL, 0, maxLoginTTL)
 	if s.RefreshIdleTTL > 0 && s.RefreshMaxTTL > 0 && s.RefreshIdleTTL > s.RefreshMaxTTL {
 		c.addf("tokens.refresh_idle_ttl (%s) is longer than tokens.refresh_max_ttl (%s)", s.RefreshIdleTTL, s.RefreshMaxTTL)
 	}

@@ -26,6 +26,7 @@ func newServer(s *settings, st store.Store, keys []keystile.SigningKey, idTokenK
 		LookupUser:          users.lookup,
 		AccessTokenTTL:      s.AccessTTL,
 		CodeTTL:             s.CodeTTL,
+		DeviceCodeTTL:       s.DeviceCodeTTL,
 		LoginTTL:            s.LoginTTL,
 		SessionTTL:          s.SessionTTL,
 		RefreshTokenIdleTTL: s.RefreshIdleTTL,

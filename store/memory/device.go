@@ -115,7 +115,7 @@ func (s *Store) PollDeviceCode(ctx context.Context, hash []byte, now time.Time) 
 	}
 	next := e.code
 	next.LastPolledAt = normTime(now)
-	if !e.code.LastPolledAt.IsZero() && next.LastPolledAt.Sub(e.code.LastPolledAt) < e.code.Interval {
+	if e.code.PolledTooSoon(now) {
 		next.Interval += store.SlowDownStep
 	}
 	s.devices[string(hash)] = deviceEntry{code: next, claims: e.claims}

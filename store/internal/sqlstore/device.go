@@ -104,12 +104,11 @@ func (s *Store) PollDeviceCode(ctx context.Context, hash []byte, now time.Time) 
 			_, err = tx.Exec(ctx, deleteDevice, hash)
 			return err
 		}
-		at := now.Truncate(time.Millisecond)
 		interval := before.Interval
-		if !before.LastPolledAt.IsZero() && at.Sub(before.LastPolledAt) < interval {
+		if before.PolledTooSoon(now) {
 			interval += store.SlowDownStep
 		}
-		_, err = tx.Exec(ctx, recordPoll, s.timeArg(at), int64(interval/time.Second), hash)
+		_, err = tx.Exec(ctx, recordPoll, s.timeArg(now), int64(interval/time.Second), hash)
 		return err
 	})
 	if err != nil {

@@ -1,0 +1,197 @@
+package keystile
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/keystile/keystile/store"
+)
+
+// deviceView is the /device page: entering a user code, confirming the
+// device it belongs to, or the outcome. Every field is escaped by
+// html/template.
+type deviceView struct {
+	CSRFToken  string
+	UserCode   string // as the user typed it, or canonical once confirmed
+	Subject    string // who is signed in; "" shows the username and password fields
+	Username   string // kept on retry
+	Error      string
+	ClientName string // set once the code is found: the confirmation step
+	Scopes     []string
+	Done       bool
+	Approved   bool
+}
+
+type devicePage struct {
+	deviceView
+	Product, Title, LogoURL string
+	ScopeLines              []scopeLine
+}
+
+func (s *Server) renderDevice(w http.ResponseWriter, status int, v deviceView) {
+	ps := s.pages
+	s.renderPage(w, status, ps.device, devicePage{deviceView: v, Product: s.productName(), Title: "Connect a device", LogoURL: ps.logoURL, ScopeLines: scopeLines(v.Scopes)})
+}
+
+// deviceCSRF derives the /device form's token from the browser-binding
+// cookie, which only this browser holds (HttpOnly): a page elsewhere can
+// neither read the cookie nor compute the token. The POST is also
+// same-origin only (sameOriginForm).
+func deviceCSRF(browserCookie string) string {
+	sum := sha256.Sum256([]byte("keystile-device-csrf:" + browserCookie))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// handleDevicePage serves GET and POST /device (RFC 8628 §3.3), where a
+// signed-in user enters the code a device shows, sees which client asks for
+// what, and approves or denies it. A user without a session signs in on the
+// same form; the browser's session (session.go) carries them from one step
+// to the next. Wrong codes count against the user and the address
+// (deviceGuesses): a user code is short, so guesses must be throttled
+// (RFC 8628 §5.1).
+func (s *Server) handleDevicePage(w http.ResponseWriter, r *http.Request) {
+	browser := s.browserID(w, r)
+	v := deviceView{CSRFToken: deviceCSRF(browser)}
+	sess, _, signedIn, err := s.currentSession(r)
+	if err != nil {
+		s.errorPage(w, r, serverError(err))
+		return
+	}
+	if signedIn {
+		v.Subject = sess.Subject
+	}
+	if r.Method != http.MethodPost {
+		if typed := r.URL.Query().Get("user_code"); len(typed) <= maxUserCodeInput {
+			v.UserCode = typed
+		}
+		s.renderDevice(w, http.StatusOK, v)
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, oauthError(codeInvalidRequest, "The form could not be read."))
+		return
+	}
+	p, _, perr := singleValues(r.PostForm)
+	if perr != nil {
+		s.errorPage(w, r, perr)
+		return
+	}
+	if !equalHash([]byte(p["csrf_token"]), []byte(deviceCSRF(browser))) {
+		s.errorPage(w, r, oauthError(codeAccessDenied, "This form was not opened in this browser. Open the device page again.").withStatus(http.StatusForbidden))
+		return
+	}
+	if len(p["user_code"]) <= maxUserCodeInput {
+		v.UserCode = p["user_code"]
+	}
+	now := s.now()
+	id, authTime := Identity{Subject: sess.Subject, Claims: sess.Claims}, sess.AuthTime
+	if !signedIn {
+		var status int
+		if id, status = s.deviceSignIn(w, r, p, &v, now); status != 0 {
+			s.renderDevice(w, status, v)
+			return
+		}
+		authTime, v.Subject = now, id.Subject
+	} else if id, err = s.currentIdentity(r.Context(), sess.Subject, sess.Claims); err != nil {
+		s.errorPage(w, r, serverError(err))
+		return
+	}
+	s.deviceStep(w, r, p, v, id, authTime, now)
+}
+
+// deviceStep looks the code up (throttled) and, when the form carries the
+// user's decision, records it.
+func (s *Server) deviceStep(w http.ResponseWriter, r *http.Request, p params, v deviceView, id Identity, authTime, now time.Time) {
+	ctx := r.Context()
+	addr := s.clientAddr(r)
+	allowed, endAttempt := s.deviceGuesses.begin(id.Subject, addr, now)
+	if !allowed {
+		s.log.WarnContext(ctx, "device code guesses throttled", "sub", id.Subject, "addr", addr)
+		w.Header().Set("Retry-After", strconv.Itoa(s.deviceGuesses.retryAfter()))
+		v.Error = "Too many wrong codes. Wait a minute, then try again."
+		s.renderDevice(w, http.StatusTooManyRequests, v)
+		return
+	}
+	code, ok := normalizeUserCode(p["user_code"])
+	var d store.DeviceCode
+	var err error
+	if ok {
+		d, err = s.store.PendingDeviceCode(ctx, hashSecret(code), now)
+	}
+	found := ok && err == nil
+	endAttempt(!found && (err == nil || errors.Is(err, store.ErrNotFound)))
+	client, known := s.clients[d.ClientID]
+	switch {
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		s.errorPage(w, r, serverError(err))
+		return
+	case !found || !known:
+		v.Error = "That code is not valid or has expired. Check the code your device shows."
+		s.renderDevice(w, http.StatusOK, v)
+		return
+	}
+	v.UserCode, v.ClientName, v.Scopes = code[:4]+"-"+code[4:], client.Name, d.Scope
+	decision := p["decision"]
+	if decision != "approve" && decision != "deny" {
+		s.renderDevice(w, http.StatusOK, v)
+		return
+	}
+	dec := store.DeviceDecision{Status: store.DeviceDenied}
+	if decision == "approve" {
+		dec = store.DeviceDecision{Status: store.DeviceApproved, Subject: id.Subject, Claims: id.Claims, AuthTime: authTime}
+	}
+	err = s.store.DecideDeviceCode(ctx, hashSecret(code), dec, now)
+	switch {
+	case errors.Is(err, store.ErrNotFound): // decided meanwhile, or expired
+		v.ClientName, v.Error = "", "That code is not valid or has expired. Check the code your device shows."
+		s.renderDevice(w, http.StatusOK, v)
+		return
+	case err != nil:
+		s.errorPage(w, r, serverError(err))
+		return
+	}
+	s.log.InfoContext(ctx, "device authorization decided", "client_id", client.ID, "sub", id.Subject, "approved", dec.Status == store.DeviceApproved)
+	v.Done, v.Approved = true, dec.Status == store.DeviceApproved
+	s.renderDevice(w, http.StatusOK, v)
+}
+
+// deviceSignIn checks the form's username and password, throttled like the
+// login form, and starts a session. A non-zero status means the page was
+// not signed in: v says why.
+func (s *Server) deviceSignIn(w http.ResponseWriter, r *http.Request, p params, v *deviceView, now time.Time) (Identity, int) {
+	username, password := p["username"], p["password"]
+	v.Username = username
+	if username == "" || password == "" || len(username) > maxUsernameLen || len(password) > maxPasswordLen {
+		v.Error = "Enter your username and password."
+		return Identity{}, http.StatusBadRequest
+	}
+	ctx := r.Context()
+	allowed, endAttempt := s.limiter.begin(username, s.clientAddr(r), now)
+	if !allowed {
+		w.Header().Set("Retry-After", strconv.Itoa(s.limiter.retryAfter()))
+		v.Error = "Too many sign-in attempts. Wait a minute, then try again."
+		return Identity{}, http.StatusTooManyRequests
+	}
+	id, err := s.cfg.ValidateUser(ctx, username, password)
+	endAttempt(errors.Is(err, ErrInvalidCredentials))
+	switch {
+	case errors.Is(err, ErrInvalidCredentials):
+		v.Error = "That username and password do not match. Check them and try again."
+		return Identity{}, http.StatusOK
+	case err == nil && id.Subject == "":
+		err = errors.New("ValidateUser returned an empty subject")
+	}
+	if err == nil {
+		_, err = s.startSession(w, r, id, now)
+	}
+	if err != nil {
+		s.log.ErrorContext(ctx, "device page sign-in failed", "err", err)
+		v.Error = "Something went wrong. Please try again in a few minutes."
+		return Identity{}, http.StatusInternalServerError
+	}
+	return id, 0
+}
