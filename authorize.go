@@ -272,6 +272,10 @@ func (s *Server) authorizeParams(p params, ar *authRequest) *oauthErr {
 // startLogin stores the pending request, bound to this browser, and shows
 // the login form.
 func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, ar *authRequest) {
+	if s.signIn != nil {
+		s.signInWithoutForm(w, r, ar)
+		return
+	}
 	if !s.pending.allowAddress(s.clientAddr(r), s.now()) {
 		s.errorPage(w, r, oauthError(codeTemporarilyUnavailable, "Too many sign-in pages were opened from your network. Wait a minute, then try again.").withStatus(http.StatusTooManyRequests))
 		return

@@ -30,6 +30,10 @@ func init() {
 			func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 				return runServe(ctx, args, stdout, stderr)
 			}},
+		{"dev", "a development server: no passwords, any client, loopback only", helpDev,
+			func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+				return runDev(ctx, args, stdout, stderr)
+			}},
 		{"check", "check a configuration as serve would, without starting", helpCheck,
 			func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 				return runCheck(ctx, args, stdout, stderr)

@@ -6,6 +6,7 @@
 //	keystile reload --config FILE   makes the server of that configuration reload its key and users files
 //	keystile hash-password          an argon2id hash for the users file, password read from stdin
 //	keystile client-secret          a new client secret and the hash the config file stores
+//	keystile dev                    a development server: no passwords, any client, loopback only
 //	keystile rotate-key             a new signing key in the key file; reload makes servers use it
 //	keystile version                the module version and VCS revision
 //

@@ -8,13 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 
 	"github.com/keystile/keystile"
-	"github.com/keystile/keystile/internal/check"
 	"github.com/keystile/keystile/keyfile"
 	"github.com/keystile/keystile/password"
 	"github.com/keystile/keystile/store/sqlite"
@@ -48,12 +46,8 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	host, _, err := net.SplitHostPort(*listen)
-	if err != nil {
-		return usageError{fmt.Sprintf("--listen %q is not HOST:PORT", *listen)}
-	}
-	if !check.LoopbackHost(host) {
-		return usageError{fmt.Sprintf("--listen %q: the quickstart listens on loopback only (127.0.0.1, [::1] or localhost); for anything else use keystile serve", *listen)}
+	if err := requireLoopback(*listen, "the quickstart"); err != nil {
+		return err
 	}
 	if st, err := os.Stat(*dir); err != nil || !st.IsDir() {
 		return fmt.Errorf("--dir %s is not a directory", *dir)
