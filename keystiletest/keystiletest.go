@@ -8,7 +8,8 @@
 // It is the real server (keystile.New with an in-memory store), not a fake:
 // discovery, the JWKS, the login form, PKCE and every grant behave as they
 // do in production. By default it knows one user, alice, and one public
-// client, ClientID, whose redirect URI is RedirectURL on any loopback port.
+// client, ClientID, whose redirect URI is RedirectURL on any loopback port
+// and which may also use the device flow (ApproveDevice).
 package keystiletest
 
 import (
@@ -50,6 +51,13 @@ type User struct {
 	Username string
 	Password string // default DefaultPassword
 	Claims   map[string]any
+}
+
+func (u User) password() string {
+	if u.Password == "" {
+		return DefaultPassword
+	}
+	return u.Password
 }
 
 // IdP is a running Keystile server. Its methods fail the test that created
@@ -130,6 +138,7 @@ func New(t testing.TB, opts ...Option) *IdP {
 		Clients: append([]keystile.Client{{
 			ID:           ClientID,
 			Public:       true,
+			GrantTypes:   []string{keystile.GrantAuthorizationCode, keystile.GrantRefreshToken, keystile.GrantDeviceCode},
 			RedirectURIs: []string{RedirectURL, "http://[::1]/callback"},
 			Scopes:       scopes,
 		}}, st.clients...),

@@ -167,3 +167,32 @@ func (f *fatalRecorder) Fatalf(format string, args ...any) {
 	f.msg = fmt.Sprintf(format, args...)
 	panic(f)
 }
+
+func TestDeviceFlow(t *testing.T) {
+	idp := keystiletest.New(t)
+	ctx := t.Context()
+	cfg := &oauth2.Config{ClientID: keystiletest.ClientID, Endpoint: idp.Endpoint()}
+	for _, tc := range []struct {
+		decide func(ctx context.Context, code, user string) error
+		want   string
+	}{{idp.ApproveDevice, ""}, {idp.DenyDevice, "access_denied"}} {
+		da, err := cfg.DeviceAuth(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.decide(ctx, da.UserCode, "alice"); err != nil {
+			t.Fatal(err)
+		}
+		da.Interval = 1
+		tok, err := cfg.DeviceAccessToken(ctx, da)
+		switch {
+		case tc.want == "" && (err != nil || tok.AccessToken == ""):
+			t.Fatalf("approved: %v", err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Fatalf("denied: %v, want %s", err, tc.want)
+		}
+	}
+	if err := idp.ApproveDevice(ctx, "BCDF-GHJK", "alice"); err == nil {
+		t.Fatal("a code nobody issued was approved")
+	}
+}

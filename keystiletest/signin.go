@@ -21,11 +21,7 @@ import (
 // their password.
 func (idp *IdP) validateUser(_ context.Context, username, password string) (keystile.Identity, error) {
 	u, ok := idp.users[username]
-	want := u.Password
-	if want == "" {
-		want = DefaultPassword
-	}
-	if !ok || subtle.ConstantTimeCompare([]byte(password), []byte(want)) != 1 {
+	if !ok || subtle.ConstantTimeCompare([]byte(password), []byte(u.password())) != 1 {
 		return keystile.Identity{}, keystile.ErrInvalidCredentials
 	}
 	return keystile.Identity{Subject: u.Username, Claims: u.Claims}, nil
@@ -75,10 +71,7 @@ func (idp *IdP) SignIn(ctx context.Context, cfg *oauth2.Config, username string)
 		}
 		fields := form.Hidden
 		fields.Set("username", username)
-		fields.Set("password", u.Password)
-		if u.Password == "" {
-			fields.Set("password", DefaultPassword)
-		}
+		fields.Set("password", u.password())
 		if resp, err = browser.post(ctx, action.String(), idp.Issuer(), fields); err != nil {
 			return nil, err
 		}
