@@ -83,6 +83,14 @@ func TestBinaryDev(t *testing.T) {
 		t.Fatalf("after the switch: %v", claims)
 	}
 
+	// A browser app's loopback origin is allowed for its client, so its
+	// fetch to /token gets CORS headers.
+	r0 := b.postForm(ctx, issuer+"/token", url.Values{"grant_type": {"authorization_code"}, "code": {"x"}, "client_id": {"spa-app"},
+		"redirect_uri": {"http://127.0.0.1:5173/"}, "code_verifier": {strings.Repeat("v", 43)}}, http.Header{"Origin": {"http://127.0.0.1:5173"}})
+	if r0.header.Get("Access-Control-Allow-Origin") != "http://127.0.0.1:5173" || !strings.Contains(r0.body, "invalid_grant") {
+		t.Fatalf("a browser app's token request: %d %v\n%s", r0.status, r0.header, r0.body)
+	}
+
 	// A redirect URI off loopback is never accepted: an error page that
 	// says it is a development server, and no redirect.
 	bad := newBrowserFor(t, issuer, nil)

@@ -31,7 +31,7 @@ func (d *devServer) registerClients(next http.Handler) http.Handler {
 		case "/authorize", "/token", "/device_authorization", "/revoke":
 			p, err := requestParams(r)
 			if err == nil && p.Get("client_id") != "" {
-				d.ensureClient(p.Get("client_id"), p.Get("redirect_uri"), strings.Fields(p.Get("scope")))
+				d.ensureClient(p.Get("client_id"), p.Get("redirect_uri"), r.Header.Get("Origin"), strings.Fields(p.Get("scope")))
 			}
 		}
 		next.ServeHTTP(w, r)
@@ -60,10 +60,11 @@ func requestParams(r *http.Request) (url.Values, error) {
 	return p, nil
 }
 
-// ensureClient registers id, or adds redirectURI and scopes to it, and
+// ensureClient registers id, or adds redirectURI, a browser app's origin
+// and scopes to it (loopback only; an origin belongs to one client), and
 // rebuilds the server when anything changed. What keystile.ValidateClient
 // refuses is left out: the server then answers as it would anyway.
-func (d *devServer) ensureClient(id, redirectURI string, scopes []string) {
+func (d *devServer) ensureClient(id, redirectURI, origin string, scopes []string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c, known := d.clients[id]
@@ -76,16 +77,19 @@ func (d *devServer) ensureClient(id, redirectURI string, scopes []string) {
 		}
 	}
 	next := c
-	next.RedirectURIs, next.Scopes = slices.Clone(c.RedirectURIs), slices.Clone(c.Scopes)
-	if u, err := url.Parse(redirectURI); err == nil && u.Scheme == "http" && check.LoopbackHost(u.Hostname()) && !slices.Contains(next.RedirectURIs, redirectURI) {
+	next.RedirectURIs, next.Scopes, next.AllowedOrigins = slices.Clone(c.RedirectURIs), slices.Clone(c.Scopes), slices.Clone(c.AllowedOrigins)
+	if isLoopbackHTTP(redirectURI) && !slices.Contains(next.RedirectURIs, redirectURI) {
 		next.RedirectURIs = append(next.RedirectURIs, redirectURI)
+	}
+	if isLoopbackHTTP(origin) && !slices.Contains(next.AllowedOrigins, origin) && !d.originTaken(origin) {
+		next.AllowedOrigins = append(next.AllowedOrigins, origin)
 	}
 	for _, sc := range scopes {
 		if !slices.Contains(next.Scopes, sc) {
 			next.Scopes = append(next.Scopes, sc)
 		}
 	}
-	if known && slices.Equal(next.RedirectURIs, c.RedirectURIs) && slices.Equal(next.Scopes, c.Scopes) {
+	if known && slices.Equal(next.RedirectURIs, c.RedirectURIs) && slices.Equal(next.Scopes, c.Scopes) && slices.Equal(next.AllowedOrigins, c.AllowedOrigins) {
 		return
 	}
 	if keystile.ValidateClient(next) != nil {
@@ -100,4 +104,20 @@ func (d *devServer) ensureClient(id, redirectURI string, scopes []string) {
 			delete(d.clients, id)
 		}
 	}
+}
+
+func isLoopbackHTTP(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Scheme == "http" && check.LoopbackHost(u.Hostname())
+}
+
+// originTaken reports whether another client has origin. The caller holds
+// d.mu.
+func (d *devServer) originTaken(origin string) bool {
+	for _, c := range d.clients {
+		if slices.Contains(c.AllowedOrigins, origin) {
+			return true
+		}
+	}
+	return false
 }
