@@ -99,21 +99,7 @@ func (s *Server) trySingleSignOn(w http.ResponseWriter, r *http.Request, ar *aut
 		s.redirectError(w, r, ar.redirectURI, ar.state, serverError(err))
 		return true
 	}
-	s.finishAuthorization(w, r, codeGrant{
-		grant: grant{
-			client:    ar.client,
-			subject:   id.Subject,
-			claims:    id.Claims,
-			scope:     ar.scope,
-			resources: ar.resources,
-			authTime:  sess.AuthTime,
-			nonce:     ar.nonce,
-		},
-		redirectURI: ar.redirectURI,
-		state:       ar.state,
-		challenge:   ar.challenge,
-		sessionHash: sess.IDHash,
-	})
+	s.finishAuthorization(w, r, ar.codeGrant(id, sess.AuthTime, sess.IDHash))
 	return true
 }
 
@@ -124,6 +110,26 @@ type codeGrant struct {
 	grant
 	redirectURI, state, challenge string
 	sessionHash                   []byte // the browser session the code dies with
+}
+
+// codeGrant is what a code issued for this request to id binds: the user
+// signed in at authTime, in the browser session sessionHash (nil: none).
+func (ar *authRequest) codeGrant(id Identity, authTime time.Time, sessionHash []byte) codeGrant {
+	return codeGrant{
+		grant: grant{
+			client:    ar.client,
+			subject:   id.Subject,
+			claims:    id.Claims,
+			scope:     ar.scope,
+			resources: ar.resources,
+			authTime:  authTime,
+			nonce:     ar.nonce,
+		},
+		redirectURI: ar.redirectURI,
+		state:       ar.state,
+		challenge:   ar.challenge,
+		sessionHash: sessionHash,
+	}
 }
 
 // finishAuthorization issues a code for g and sends the browser back to the

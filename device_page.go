@@ -78,13 +78,8 @@ func (s *Server) handleDevicePage(w http.ResponseWriter, r *http.Request) {
 		s.renderDevice(w, http.StatusOK, v)
 		return
 	}
-	if err := r.ParseForm(); err != nil {
-		s.errorPage(w, r, oauthError(codeInvalidRequest, "The form could not be read."))
-		return
-	}
-	p, _, perr := singleValues(r.PostForm)
-	if perr != nil {
-		s.errorPage(w, r, perr)
+	p, ok := s.readPageForm(w, r)
+	if !ok {
 		return
 	}
 	if !equalHash([]byte(p["csrf_token"]), []byte(deviceCSRF(browser))) {
@@ -166,37 +161,21 @@ func (s *Server) deviceStep(w http.ResponseWriter, r *http.Request, p params, v 
 	s.renderDevice(w, http.StatusOK, v)
 }
 
-// deviceSignIn checks the form's username and password, throttled like the
-// login form, and starts a session. A non-zero status means the page was
-// not signed in: v says why.
+// deviceSignIn checks the form's username and password as the login form
+// does (checkCredentials) and starts a session. A non-zero status means the
+// page was not signed in: v says why.
 func (s *Server) deviceSignIn(w http.ResponseWriter, r *http.Request, p params, v *deviceView, now time.Time) (Identity, int) {
-	username, password := p["username"], p["password"]
-	v.Username = username
-	if username == "" || password == "" || len(username) > maxUsernameLen || len(password) > maxPasswordLen {
-		v.Error = "Enter your username and password."
-		return Identity{}, http.StatusBadRequest
-	}
-	ctx := r.Context()
-	allowed, endAttempt := s.limiter.begin(username, s.clientAddr(r), now)
-	if !allowed {
-		w.Header().Set("Retry-After", strconv.Itoa(s.limiter.retryAfter()))
-		v.Error = "Too many sign-in attempts. Wait a minute, then try again."
-		return Identity{}, http.StatusTooManyRequests
-	}
-	id, err := s.cfg.ValidateUser(ctx, username, password)
-	endAttempt(errors.Is(err, ErrInvalidCredentials))
-	switch {
-	case errors.Is(err, ErrInvalidCredentials):
-		v.Error = "That username and password do not match. Check them and try again."
-		return Identity{}, http.StatusOK
-	case err == nil && id.Subject == "":
-		err = errors.New("ValidateUser returned an empty subject")
+	v.Username = p["username"]
+	id, refused, err := s.checkCredentials(w, r, p["username"], p["password"], now, "page", "device")
+	if refused != nil {
+		v.Error = refused.message
+		return Identity{}, refused.status
 	}
 	if err == nil {
 		_, err = s.startSession(w, r, id, now)
 	}
 	if err != nil {
-		s.log.ErrorContext(ctx, "device page sign-in failed", "err", err)
+		s.log.ErrorContext(r.Context(), "device page sign-in failed", "err", err)
 		v.Error = "Something went wrong. Please try again in a few minutes."
 		return Identity{}, http.StatusInternalServerError
 	}

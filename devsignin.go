@@ -16,19 +16,7 @@ func (s *Server) signInWithoutForm(w http.ResponseWriter, r *http.Request, ar *a
 		s.redirectError(w, r, ar.redirectURI, ar.state, serverError(err))
 		return
 	}
-	s.finishAuthorization(w, r, codeGrant{
-		grant: grant{
-			client:   ar.client,
-			subject:  id.Subject,
-			claims:   id.Claims,
-			scope:    ar.scope,
-			authTime: s.now(),
-			nonce:    ar.nonce,
-		},
-		redirectURI: ar.redirectURI,
-		state:       ar.state,
-		challenge:   ar.challenge,
-	})
+	s.finishAuthorization(w, r, ar.codeGrant(id, s.now(), nil))
 }
 
 // devIdentity is the development server's chosen identity.

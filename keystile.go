@@ -138,8 +138,8 @@ type Config struct {
 	// pages (see Branding).
 	Branding Branding
 	// Templates, when set, overrides some or all of the pages' templates:
-	// layout.html, login.html, error.html, logout.html, signed_out.html and
-	// device.html
+	// layout.html, parts.html (blocks pages share), login.html,
+	// error.html, logout.html, signed_out.html and device.html
 	// at its root (os.DirFS of a directory, or an embed.FS). The rest keep
 	// Keystile's own. New parses and test-renders every page, so a broken
 	// template stops the start instead of failing a user.

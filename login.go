@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
-	"strconv"
 
 	"github.com/keystile/keystile/store"
 )
@@ -24,13 +23,8 @@ var errLoginExpired = oauthError(codeInvalidRequest, "This sign-in page has expi
 // user is unknown or the password wrong; success issues a code and sends the
 // browser back to the client with 303 (RFC 9700 §4.11).
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.errorPage(w, r, oauthError(codeInvalidRequest, "The form could not be read."))
-		return
-	}
-	p, _, perr := singleValues(r.PostForm)
-	if perr != nil {
-		s.errorPage(w, r, perr)
+	p, ok := s.readPageForm(w, r)
+	if !ok {
 		return
 	}
 	requestID := p["request_id"]
@@ -62,35 +56,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	username, password := p["username"], p["password"]
 	view := loginView{ClientName: client.Name, RequestID: requestID, CSRFToken: p["csrf_token"], Username: username, Scopes: pending.Scope}
-	if username == "" || password == "" || len(username) > maxUsernameLen || len(password) > maxPasswordLen {
-		view.Error = "Enter your username and password."
-		s.renderLogin(w, http.StatusBadRequest, view)
-		return
-	}
-	addr := s.clientAddr(r)
-	allowed, endAttempt := s.limiter.begin(username, addr, now)
-	if !allowed {
-		// Logged so that an operator can see a guessing attack; the username
-		// is not logged, since a mistyped password often lands in it.
-		s.log.WarnContext(ctx, "sign-in throttled", "client_id", client.ID, "addr", addr)
-		w.Header().Set("Retry-After", strconv.Itoa(s.limiter.retryAfter()))
-		view.Error = "Too many sign-in attempts. Wait a minute, then try again."
-		s.renderLogin(w, http.StatusTooManyRequests, view)
-		return
-	}
-	id, err := s.cfg.ValidateUser(ctx, username, password)
-	endAttempt(errors.Is(err, ErrInvalidCredentials))
+	id, refused, err := s.checkCredentials(w, r, username, password, now, "client_id", client.ID)
 	switch {
-	case errors.Is(err, ErrInvalidCredentials):
-		s.log.InfoContext(ctx, "sign-in refused", "client_id", client.ID, "addr", addr)
-		view.Error = "That username and password do not match. Check them and try again."
-		s.renderLogin(w, http.StatusOK, view)
-		return
 	case err != nil:
 		s.errorPage(w, r, serverError(err))
 		return
-	case id.Subject == "":
-		s.errorPage(w, r, serverError(errors.New("ValidateUser returned an empty subject")))
+	case refused != nil:
+		view.Error = refused.message
+		s.renderLogin(w, refused.status, view)
 		return
 	}
 	// Consume the pending request atomically: one sign-in, one code, even if

@@ -34,9 +34,16 @@ type pageSet struct {
 }
 
 // pageFiles are the templates of the pages: the shared layout, which
-// defines "layout", and one file per page, which defines "content".
+// defines "layout", parts.html, which defines blocks pages share ("alert",
+// "scopes"), and one file per page, which defines "content".
 // Config.Templates may override any of them.
-var pageFiles = []string{"layout.html", "login.html", "error.html", "logout.html", "signed_out.html", "device.html"}
+var pageFiles = []string{"layout.html", "parts.html", "login.html", "error.html", "logout.html", "signed_out.html", "device.html"}
+
+// pageFuncs are the functions page templates may call: alert builds the
+// argument of the "alert" block of parts.html.
+var pageFuncs = template.FuncMap{
+	"alert": func(id, text string) struct{ ID, Text string } { return struct{ ID, Text string }{id, text} },
+}
 
 // maxTemplateBytes bounds an override template file.
 const maxTemplateBytes = 1 << 20
@@ -80,7 +87,10 @@ func newPageSet(b Branding, overrides fs.FS) (*pageSet, error) {
 		{"signed_out.html", &p.signedOut, signedOutPage{}},
 		{"device.html", &p.device, devicePage{deviceView: deviceView{CSRFToken: "c", UserCode: "BCDF-GHJK", ClientName: "Sample App", Scopes: []string{"openid"}, Error: "Sample error."}, ScopeLines: scopeLines([]string{"openid", "sample"})}},
 	} {
-		t, err := template.New("layout.html").Parse(src["layout.html"])
+		t, err := template.New("layout.html").Funcs(pageFuncs).Parse(src["layout.html"])
+		if err == nil {
+			_, err = t.New("parts.html").Parse(src["parts.html"])
+		}
 		if err == nil {
 			_, err = t.New(page.file).Parse(src[page.file])
 		}
