@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/internal/testutil"
 )
 
 // devSignIn runs the authorization code flow with PKCE against `keystile
@@ -81,6 +82,34 @@ func TestBinaryDev(t *testing.T) {
 	claims = devSignIn(t, ctx, issuer, "my-app", "http://127.0.0.1:5173/callback")
 	if claims.Subject() != "bob" || claims["role"] != "viewer" || claims["team"] != "blue" {
 		t.Fatalf("after the switch: %v", claims)
+	}
+
+	// The device flow needs no password either: the page knows the user.
+	cli := &oauth2.Config{ClientID: "dev-cli", Endpoint: oauth2.Endpoint{DeviceAuthURL: issuer + "/device_authorization", TokenURL: issuer + "/token", AuthStyle: oauth2.AuthStyleInParams}}
+	da, err := cli.DeviceAuth(ctx)
+	if err != nil {
+		t.Fatalf("DeviceAuth: %v", err)
+	}
+	dp := b.get(ctx, da.VerificationURIComplete)
+	if strings.Contains(dp.body, `name="password"`) || !strings.Contains(dp.body, "DEVELOPMENT SERVER") {
+		t.Fatalf("the device page of keystile dev:\n%s", dp.body)
+	}
+	f, ok := testutil.ParseForm(dp.body)
+	if !ok {
+		t.Fatalf("no form:\n%s", dp.body)
+	}
+	f.Hidden.Set("user_code", da.UserCode)
+	f.Hidden.Set("decision", "approve")
+	if r := b.postForm(ctx, issuer+"/device", f.Hidden, http.Header{"Origin": {issuer}}); !strings.Contains(r.body, "Device connected") {
+		t.Fatalf("approval on keystile dev: %d\n%s", r.status, r.body)
+	}
+	da.Interval = 1
+	tok, err := cli.DeviceAccessToken(ctx, da)
+	if err != nil {
+		t.Fatalf("DeviceAccessToken: %v", err)
+	}
+	if c, err := (&site{t: t, issuer: issuer}).verifier(nil).Verify(ctx, tok.AccessToken); err != nil || c.Subject() != "bob" {
+		t.Fatalf("the device's token: %v %v", c, err)
 	}
 
 	// A browser app's loopback origin is allowed for its client, so its
