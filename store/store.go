@@ -219,6 +219,39 @@ type AccessTokenRevocations interface {
 	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
 }
 
+// StoredKey is one signing key kept in the store, so that replicas sharing
+// the store share their keys. The store keeps Material as given: the caller
+// encodes the private key, and may seal it with a key it alone holds.
+type StoredKey struct {
+	// Generation numbers the keys 1, 2, …: of two keys created from the same
+	// view of the store (two replicas starting, or rotating, at once) only
+	// one can take the next generation.
+	Generation int64
+	KeyID      string
+	Algorithm  string
+	Material   []byte
+	CreatedAt  time.Time
+	// ActiveAt is when the key starts to sign; until then it only verifies
+	// (and is published), so that remote verifiers learn it first.
+	ActiveAt time.Time
+}
+
+// SigningKeys holds the signing keys of replicas that share them. Keys are
+// few (a rotation every few weeks, the dead ones deleted), so they are read
+// all at once.
+type SigningKeys interface {
+	// AddSigningKey stores k: the conditional insert by which exactly one of
+	// several replicas creates a generation. ErrDuplicate if k.Generation
+	// or k.KeyID is taken; an empty KeyID or Material, or a Generation
+	// under 1, makes it fail.
+	AddSigningKey(ctx context.Context, k StoredKey) error
+	// ListSigningKeys returns every stored key, newest generation first.
+	ListSigningKeys(ctx context.Context) ([]StoredKey, error)
+	// DeleteSigningKeys deletes the keys of generations below gen and
+	// reports how many it deleted.
+	DeleteSigningKeys(ctx context.Context, below int64) (int64, error)
+}
+
 // Store is everything a Keystile server needs from its storage.
 type Store interface {
 	AuthRequests
@@ -235,6 +268,9 @@ type Store interface {
 	// FamilyExpiresAt, revoked or not; revoked jtis at their expiresAt;
 	// device codes at their expiry, decided or not.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+	// Ping reports whether the backend answers, cheaply: a readiness probe
+	// calls it every few seconds.
+	Ping(ctx context.Context) error
 	// Close releases the backend's resources.
 	Close() error
 }

@@ -20,7 +20,10 @@ import (
 	"github.com/keystile/keystile/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store       = (*Store)(nil)
+	_ store.SigningKeys = (*Store)(nil)
+)
 
 // Store is an in-memory [store.Store]. It is safe for concurrent use; one
 // mutex guards all records, which keeps every consume, rotation and
@@ -37,6 +40,7 @@ type Store struct {
 	// userCodes finds a device code by its user code: string(UserCodeHash)
 	// to string(Hash).
 	userCodes map[string]string
+	keys      []store.StoredKey
 }
 
 // New returns an empty Store.

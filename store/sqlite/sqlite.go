@@ -30,7 +30,10 @@ import (
 	"github.com/keystile/keystile/store/internal/sqlstore"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store       = (*Store)(nil)
+	_ store.SigningKeys = (*Store)(nil)
+)
 
 //go:embed migrations/*.sql
 var migrations embed.FS
@@ -144,6 +147,15 @@ func migrate(ctx context.Context, db *sql.DB) error {
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// Ping implements [store.Store]. It waits for the one connection, so a ping
+// that answers also says that the database is not stuck.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
 	}
 	return nil
 }

@@ -72,6 +72,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"device code: taken, empty and missing keys; a denial", testDeviceKeys},
 		{"concurrent polls of one approved device code: exactly one wins", testConcurrentPollDevice},
 		{"a cancelled context fails and changes nothing", testCancelled},
+		{"signing keys are kept by generation, newest first", testSigningKeys},
+		{"concurrent adds of one key generation: exactly one wins", testConcurrentAddSigningKey},
+		{"Ping answers", testPing},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}

@@ -48,6 +48,10 @@ const (
 	deleteExpiredRevocations
 	deleteExpiredDevices
 
+	addSigningKey
+	olderSigningKey
+	deleteSigningKeys
+
 	numQueries
 )
 
@@ -99,4 +103,8 @@ var statements = [numQueries]struct{ sql, lock string }{
 	deleteExpiredFamilies:      {sql: deleteExpiredFamiliesSQL},
 	deleteExpiredRevocations:   {sql: deleteExpiredRevocationsSQL},
 	deleteExpiredDevices:       {sql: deleteExpiredDevicesSQL},
+
+	addSigningKey:     {sql: addSigningKeySQL},
+	olderSigningKey:   {sql: olderSigningKeySQL},
+	deleteSigningKeys: {sql: deleteSigningKeysSQL},
 }
