@@ -45,6 +45,9 @@ type fileConfig struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed (CIDR prefixes or single addresses).
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// DrainDelay is how long /readyz answers 503 after SIGTERM before the
+	// listener closes (health.go).
+	DrainDelay string `yaml:"drain_delay"`
 }
 
 type signingConfig struct {
@@ -96,6 +99,7 @@ const (
 	maxLoginTTL   = time.Hour
 	maxSessionTTL = 30 * 24 * time.Hour
 	maxRefreshTTL = 365 * 24 * time.Hour
+	maxDrainDelay = 5 * time.Minute
 	// maxConfigFile bounds every file the configuration names.
 	maxConfigFile = 4 << 20
 )
@@ -133,6 +137,7 @@ type settings struct {
 	TemplatesDir   string
 	LogoFile       string
 	TrustedProxies []netip.Prefix
+	DrainDelay     time.Duration
 
 	// IDTokenKeyFile is the absolute path of the RSA key that signs ID
 	// tokens, or "" when the signing key signs them.
@@ -176,6 +181,7 @@ var envOverrides = []envOverride{
 	{"KEYSTILE_BRANDING_LOGO_FILE", func(c *fileConfig) *string { return &c.Branding.LogoFile }, fileFromWorkingDir},
 	{"KEYSTILE_BRANDING_ACCENT_COLOR", func(c *fileConfig) *string { return &c.Branding.AccentColor }, nil},
 	{"KEYSTILE_TEMPLATES_DIR", func(c *fileConfig) *string { return &c.TemplatesDir }, fileFromWorkingDir},
+	{"KEYSTILE_DRAIN_DELAY", func(c *fileConfig) *string { return &c.DrainDelay }, nil},
 }
 
 // envTrustedProxies is a comma-separated trusted_proxies.
@@ -367,6 +373,8 @@ func (c *checker) check(fc fileConfig, envSecret string, fromEnv map[string]bool
 	if s.RefreshIdleTTL > 0 && s.RefreshMaxTTL > 0 && s.RefreshIdleTTL > s.RefreshMaxTTL {
 		c.addf("tokens.refresh_idle_ttl (%s) is longer than tokens.refresh_max_ttl (%s)", s.RefreshIdleTTL, s.RefreshMaxTTL)
 	}
+
+	s.DrainDelay = c.duration(name("drain_delay", "KEYSTILE_DRAIN_DELAY", fromEnv), fc.DrainDelay, 0, maxDrainDelay)
 
 	s.UsersFile = c.resolve(fc.UsersFile)
 	s.PIDFile = c.resolve(fc.PIDFile)

@@ -88,7 +88,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	reloadOnHangup(hupCtx, func() { reload(srv, users, s, log) })
 	log.Info("keystile started", "issuer", s.Issuer, "store", s.Store.Kind, "algorithm", key.Algorithm(),
 		"kid", key.KeyID(), "clients", len(s.Clients), "users", s.Users.Len())
-	return serveHTTP(ctx, ln, accessLog(log, handler), st, log, stdout)
+	hc := newHealth(st.Ping, func() bool { return true }, log)
+	return serveHTTP(hc.drainAfter(ctx, s.DrainDelay), ln, accessLog(log, hc.wrap(handler)), st, log, stdout)
 }
 
 // signingKeys returns the keys the server starts with: the entries of the
