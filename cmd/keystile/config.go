@@ -60,6 +60,11 @@ type signingConfig struct {
 	// keystile-id-token.pem. With RS256, ES256 or EdDSA the signing key
 	// signs ID tokens unless this is set.
 	IDTokenKeyFile string `yaml:"id_token_key_file"`
+	// Keys kept in the store (config_keys.go): with no key_file.
+	RotateEvery             string `yaml:"rotate_every"`  // "off" or a duration; default 720h
+	Prepublish              string `yaml:"prepublish"`    // default 5m + 2 × refresh_every
+	RefreshEvery            string `yaml:"refresh_every"` // how often replicas re-read the keys
+	KeyEncryptionSecretFile string `yaml:"key_encryption_secret_file"`
 }
 
 type tokensConfig struct {
@@ -112,7 +117,9 @@ type settings struct {
 	Listen      string
 	Store       storeSpec
 	Algorithm   string // "RS256", "ES256", "EdDSA" or "HS256"
-	KeyFile     string // not HS256: absolute path of the PEM key file
+	KeyFile     string // not HS256 nor KeysInStore: absolute path of the PEM key file
+	KeysInStore bool   // the asymmetric keys live in the store (config_keys.go)
+	StoreKeys   storeKeySettings
 	HS256Secret []byte // HS256: the secret itself
 	SecretFile  string // HS256: the file it came from, or "" (from the environment)
 	AccessTTL   time.Duration
@@ -166,6 +173,10 @@ var envOverrides = []envOverride{
 	{"KEYSTILE_SIGNING_KEY_FILE", func(c *fileConfig) *string { return &c.Signing.KeyFile }, fileFromWorkingDir},
 	{"KEYSTILE_SIGNING_SECRET_FILE", func(c *fileConfig) *string { return &c.Signing.SecretFile }, fileFromWorkingDir},
 	{"KEYSTILE_SIGNING_ID_TOKEN_KEY_FILE", func(c *fileConfig) *string { return &c.Signing.IDTokenKeyFile }, fileFromWorkingDir},
+	{"KEYSTILE_SIGNING_ROTATE_EVERY", func(c *fileConfig) *string { return &c.Signing.RotateEvery }, nil},
+	{"KEYSTILE_SIGNING_PREPUBLISH", func(c *fileConfig) *string { return &c.Signing.Prepublish }, nil},
+	{"KEYSTILE_SIGNING_REFRESH_EVERY", func(c *fileConfig) *string { return &c.Signing.RefreshEvery }, nil},
+	{"KEYSTILE_SIGNING_KEY_ENCRYPTION_SECRET_FILE", func(c *fileConfig) *string { return &c.Signing.KeyEncryptionSecretFile }, fileFromWorkingDir},
 	{"KEYSTILE_TOKENS_ACCESS_TTL", func(c *fileConfig) *string { return &c.Tokens.AccessTTL }, nil},
 	{"KEYSTILE_TOKENS_CODE_TTL", func(c *fileConfig) *string { return &c.Tokens.CodeTTL }, nil},
 	{"KEYSTILE_TOKENS_LOGIN_TTL", func(c *fileConfig) *string { return &c.Tokens.LoginTTL }, nil},
@@ -239,6 +250,7 @@ func loadConfigListen(path string, getenv func(string) string, listenFlag string
 		fc.Listen, c.listenKey = listenFlag, "--listen"
 	}
 	s := c.check(fc, getenv(envSigningSecret), fromEnv)
+	c.checkStoreKeys(s, fc.Signing, getenv(envKeyEncryptionSecret), fromEnv)
 	s.TrustedProxies = c.trustedProxies(fc.TrustedProxies, name("trusted_proxies", envTrustedProxies, fromEnv))
 	c.checkExposure(s)
 	if len(c.problems) > 0 {
@@ -448,6 +460,9 @@ func (c *checker) checkSigning(s *settings, sc signingConfig, envSecret string, 
 	case keystile.AlgRS256, keystile.AlgES256, keystile.AlgEdDSA:
 		if sc.SecretFile != "" || envSecret != "" {
 			c.addf("%s is %s, but an HS256 secret is set (signing.secret_file or %s): remove one", algKey, s.Algorithm, envSigningSecret)
+		}
+		if s.KeysInStore = c.keysInStore(s, sc); s.KeysInStore {
+			return
 		}
 		s.KeyFile = sc.KeyFile
 		if s.KeyFile == "" {

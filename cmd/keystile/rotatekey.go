@@ -30,6 +30,12 @@ func runRotateKey(args []string, stdout, _ io.Writer) error {
 	if s.Algorithm == keystile.AlgHS256 {
 		return fmt.Errorf("signing.algorithm is HS256: its secret is shared with the verifiers, so the operator makes and distributes a new one; rotate-key rotates key files (RS256, ES256, EdDSA)")
 	}
+	if s.KeysInStore {
+		if *keep != 0 {
+			return usageError{"--keep applies to key files: a key in the store is deleted once its tokens have expired"}
+		}
+		return rotateStoreKey(s, stdout)
+	}
 	// A retired key dropped sooner would take live tokens with it.
 	minKeep := s.AccessTTL + keystile.DefaultLeeway
 	if *keep == 0 {

@@ -14,8 +14,8 @@ import (
 	"syscall"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/internal/storekeys"
 	"github.com/keystile/keystile/keyfile"
-	"github.com/keystile/keystile/store"
 	"github.com/keystile/keystile/store/memory"
 	"github.com/keystile/keystile/store/postgres"
 	"github.com/keystile/keystile/store/sqlite"
@@ -38,7 +38,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Warn(w)
 	}
 
-	keys, err := signingKeys(s, log)
+	st, err := openStore(ctx, s.Store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var keeper *storekeys.Keeper
+	var keys []keystile.SigningKey
+	if s.KeysInStore {
+		keeper, keys, err = storeSigningKeys(ctx, st, s, log)
+	} else {
+		keys, err = signingKeys(s, log)
+	}
 	if err != nil {
 		return err
 	}
@@ -47,11 +58,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, s.Store)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	// After the files exist: the key file and the database may be new.
 	for _, w := range secretFileWarnings(s) {
 		log.Warn(w)
@@ -86,6 +92,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hupCtx, stopHup := context.WithCancel(ctx)
 	defer stopHup()
 	reloadOnHangup(hupCtx, func() { reload(srv, users, s, log) })
+	if keeper != nil {
+		go keeper.Run(hupCtx, srv.SetKeys)
+	}
 	log.Info("keystile started", "issuer", s.Issuer, "store", s.Store.Kind, "algorithm", key.Algorithm(),
 		"kid", key.KeyID(), "clients", len(s.Clients), "users", s.Users.Len())
 	hc := newHealth(st.Ping, func() bool { return true }, log)
@@ -157,9 +166,12 @@ func reloadOnHangup(ctx context.Context, reload func()) {
 // leaves the server as it was. An HS256 secret is not reloaded: a new one
 // would invalidate every token at once, which deserves a restart.
 func reload(srv *keystile.Server, users *liveUsers, s *settings, log *slog.Logger) {
-	if s.Algorithm == keystile.AlgHS256 {
+	switch {
+	case s.Algorithm == keystile.AlgHS256:
 		log.Info("SIGHUP: the HS256 secret is not reloaded; restart the server to change it")
-	} else {
+	case s.KeysInStore:
+		log.Info("SIGHUP: the signing keys come from the store, which is read again every signing.refresh_every")
+	default:
 		_ = reloadKeys(srv, s, log)
 	}
 	if s.UsersFile == "" {
@@ -201,7 +213,7 @@ func reloadKeys(srv *keystile.Server, s *settings, log *slog.Logger) error {
 }
 
 // openStore opens the store that spec names.
-func openStore(ctx context.Context, spec storeSpec) (store.Store, error) {
+func openStore(ctx context.Context, spec storeSpec) (sharedStore, error) {
 	switch spec.Kind {
 	case "sqlite":
 		st, err := sqlite.Open(ctx, spec.Path)
