@@ -211,6 +211,11 @@ Put a new signing key first in signing.key_file and retire the old one,
 which keeps verifying until its tokens expire. Running servers use the new
 key after 'keystile reload --config FILE' (or SIGHUP), or a restart.
 
+With the keys in the store (no signing.key_file), it adds the next key
+there instead: every server publishes it within signing.refresh_every and
+signs with it after signing.prepublish, with no reload. --keep applies to
+key files only.
+
 Examples:
   keystile rotate-key --config keystile.yaml && keystile reload --config keystile.yaml
   keystile rotate-key --config keystile.yaml --keep 1h
