@@ -158,6 +158,11 @@ type Config struct {
 	// the throttle off (for load tests; never in production).
 	LoginInterval time.Duration
 	LoginBurst    int
+	// OnEvent, when set, is told of each Event (tokens issued, credentials
+	// reused), for
+	// metrics. It is called synchronously and must be cheap and safe for
+	// concurrent use.
+	OnEvent func(Event)
 	// Logger receives structured logs; default slog.Default(). Secrets and
 	// tokens are never logged.
 	Logger *slog.Logger

@@ -63,6 +63,7 @@ type tokenResponse struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
+	alg          string // of the access token, for Config.OnEvent
 }
 
 // mint issues every token of g and builds the token response: the access
@@ -71,11 +72,13 @@ type tokenResponse struct {
 // refresh token is stored last, so that a signing failure leaves nothing in
 // the store.
 func (s *Server) mint(ctx context.Context, g grant, now time.Time) (*tokenResponse, error) {
-	at, err := s.signer().signAccessToken(s.accessTokenClaims(g, now))
+	signer := s.signer()
+	at, err := signer.signAccessToken(s.accessTokenClaims(g, now))
 	if err != nil {
 		return nil, serverError(err)
 	}
 	resp := &tokenResponse{
+		alg:         signer.alg,
 		AccessToken: at,
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(s.cfg.AccessTokenTTL / time.Second),
@@ -211,6 +214,7 @@ func (s *Server) storeRefreshToken(ctx context.Context, g grant, now time.Time) 
 		switch {
 		case errors.Is(err, store.ErrReused):
 			s.log.WarnContext(ctx, "refresh token reused concurrently; its family was revoked", "client_id", g.client.ID, "sub", g.subject)
+			s.emit(Event{Kind: EventCredentialReused, GrantType: GrantRefreshToken})
 			return "", errBadRefresh
 		case errors.Is(err, store.ErrNotFound):
 			return "", errBadRefresh

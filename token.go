@@ -15,7 +15,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, now := r.Context(), s.now()
 	var g grant
-	switch gt := p["grant_type"]; {
+	gt := p["grant_type"]
+	switch {
 	case gt == "":
 		err = oauthError(codeInvalidRequest, "grant_type is required")
 	case gt != GrantAuthorizationCode && gt != GrantRefreshToken && gt != GrantClientCredentials && gt != GrantDeviceCode:
@@ -40,5 +41,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeJSONError(w, r, err)
 		return
 	}
+	s.emit(Event{Kind: EventTokenIssued, GrantType: gt, Algorithm: resp.alg})
 	writeJSON(w, http.StatusOK, noStoreJSON, resp)
 }

@@ -35,6 +35,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, p params, now
 			return grant{}, serverError(err)
 		}
 		s.log.WarnContext(ctx, "authorization code replayed; its tokens were revoked", "client_id", client.ID)
+		s.emit(Event{Kind: EventCredentialReused, GrantType: GrantAuthorizationCode})
 		return grant{}, errBadCode
 	case errors.Is(err, store.ErrNotFound):
 		return grant{}, errBadCode

@@ -39,6 +39,7 @@ func (s *Server) refresh(ctx context.Context, client *Client, p params, now time
 			return grant{}, serverError(err)
 		}
 		s.log.WarnContext(ctx, "refresh token reused; its family was revoked", "client_id", client.ID, "sub", old.Subject)
+		s.emit(Event{Kind: EventCredentialReused, GrantType: GrantRefreshToken})
 		return grant{}, errBadRefresh
 	}
 	scope := old.Scope

@@ -47,9 +47,9 @@ const (
 	clusterPrepublish = 3 * time.Second
 )
 
-// newCluster writes the configuration of a cluster on dbURL; extra is
-// appended under signing:.
-func newCluster(t *testing.T, dbURL, extraSigning string) *cluster {
+// newCluster writes the configuration of a cluster on the store storeSpec;
+// extraSigning is added under signing:, extra at the top level.
+func newCluster(t *testing.T, storeSpec, extraSigning, extra string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, dir: t.TempDir()}
 	out := runBinary(t, "", "client-secret")
@@ -84,7 +84,7 @@ clients:
     secret_hash: %q
     grant_types: [client_credentials]
     scopes: [reports:read]
-`, c.issuer, dbURL, clusterRefresh, clusterPrepublish, extraSigning, siteRedirect, siteSignedOut, secretHash[1]))
+%s`, c.issuer, storeSpec, clusterRefresh, clusterPrepublish, extraSigning, siteRedirect, siteSignedOut, secretHash[1], extra))
 	return c
 }
 

@@ -58,7 +58,7 @@ func TestBinaryStoreKeys(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	dbURL := postgrestest.URL(t)
-	c := newCluster(t, dbURL, "  key_encryption_secret_file: kek\n")
+	c := newCluster(t, dbURL, "  key_encryption_secret_file: kek\n", "")
 	writeFile(t, filepath.Join(c.dir, "kek"), clusterKEK+"\n")
 	rs := c.start(2)
 

@@ -62,7 +62,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sum = append(sum, [2]string{"store", note})
 
 	if keys != nil {
-		if _, err := newServer(s, st, keys, idKey, newLiveUsers(s.Users), quiet); err != nil {
+		if _, err := newServer(s, st, keys, idKey, newLiveUsers(s.Users), nil, quiet); err != nil {
 			problems = append(problems, err.Error())
 		}
 	}

@@ -48,6 +48,9 @@ type fileConfig struct {
 	// DrainDelay is how long /readyz answers 503 after SIGTERM before the
 	// listener closes (health.go).
 	DrainDelay string `yaml:"drain_delay"`
+	// MetricsListen is where Prometheus metrics are served (metrics.go);
+	// empty serves none.
+	MetricsListen string `yaml:"metrics_listen"`
 }
 
 type signingConfig struct {
@@ -145,6 +148,7 @@ type settings struct {
 	LogoFile       string
 	TrustedProxies []netip.Prefix
 	DrainDelay     time.Duration
+	MetricsListen  string
 
 	// IDTokenKeyFile is the absolute path of the RSA key that signs ID
 	// tokens, or "" when the signing key signs them.
@@ -193,6 +197,7 @@ var envOverrides = []envOverride{
 	{"KEYSTILE_BRANDING_ACCENT_COLOR", func(c *fileConfig) *string { return &c.Branding.AccentColor }, nil},
 	{"KEYSTILE_TEMPLATES_DIR", func(c *fileConfig) *string { return &c.TemplatesDir }, fileFromWorkingDir},
 	{"KEYSTILE_DRAIN_DELAY", func(c *fileConfig) *string { return &c.DrainDelay }, nil},
+	{"KEYSTILE_METRICS_LISTEN", func(c *fileConfig) *string { return &c.MetricsListen }, nil},
 }
 
 // envTrustedProxies is a comma-separated trusted_proxies.
@@ -352,10 +357,13 @@ func (c *checker) check(fc fileConfig, envSecret string, fromEnv map[string]bool
 	if s.Listen == "" {
 		s.Listen = defaultListen
 	}
-	if _, port, err := net.SplitHostPort(s.Listen); err != nil {
-		c.addf("%s: %q is not HOST:PORT", c.listenKey, s.Listen)
-	} else if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
-		c.addf("%s: port %q is not a number from 0 to 65535", c.listenKey, port)
+	c.hostPort(c.listenKey, s.Listen)
+	if s.MetricsListen = fc.MetricsListen; s.MetricsListen != "" {
+		key := name("metrics_listen", "KEYSTILE_METRICS_LISTEN", fromEnv)
+		c.hostPort(key, s.MetricsListen)
+		if s.MetricsListen == s.Listen {
+			c.addf("%s: %s is also listen; metrics are never served on the public listener", key, s.MetricsListen)
+		}
 	}
 
 	storeRaw := fc.Store
@@ -507,6 +515,15 @@ func (c *checker) checkSigning(s *settings, sc signingConfig, envSecret string, 
 		s.HS256Secret = secret
 	default:
 		c.addf("%s: %q is not supported (use RS256, ES256, EdDSA or HS256)", algKey, s.Algorithm)
+	}
+}
+
+// hostPort checks a listening address.
+func (c *checker) hostPort(key, addr string) {
+	if _, port, err := net.SplitHostPort(addr); err != nil {
+		c.addf("%s: %q is not HOST:PORT", key, addr)
+	} else if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		c.addf("%s: port %q is not a number from 0 to 65535", key, port)
 	}
 }
 

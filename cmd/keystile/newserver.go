@@ -11,8 +11,13 @@ import (
 
 // newServer makes the keystile.Server that serve runs and check tries out,
 // from checked settings: one place maps the file's settings to the
-// library's Config.
-func newServer(s *settings, st store.Store, keys []keystile.SigningKey, idTokenKey keystile.SigningKey, users *liveUsers, log *slog.Logger) (*keystile.Server, error) {
+// library's Config. With m, sign-ins and the library's events are counted
+// (metrics.go).
+func newServer(s *settings, st store.Store, keys []keystile.SigningKey, idTokenKey keystile.SigningKey, users *liveUsers, m *metrics, log *slog.Logger) (*keystile.Server, error) {
+	validate, onEvent := users.validate, func(keystile.Event) {}
+	if m != nil {
+		validate, onEvent = m.validate(users.validate), m.event
+	}
 	srv, err := keystile.New(keystile.Config{
 		Issuer:              s.Issuer,
 		Audience:            s.Audience,
@@ -22,7 +27,7 @@ func newServer(s *settings, st store.Store, keys []keystile.SigningKey, idTokenK
 		Store:               st,
 		Keys:                keys,
 		IDTokenKey:          idTokenKey,
-		ValidateUser:        users.validate,
+		ValidateUser:        validate,
 		LookupUser:          users.lookup,
 		AccessTokenTTL:      s.AccessTTL,
 		CodeTTL:             s.CodeTTL,
@@ -34,6 +39,7 @@ func newServer(s *settings, st store.Store, keys []keystile.SigningKey, idTokenK
 		Branding:            s.Branding,
 		Templates:           s.Templates,
 		TrustedProxies:      s.TrustedProxies,
+		OnEvent:             onEvent,
 		Logger:              log,
 	})
 	if err != nil {

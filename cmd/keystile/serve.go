@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/keystile/keystile"
 	"github.com/keystile/keystile/internal/storekeys"
@@ -38,12 +40,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Warn(w)
 	}
 
-	st, err := openStore(ctx, s.Store)
+	opened, err := openStore(ctx, s.Store)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	defer opened.Close()
 	var keeper *storekeys.Keeper
+	m := newMetrics(func() float64 { return time.Since(keyBirth(s, keeper)).Seconds() })
+	st := measuredStore{sharedStore: opened, m: m}
 	var keys []keystile.SigningKey
 	if s.KeysInStore {
 		keeper, keys, err = storeSigningKeys(ctx, st, s, log)
@@ -67,11 +71,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	users := newLiveUsers(s.Users)
 
-	srv, err := newServer(s, st, keys, idTokenKey, users, log)
+	srv, err := newServer(s, st, keys, idTokenKey, users, m, log)
 	if err != nil {
 		return fmt.Errorf("configuration %s: %w", configPath, err)
 	}
-	handler, err := mountAtIssuer(s.Issuer, srv.Handler())
+	handler, err := mountAtIssuer(s.Issuer, m.wrap(srv.Handler()))
 	if err != nil {
 		return err
 	}
@@ -97,6 +101,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("keystile started", "issuer", s.Issuer, "store", s.Store.Kind, "algorithm", key.Algorithm(),
 		"kid", key.KeyID(), "clients", len(s.Clients), "users", s.Users.Len())
+	if s.MetricsListen != "" {
+		mln, err := net.Listen("tcp", s.MetricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listening for metrics: %w", err)
+		}
+		go m.serve(hupCtx, mln, log, stdout)
+	}
 	hc := newHealth(st.Ping, func() bool { return true }, log)
 	return serveHTTP(hc.drainAfter(ctx, s.DrainDelay), ln, accessLog(log, hc.wrap(handler)), st, log, stdout)
 }

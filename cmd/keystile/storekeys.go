@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/keystile/keystile"
@@ -92,4 +93,23 @@ Every server publishes it within %s and signs with it from %s.
 The previous key keeps verifying until its tokens expire. No signal or restart is needed.
 `, what, key.Algorithm(), key.KeyID(), s.StoreKeys.Refresh, activeAt.UTC().Format(time.RFC3339))
 	return err
+}
+
+// processStart is when this process started: the birth of an HS256 secret,
+// which is read at start only.
+var processStart = time.Now()
+
+// keyBirth returns when the key that signs now started signing: its
+// activation for keys in the store, the key file's last change (a rotation
+// rewrites it) for keys in a file.
+func keyBirth(s *settings, keeper *storekeys.Keeper) time.Time {
+	switch {
+	case keeper != nil:
+		return keeper.SigningSince(time.Now())
+	case s.KeyFile != "":
+		if fi, err := os.Stat(s.KeyFile); err == nil {
+			return fi.ModTime()
+		}
+	}
+	return processStart
 }

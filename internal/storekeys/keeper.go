@@ -312,3 +312,19 @@ func describe(keys []keystile.SigningKey) string {
 	}
 	return strings.Join(ids, " ")
 }
+
+// SigningSince returns when the key that signs at now started signing (its
+// activation), or the zero time before Start.
+func (k *Keeper) SigningSince(now time.Time) time.Time {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, s := range k.keys {
+		if !s.rec.ActiveAt.After(now) {
+			return s.rec.ActiveAt
+		}
+	}
+	if len(k.keys) > 0 {
+		return k.keys[len(k.keys)-1].rec.ActiveAt
+	}
+	return time.Time{}
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/keystile/keystile/store"
+)
+
+// measuredStore times every call to the store it wraps and counts its
+// failures.
+type measuredStore struct {
+	sharedStore
+	m *metrics
+}
+
+// done records one call that started at start and ended with err.
+func (s measuredStore) done(op string, start time.Time, err error) {
+	s.m.storeCalls.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	// Not found, taken and reused are answers, not failures.
+	if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrDuplicate) && !errors.Is(err, store.ErrReused) {
+		s.m.storeErrors.WithLabelValues(op).Inc()
+	}
+}
+
+func (s measuredStore) CreateAuthRequest(ctx context.Context, r store.AuthRequest) (err error) {
+	defer func(t time.Time) { s.done("create_auth_request", t, err) }(time.Now())
+	return s.sharedStore.CreateAuthRequest(ctx, r)
+}
+
+func (s measuredStore) GetAuthRequest(ctx context.Context, idHash []byte, now time.Time) (r store.AuthRequest, err error) {
+	defer func(t time.Time) { s.done("get_auth_request", t, err) }(time.Now())
+	return s.sharedStore.GetAuthRequest(ctx, idHash, now)
+}
+
+func (s measuredStore) ConsumeAuthRequest(ctx context.Context, idHash []byte, now time.Time) (r store.AuthRequest, err error) {
+	defer func(t time.Time) { s.done("consume_auth_request", t, err) }(time.Now())
+	return s.sharedStore.ConsumeAuthRequest(ctx, idHash, now)
+}
+
+func (s measuredStore) CreateCode(ctx context.Context, c store.AuthCode) (err error) {
+	defer func(t time.Time) { s.done("create_code", t, err) }(time.Now())
+	return s.sharedStore.CreateCode(ctx, c)
+}
+
+func (s measuredStore) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (c store.AuthCode, err error) {
+	defer func(t time.Time) { s.done("consume_code", t, err) }(time.Now())
+	return s.sharedStore.ConsumeCode(ctx, hash, now)
+}
+
+func (s measuredStore) CreateSession(ctx context.Context, ss store.Session) (err error) {
+	defer func(t time.Time) { s.done("create_session", t, err) }(time.Now())
+	return s.sharedStore.CreateSession(ctx, ss)
+}
+
+func (s measuredStore) GetSession(ctx context.Context, idHash []byte, now time.Time) (ss store.Session, err error) {
+	defer func(t time.Time) { s.done("get_session", t, err) }(time.Now())
+	return s.sharedStore.GetSession(ctx, idHash, now)
+}
+
+func (s measuredStore) EndSession(ctx context.Context, idHash []byte, revokeTokens bool) (err error) {
+	defer func(t time.Time) { s.done("end_session", t, err) }(time.Now())
+	return s.sharedStore.EndSession(ctx, idHash, revokeTokens)
+}
+
+func (s measuredStore) RenewSession(ctx context.Context, oldIDHash []byte, next store.Session, now time.Time) (err error) {
+	defer func(t time.Time) { s.done("renew_session", t, err) }(time.Now())
+	return s.sharedStore.RenewSession(ctx, oldIDHash, next, now)
+}
+
+func (s measuredStore) CreateRefreshToken(ctx context.Context, rt store.RefreshToken) (err error) {
+	defer func(t time.Time) { s.done("create_refresh_token", t, err) }(time.Now())
+	return s.sharedStore.CreateRefreshToken(ctx, rt)
+}
+
+func (s measuredStore) GetRefreshToken(ctx context.Context, hash []byte, now time.Time) (rt store.RefreshToken, err error) {
+	defer func(t time.Time) { s.done("get_refresh_token", t, err) }(time.Now())
+	return s.sharedStore.GetRefreshToken(ctx, hash, now)
+}
+
+func (s measuredStore) RotateRefreshToken(ctx context.Context, oldHash []byte, next store.RefreshToken, now time.Time) (err error) {
+	defer func(t time.Time) { s.done("rotate_refresh_token", t, err) }(time.Now())
+	return s.sharedStore.RotateRefreshToken(ctx, oldHash, next, now)
+}
+
+func (s measuredStore) RevokeFamily(ctx context.Context, familyID string) (err error) {
+	defer func(t time.Time) { s.done("revoke_family", t, err) }(time.Now())
+	return s.sharedStore.RevokeFamily(ctx, familyID)
+}
+
+func (s measuredStore) RevokeAccessToken(ctx context.Context, jti string, expiresAt time.Time) (err error) {
+	defer func(t time.Time) { s.done("revoke_access_token", t, err) }(time.Now())
+	return s.sharedStore.RevokeAccessToken(ctx, jti, expiresAt)
+}
+
+func (s measuredStore) AccessTokenRevoked(ctx context.Context, jti string) (revoked bool, err error) {
+	defer func(t time.Time) { s.done("access_token_revoked", t, err) }(time.Now())
+	return s.sharedStore.AccessTokenRevoked(ctx, jti)
+}
+
+func (s measuredStore) DeleteExpired(ctx context.Context, now time.Time) (n int64, err error) {
+	defer func(t time.Time) { s.done("delete_expired", t, err) }(time.Now())
+	return s.sharedStore.DeleteExpired(ctx, now)
+}
+
+func (s measuredStore) Ping(ctx context.Context) (err error) {
+	defer func(t time.Time) { s.done("ping", t, err) }(time.Now())
+	return s.sharedStore.Ping(ctx)
+}
+
+func (s measuredStore) ListSigningKeys(ctx context.Context) (keys []store.StoredKey, err error) {
+	defer func(t time.Time) { s.done("list_signing_keys", t, err) }(time.Now())
+	return s.sharedStore.ListSigningKeys(ctx)
+}
