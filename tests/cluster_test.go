@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -119,16 +120,21 @@ func (c *cluster) oauthConfig() *oauth2.Config {
 		Endpoint: oauth2.Endpoint{AuthURL: c.issuer + "/authorize", TokenURL: c.issuer + "/token", AuthStyle: oauth2.AuthStyleInParams}}
 }
 
-// rrProxy sends each request to the next backend in turn, and to the one
-// after if a backend refuses the connection (a killed replica): a minimal
-// load balancer. Bodies are small and buffered, so a request can be sent
-// again when it never reached a backend.
+// rrProxy sends each request to the next ready backend in turn, and to the
+// one after if a backend refuses the connection (a killed replica): a
+// minimal load balancer. Like a real one it probes each backend's /readyz
+// (every healthInterval) and sends nothing to one that is not ready, which
+// is how a replica's drain after SIGTERM takes it out of rotation before
+// its listener closes. Bodies are small and buffered, so a request can be
+// sent again when it never reached a backend.
 type rrProxy struct {
 	base string
 	srv  *http.Server
 
 	mu       sync.Mutex
 	backends []string
+	down     map[string]bool // backends whose /readyz did not answer 200
+	pins     map[string]int  // path → the backend that serves it alone
 	next     atomic.Uint64
 	tr       *http.Transport
 }
@@ -143,11 +149,62 @@ func newRRProxy(t *testing.T) *rrProxy {
 		t.Fatalf("proxy: %v", err)
 	}
 	go p.srv.Serve(ln)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { p.probe(stop) })
 	t.Cleanup(func() {
+		close(stop)
+		wg.Wait()
 		p.srv.Close()
 		p.tr.CloseIdleConnections()
 	})
 	return p
+}
+
+// healthInterval is how often the proxy probes its backends.
+const healthInterval = 50 * time.Millisecond
+
+// probe marks each backend up or down by its /readyz until stop closes.
+func (p *rrProxy) probe(stop chan struct{}) {
+	client := &http.Client{Timeout: time.Second}
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(healthInterval):
+		}
+		p.mu.Lock()
+		backends := append([]string(nil), p.backends...)
+		p.mu.Unlock()
+		for _, b := range backends {
+			resp, err := client.Get(b + "/readyz")
+			ready := err == nil && resp.StatusCode == http.StatusOK
+			if err == nil {
+				resp.Body.Close()
+			}
+			p.mu.Lock()
+			if p.down == nil {
+				p.down = map[string]bool{}
+			}
+			p.down[b] = !ready
+			p.mu.Unlock()
+		}
+	}
+}
+
+// pin sends every request for path to backend i alone (-1: round robin
+// again), so that a test can say which replica does what.
+func (p *rrProxy) pin(path string, i int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pins == nil {
+		p.pins = map[string]int{}
+	}
+	if i < 0 {
+		delete(p.pins, path)
+	} else {
+		p.pins[path] = i
+	}
 }
 
 func (p *rrProxy) add(backend string) {
@@ -164,7 +221,15 @@ func (p *rrProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Lock()
 	backends := append([]string(nil), p.backends...)
+	if i, ok := p.pins[r.URL.Path]; ok {
+		backends = backends[i : i+1]
+	}
+	backends = slices.DeleteFunc(backends, func(b string) bool { return p.down[b] })
 	p.mu.Unlock()
+	if len(backends) == 0 {
+		http.Error(w, "proxy: no backend is ready", http.StatusBadGateway)
+		return
+	}
 	first := int(p.next.Add(1))
 	for i := range backends {
 		backend := backends[(first+i)%len(backends)]
