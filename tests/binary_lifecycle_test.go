@@ -77,7 +77,15 @@ tokens:
   refresh_idle_ttl: 24h
   refresh_max_ttl: 72h
 users_file: users.yaml
-clients:
+%s`, s.issuer, s.addr, siteClients(secretHash)))
+	return s
+}
+
+// siteClients is the clients section of a site's configuration: the public
+// app and the reports-bot service account, whose secret hashes to
+// secretHash.
+func siteClients(secretHash string) string {
+	return fmt.Sprintf(`clients:
   - id: app
     public: true
     redirect_uris: [%s]
@@ -88,8 +96,7 @@ clients:
     grant_types: [client_credentials]
     scopes: [reports:read]
     claims: {role: reporter}
-`, s.issuer, s.addr, siteRedirect, siteSignedOut, secretHash))
-	return s
+`, siteRedirect, siteSignedOut, secretHash)
 }
 
 // sitePasswordHashes caches `keystile hash-password` per password: every

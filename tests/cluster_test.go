@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -53,13 +52,8 @@ const (
 func newCluster(t *testing.T, storeSpec, extraSigning, extra string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, dir: t.TempDir()}
-	out := runBinary(t, "", "client-secret")
-	secret := regexp.MustCompile(`(?m)^client_secret: (\S+)$`).FindStringSubmatch(out)
-	secretHash := regexp.MustCompile(`(?m)^secret_hash: (\S+)$`).FindStringSubmatch(out)
-	if secret == nil || secretHash == nil {
-		t.Fatalf("client-secret printed no client_secret and secret_hash lines:\n%s", out)
-	}
-	c.botSecret = secret[1]
+	var secretHash string
+	c.botSecret, secretHash = newClientSecret(t)
 	c.proxy = newRRProxy(t)
 	c.issuer = c.proxy.base
 	writeFile(t, filepath.Join(c.dir, "users.yaml"), fmt.Sprintf("users:\n  - username: alice\n    password_hash: %q\n",
@@ -75,17 +69,7 @@ signing:
   access_ttl: 5m
   session_ttl: 1h
 users_file: users.yaml
-clients:
-  - id: app
-    public: true
-    redirect_uris: [%s]
-    post_logout_redirect_uris: [%s]
-    scopes: [profile]
-  - id: reports-bot
-    secret_hash: %q
-    grant_types: [client_credentials]
-    scopes: [reports:read]
-%s`, c.issuer, storeSpec, clusterRefresh, clusterPrepublish, extraSigning, siteRedirect, siteSignedOut, secretHash[1], extra))
+%s%s`, c.issuer, storeSpec, clusterRefresh, clusterPrepublish, extraSigning, siteClients(secretHash), extra))
 	return c
 }
 

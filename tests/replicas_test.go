@@ -231,4 +231,3 @@ func rate(n, conc int, do func(worker int) error) float64 {
 	}
 	return float64(n) / time.Since(start).Seconds()
 }
-

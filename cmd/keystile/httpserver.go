@@ -37,15 +37,7 @@ const (
 // "keystile: listening on http://ADDR" to stdout, the line scripts and tests
 // wait for (with --listen 127.0.0.1:0 it carries the port the system chose).
 func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, st store.Store, log *slog.Logger, stdout io.Writer) error {
-	hs := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := newHTTPServer(h, log)
 
 	purgeCtx, stopPurge := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -76,6 +68,20 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, st store.St
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newHTTPServer returns a server for h with the limits above, logging its
+// errors to log.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // purgeLoop deletes expired pending requests and codes at start and then

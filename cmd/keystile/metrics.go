@@ -156,21 +156,13 @@ func (m *metrics) validate(next keystile.ValidateUserFunc) keystile.ValidateUser
 	}
 }
 
-// serveMetrics serves /metrics on ln until ctx is done. It prints
+// serve serves /metrics on ln until ctx is done. It prints
 // "keystile: metrics on http://ADDR/metrics" to stdout, as serveHTTP prints
 // its listening line.
 func (m *metrics) serve(ctx context.Context, ln net.Listener, log *slog.Logger, stdout io.Writer) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
-	hs := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := newHTTPServer(mux, log)
 	fmt.Fprintf(stdout, "keystile: metrics on http://%s/metrics\n", ln.Addr())
 	go func() {
 		<-ctx.Done()

@@ -152,3 +152,6 @@ func decodeClaims(b []byte) (map[string]any, error) {
 // cloneBytes and cloneStrings copy, keeping nil as nil.
 func cloneBytes(b []byte) []byte       { return slices.Clone(b) }
 func cloneStrings(s []string) []string { return slices.Clone(s) }
+
+// Ping implements [store.Store]: memory always answers.
+func (s *Store) Ping(ctx context.Context) error { return ctx.Err() }

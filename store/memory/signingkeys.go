@@ -59,6 +59,3 @@ func (s *Store) DeleteSigningKeys(ctx context.Context, below int64) (int64, erro
 	s.keys = slices.DeleteFunc(s.keys, func(k store.StoredKey) bool { return k.Generation < below })
 	return int64(n - len(s.keys)), nil
 }
-
-// Ping implements [store.Store]: memory always answers.
-func (s *Store) Ping(ctx context.Context) error { return ctx.Err() }
