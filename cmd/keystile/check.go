@@ -11,8 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/keyfile"
 	"github.com/keystile/keystile/store"
 	"github.com/keystile/keystile/store/memory"
 )
@@ -97,6 +99,13 @@ func checkSigningKeys(s *settings, tmp string, log *slog.Logger) ([]keystile.Sig
 	if s.Algorithm == keystile.AlgHS256 {
 		keys, err := signingKeys(s, log)
 		return keys, "HS256 secret " + inFile(s.SecretFile), err
+	}
+	if s.KeysInStore {
+		// check creates nothing, in the store neither: a trial key stands
+		// in for the store's to try the server out.
+		_, k, err := keyfile.Generate(s.Algorithm, time.Now())
+		return []keystile.SigningKey{k}, fmt.Sprintf("%s, kept in the store (rotated every %s, published %s before signing, sealed: %t)",
+			s.Algorithm, s.StoreKeys.RotateEvery, s.StoreKeys.Prepublish, len(s.StoreKeys.Secret) > 0), err
 	}
 	if exists(s.KeyFile) {
 		keys, err := signingKeys(s, log)
