@@ -18,8 +18,14 @@ type measuredStore struct {
 // done records one call that started at start and ended with err.
 func (s measuredStore) done(op string, start time.Time, err error) {
 	s.m.storeCalls.WithLabelValues(op).Observe(time.Since(start).Seconds())
-	// Not found, taken and reused are answers, not failures.
-	if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrDuplicate) && !errors.Is(err, store.ErrReused) {
+	// The store's sentinels are answers (not found, taken, reused,
+	// expired), not failures.
+	for _, answer := range []error{store.ErrNotFound, store.ErrDuplicate, store.ErrReused, store.ErrExpired} {
+		if errors.Is(err, answer) {
+			return
+		}
+	}
+	if err != nil {
 		s.m.storeErrors.WithLabelValues(op).Inc()
 	}
 }
@@ -112,4 +118,34 @@ func (s measuredStore) Ping(ctx context.Context) (err error) {
 func (s measuredStore) ListSigningKeys(ctx context.Context) (keys []store.StoredKey, err error) {
 	defer func(t time.Time) { s.done("list_signing_keys", t, err) }(time.Now())
 	return s.sharedStore.ListSigningKeys(ctx)
+}
+
+func (s measuredStore) AddSigningKey(ctx context.Context, k store.StoredKey) (err error) {
+	defer func(t time.Time) { s.done("add_signing_key", t, err) }(time.Now())
+	return s.sharedStore.AddSigningKey(ctx, k)
+}
+
+func (s measuredStore) DeleteSigningKeys(ctx context.Context, below int64) (n int64, err error) {
+	defer func(t time.Time) { s.done("delete_signing_keys", t, err) }(time.Now())
+	return s.sharedStore.DeleteSigningKeys(ctx, below)
+}
+
+func (s measuredStore) CreateDeviceCode(ctx context.Context, d store.DeviceCode) (err error) {
+	defer func(t time.Time) { s.done("create_device_code", t, err) }(time.Now())
+	return s.sharedStore.CreateDeviceCode(ctx, d)
+}
+
+func (s measuredStore) PendingDeviceCode(ctx context.Context, userCodeHash []byte, now time.Time) (d store.DeviceCode, err error) {
+	defer func(t time.Time) { s.done("pending_device_code", t, err) }(time.Now())
+	return s.sharedStore.PendingDeviceCode(ctx, userCodeHash, now)
+}
+
+func (s measuredStore) DecideDeviceCode(ctx context.Context, userCodeHash []byte, d store.DeviceDecision, now time.Time) (err error) {
+	defer func(t time.Time) { s.done("decide_device_code", t, err) }(time.Now())
+	return s.sharedStore.DecideDeviceCode(ctx, userCodeHash, d, now)
+}
+
+func (s measuredStore) PollDeviceCode(ctx context.Context, hash []byte, now time.Time) (d store.DeviceCode, err error) {
+	defer func(t time.Time) { s.done("poll_device_code", t, err) }(time.Now())
+	return s.sharedStore.PollDeviceCode(ctx, hash, now)
 }
