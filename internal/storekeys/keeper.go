@@ -114,8 +114,16 @@ func (k *Keeper) Rotate(ctx context.Context) (key keystile.SigningKey, activeAt 
 	if err := k.read(ctx); err != nil {
 		return key, activeAt, false, err
 	}
+	return k.rotateAfter(ctx, k.newest().rec.Generation)
+}
+
+// rotateAfter adds generation gen+1 unless another replica already has.
+// A scheduled rotation passes the generation it found too old, not the one
+// it reads now: two replicas that both found generation gen too old then
+// race for the same gen+1, and exactly one key is made.
+func (k *Keeper) rotateAfter(ctx context.Context, gen int64) (key keystile.SigningKey, activeAt time.Time, created bool, err error) {
 	now := k.cfg.Now()
-	next := k.newest().rec.Generation + 1
+	next := gen + 1
 	err = k.add(ctx, next, now, now.Add(k.cfg.Prepublish))
 	created = err == nil
 	if err != nil && !errors.Is(err, store.ErrDuplicate) {
@@ -275,7 +283,7 @@ func (k *Keeper) tick(ctx context.Context, set func([]keystile.SigningKey) error
 	}
 	now := k.cfg.Now()
 	if n := k.newest(); k.cfg.RotateEvery > 0 && n.rec.Generation > 0 && !now.Before(n.rec.CreatedAt.Add(k.cfg.RotateEvery)) {
-		if _, _, _, err := k.Rotate(ctx); err != nil && ctx.Err() == nil {
+		if _, _, _, err := k.rotateAfter(ctx, n.rec.Generation); err != nil && ctx.Err() == nil {
 			k.cfg.Log.Error("rotating the signing key failed", "err", err)
 		}
 	}
