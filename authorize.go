@@ -28,6 +28,7 @@ type authRequest struct {
 	challenge   string
 	nonce       string
 	scope       []string
+	resources   []string      // RFC 8707: the resources granted (authorizeResources)
 	promptNone  bool          // OIDC prompt=none: never show the form
 	promptLogin bool          // OIDC prompt=login: always show the form
 	maxAge      time.Duration // OIDC max_age; -1 when absent
@@ -99,20 +100,7 @@ func (s *Server) trySingleSignOn(w http.ResponseWriter, r *http.Request, ar *aut
 		s.redirectError(w, r, ar.redirectURI, ar.state, serverError(err))
 		return true
 	}
-	s.finishAuthorization(w, r, codeGrant{
-		grant: grant{
-			client:   ar.client,
-			subject:  id.Subject,
-			claims:   id.Claims,
-			scope:    ar.scope,
-			authTime: sess.AuthTime,
-			nonce:    ar.nonce,
-		},
-		redirectURI: ar.redirectURI,
-		state:       ar.state,
-		challenge:   ar.challenge,
-		sessionHash: sess.IDHash,
-	})
+	s.finishAuthorization(w, r, ar.codeGrant(id, sess.AuthTime, sess.IDHash))
 	return true
 }
 
@@ -123,6 +111,26 @@ type codeGrant struct {
 	grant
 	redirectURI, state, challenge string
 	sessionHash                   []byte // the browser session the code dies with
+}
+
+// codeGrant is what a code issued for this request to id binds: the user
+// signed in at authTime, in the browser session sessionHash (nil: none).
+func (ar *authRequest) codeGrant(id Identity, authTime time.Time, sessionHash []byte) codeGrant {
+	return codeGrant{
+		grant: grant{
+			client:    ar.client,
+			subject:   id.Subject,
+			claims:    id.Claims,
+			scope:     ar.scope,
+			resources: ar.resources,
+			authTime:  authTime,
+			nonce:     ar.nonce,
+		},
+		redirectURI: ar.redirectURI,
+		state:       ar.state,
+		challenge:   ar.challenge,
+		sessionHash: sessionHash,
+	}
 }
 
 // finishAuthorization issues a code for g and sends the browser back to the
@@ -151,6 +159,7 @@ func (s *Server) issueCode(ctx context.Context, g codeGrant) (string, error) {
 		Subject:       g.subject,
 		Claims:        g.claims,
 		Scope:         g.scope,
+		Resources:     g.resources,
 		Nonce:         g.nonce,
 		AuthTime:      g.authTime,
 		ExpiresAt:     now.Add(s.cfg.CodeTTL),
@@ -243,6 +252,9 @@ func (s *Server) authorizeParams(p params, ar *authRequest) *oauthErr {
 		return e
 	}
 	ar.scope = scope
+	if ar.resources, e = s.authorizeResources(ar.client, p); e != nil {
+		return e
+	}
 	if len(p["nonce"]) > maxNonceLen {
 		return oauthError(codeInvalidRequest, "nonce is too long")
 	}
@@ -268,6 +280,10 @@ func (s *Server) authorizeParams(p params, ar *authRequest) *oauthErr {
 // page, into the login form it shows. Nothing is stored: a flood of
 // unfinished sign-ins costs the server no memory and the store no row.
 func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, ar *authRequest) {
+	if s.signIn != nil {
+		s.signInWithoutForm(w, r, ar)
+		return
+	}
 	browser := s.browserID(w, r)
 	csrf := newSecret()
 	id := make([]byte, 16)
@@ -282,6 +298,7 @@ func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, ar *authRequ
 		Challenge:   ar.challenge,
 		Nonce:       []byte(ar.nonce),
 		Scope:       ar.scope,
+		Resources:   ar.resources,
 		ExpiresAt:   s.now().Add(s.cfg.LoginTTL).UnixMilli(),
 	})
 	if err != nil {

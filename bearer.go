@@ -1,6 +1,7 @@
 package keystile
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -15,25 +16,34 @@ import (
 // bare Bearer challenge (RFC 6750 §3.1); a bad token gets 401 with
 // error="invalid_token" and a generic description. On success the claims are
 // available to next through ClaimsFromContext.
+//
+// A verifier for a VerifierConfig.Resource adds resource_metadata to its
+// challenges, and to RequireClaim's behind it (RFC 9728 §5.1), so that a
+// client can find the authorization server from a 401 alone.
 func (v *Verifier) Middleware(next http.Handler) http.Handler {
+	extra := v.resource.challengeParam()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		values := r.Header.Values("Authorization")
 		if len(values) > 1 {
-			writeBearerError(w, http.StatusBadRequest, codeInvalidRequest, "send exactly one Authorization header", "")
+			writeBearerError(w, http.StatusBadRequest, codeInvalidRequest, "send exactly one Authorization header", "", extra)
 			return
 		}
 		token, ok := bearerToken(values)
 		if !ok {
-			writeBearerChallenge(w)
+			writeBearerChallenge(w, extra)
 			return
 		}
 		claims, err := v.Verify(r.Context(), token)
 		if err != nil {
 			v.logRefusal(r, err)
-			writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid or expired", "")
+			writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid or expired", "", extra)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(contextWithClaims(r.Context(), claims)))
+		ctx := contextWithClaims(r.Context(), claims)
+		if extra != "" {
+			ctx = context.WithValue(ctx, challengeKey{}, extra)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -61,6 +71,16 @@ func (v *Verifier) logRefusal(r *http.Request, err error) {
 	v.log.LogAttrs(r.Context(), level, "access token refused", attrs...)
 }
 
+// challengeKey is the context key of the extra parameters of the challenges
+// that RequireClaim sends behind Middleware.
+type challengeKey struct{}
+
+// challengeExtra returns what Middleware put under challengeKey, or "".
+func challengeExtra(r *http.Request) string {
+	s, _ := r.Context().Value(challengeKey{}).(string)
+	return s
+}
+
 // bearerToken returns the token of an "Authorization: Bearer <token>" header.
 // The scheme is case-insensitive (RFC 9110 §11.1). ok is false when there is
 // no bearer credential at all; an empty token is returned as "" with ok true
@@ -80,9 +100,10 @@ func bearerToken(values []string) (token string, ok bool) {
 const bearerRealm = `Bearer realm="keystile"`
 
 // writeBearerChallenge answers a request that sent no bearer token: 401 and a
-// challenge without an error code (RFC 6750 §3.1).
-func writeBearerChallenge(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", bearerRealm)
+// challenge without an error code (RFC 6750 §3.1). extra is appended to the
+// challenge: "" or a resource_metadata parameter (challengeParam).
+func writeBearerChallenge(w http.ResponseWriter, extra string) {
+	w.Header().Set("WWW-Authenticate", bearerRealm+extra)
 	writeJSON(w, http.StatusUnauthorized, bearerJSON, map[string]string{
 		"error":             codeNoCredentials,
 		"error_description": "a bearer access token is required",
@@ -91,12 +112,14 @@ func writeBearerChallenge(w http.ResponseWriter) {
 
 // writeBearerError answers with an RFC 6750 §3.1 error. description and
 // scope are fixed strings or validated scope tokens: neither may hold a
-// double quote or a backslash, and none carries library error text.
-func writeBearerError(w http.ResponseWriter, status int, code, description, scope string) {
+// double quote or a backslash, and none carries library error text. extra
+// is as for writeBearerChallenge.
+func writeBearerError(w http.ResponseWriter, status int, code, description, scope, extra string) {
 	challenge := bearerRealm + `, error="` + code + `", error_description="` + description + `"`
 	if scope != "" {
 		challenge += `, scope="` + scope + `"`
 	}
+	challenge += extra
 	w.Header().Set("WWW-Authenticate", challenge)
 	writeJSON(w, status, bearerJSON, map[string]string{"error": code, "error_description": description})
 }

@@ -90,11 +90,11 @@ func RequireClaim(name string, value any) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			claims, ok := ClaimsFromContext(r.Context())
 			if !ok {
-				writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "a verified access token is required", "")
+				writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "a verified access token is required", "", "")
 				return
 			}
 			if !claimMatches(name, claims[name], want) {
-				writeBearerError(w, http.StatusForbidden, codeInsufficientScope, "the access token does not grant access to this resource", scopeParam)
+				writeBearerError(w, http.StatusForbidden, codeInsufficientScope, "the access token does not grant access to this resource", scopeParam, challengeExtra(r))
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -40,11 +40,16 @@ type Client struct {
 	AllowedOrigins []string
 	// Scopes the client may request; empty means only the empty scope.
 	Scopes []string
-	// GrantTypes the client may use; default [authorization_code, refresh_token].
+	// GrantTypes the client may use; default [authorization_code,
+	// refresh_token]. GrantDeviceCode enables the device flow.
 	GrantTypes []string
 	// Claims are added to tokens issued to the client through client
 	// credentials.
 	Claims map[string]any
+	// Resources are the IDs of the Config.Resources the client may get
+	// access tokens for (RFC 8707). A client with exactly one may leave the
+	// resource parameter out.
+	Resources []string
 	// PostLogoutRedirectURIs are where /logout may send the browser back to
 	// (exact string match); anything else shows the signed-out page.
 	PostLogoutRedirectURIs []string
@@ -75,7 +80,7 @@ func ValidateClient(c Client) error {
 	}
 	for _, g := range grants {
 		switch g {
-		case GrantAuthorizationCode, GrantRefreshToken:
+		case GrantAuthorizationCode, GrantRefreshToken, GrantDeviceCode:
 		case GrantClientCredentials:
 			if c.Public {
 				return fmt.Errorf("client %q: a public client cannot use client_credentials", c.ID)
@@ -100,6 +105,11 @@ func ValidateClient(c Client) error {
 	for _, o := range c.AllowedOrigins {
 		if err := validOrigin(o); err != nil {
 			return fmt.Errorf("client %q: allowed origin %q: %w", c.ID, o, err)
+		}
+	}
+	for _, r := range c.Resources {
+		if err := parseResourceIndicator(r); err != nil {
+			return fmt.Errorf("client %q: resource %q %w", c.ID, r, err)
 		}
 	}
 	for _, s := range c.Scopes {

@@ -1,106 +1,91 @@
 package keystile
 
 import (
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/binary"
+	"errors"
 	"net/http"
-	"strings"
+	"net/url"
 	"time"
+
+	"github.com/keystile/keystile/store"
 )
 
-// A known device is a browser that signed in to an account before. At each
-// successful sign-in Keystile sets a cookie that says so, signed with a
-// server key (HMAC-SHA-256 under a key derived from the signing key,
-// seal.go): the account it was earned for (bound into the MAC, not
-// written in the cookie), a random device id, and an expiry. With it, that
-// browser's failed sign-ins to that account count against a budget of its
-// own (account and device), not against the account's shared one nor its
-// address's: an attacker who hammers an account from anywhere else does
-// not lock its owner out of their usual browser (docs/security.md §5). An
-// attacker cannot make the cookie for someone else's account without
-// signing in to it, and one who steals it gets that one device's budget.
-//
-// One browser holds one such cookie, for the account that signed in last.
+// GrantDeviceCode is the device authorization grant (RFC 8628 §3.4), for
+// command-line tools and devices without a browser. A client lists it in
+// GrantTypes to use /device_authorization; public clients may.
+const GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 
-// deviceIDLen is the size of the random device id.
-const deviceIDLen = 16
+// Device authorization defaults (RFC 8628 §3.2): the device polls every
+// five seconds, and the user has DefaultDeviceCodeTTL to enter the code.
+const (
+	DefaultDeviceCodeTTL = 10 * time.Minute
+	devicePollInterval   = 5 * time.Second
+)
 
-// knownDeviceCookieName names the cookie; __Host- on https issuers, like
-// the others (cookie.go).
-func (s *Server) knownDeviceCookieName() string {
-	if s.secure {
-		return "__Host-keystile_device"
-	}
-	return "keystile_device"
+// deviceAuthResponse is RFC 8628 §3.2's answer.
+type deviceAuthResponse struct {
+	DeviceCode              string `json:"device_code"`
+	UserCode                string `json:"user_code"`
+	VerificationURI         string `json:"verification_uri"`
+	VerificationURIComplete string `json:"verification_uri_complete"`
+	ExpiresIn               int64  `json:"expires_in"`
+	Interval                int64  `json:"interval"`
 }
 
-// accountKey is how the throttle and the known-device cookie name the
-// account a sign-in is for: the username as typed, case-folded.
-func accountKey(username string) string { return strings.ToLower(username) }
-
-// deviceMessage is what the MAC of a known-device cookie for account
-// covers: its expiry and device id, the issuer and the account.
-func (s *Server) deviceMessage(expiry []byte, id []byte, account string) []byte {
-	msg := make([]byte, 0, len(expiry)+len(id)+len(s.cfg.Issuer)+len(account)+2)
-	msg = append(msg, expiry...)
-	msg = append(msg, id...)
-	msg = append(msg, s.cfg.Issuer...)
-	msg = append(msg, 0)
-	return append(msg, account...)
-}
-
-// knownDevice returns the device id of the browser's known-device cookie
-// if it is valid for account at now.
-func (s *Server) knownDevice(r *http.Request, account string, now time.Time) (string, bool) {
-	if s.cfg.LoginThrottle.KnownDeviceTTL < 0 {
-		return "", false
-	}
-	c, err := r.Cookie(s.knownDeviceCookieName())
-	if err != nil || len(c.Value) > 128 {
-		return "", false
-	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(c.Value)
-	if err != nil || len(raw) != 8+deviceIDLen+32 {
-		return "", false
-	}
-	expiry, id, tag := raw[:8], raw[8:8+deviceIDLen], raw[8+deviceIDLen:]
-	if !s.derived.verifyMAC(purposeKnownDevice, s.deviceMessage(expiry, id, account), tag) {
-		return "", false
-	}
-	if now.Unix() >= int64(binary.BigEndian.Uint64(expiry)) {
-		return "", false
-	}
-	return base64.RawURLEncoding.EncodeToString(id), true
-}
-
-// setKnownDevice makes this browser a known device of account after a
-// successful sign-in, keeping its device id if it had one for account.
-func (s *Server) setKnownDevice(w http.ResponseWriter, account, deviceID string, now time.Time) {
-	ttl := s.cfg.LoginThrottle.KnownDeviceTTL
-	if ttl < 0 {
+// handleDeviceAuthorization serves POST /device_authorization (RFC 8628
+// §3.1): an authenticated (or public) client allowed the device grant gets
+// a device code to poll /token with and a user code for the person to
+// enter at /device. Only their hashes are stored. Each request stores a
+// record, so a client address may only make so many (docs/security.md §10).
+func (s *Server) handleDeviceAuthorization(w http.ResponseWriter, r *http.Request) {
+	client, p, err := s.readClientRequest(r, originBound)
+	if err != nil {
+		s.writeJSONError(w, r, err)
 		return
 	}
-	id, err := base64.RawURLEncoding.DecodeString(deviceID)
-	if err != nil || len(id) != deviceIDLen {
-		id = make([]byte, deviceIDLen)
-		_, _ = rand.Read(id) // never fails (crypto/rand, Go ≥1.24)
-	}
-	expiry := binary.BigEndian.AppendUint64(nil, uint64(now.Add(ttl).Unix()))
-	tag := s.derived.mac(purposeKnownDevice, s.deviceMessage(expiry, id, account))
-	if tag == nil {
+	if !client.allowsGrant(GrantDeviceCode) {
+		s.writeJSONError(w, r, oauthError(codeUnauthorizedClient, "the client may not use the device authorization grant"))
 		return
 	}
-	value := append(append(expiry, id...), tag...)
-	http.SetCookie(w, &http.Cookie{
-		Name:     s.knownDeviceCookieName(),
-		Value:    base64.RawURLEncoding.EncodeToString(value),
-		Path:     "/",
-		MaxAge:   int(ttl / time.Second),
-		HttpOnly: true,
-		Secure:   s.secure,
-		// Strict: it is only ever needed by the login form's POST, which
-		// comes from our own page.
-		SameSite: http.SameSiteStrictMode,
-	})
+	scope, e := client.parseScope(p["scope"])
+	if e != nil {
+		s.writeJSONError(w, r, e)
+		return
+	}
+	now := s.now()
+	if !s.cfg.LoginThrottle.Disabled {
+		if wait := s.devices.take(now, limitKey{"a:" + addressKey(s.clientAddr(r)), deviceAuthorizationPolicy}); wait > 0 {
+			s.writeJSONError(w, r, oauthError(codeTemporarilyUnavailable, "too many device authorizations from this address").withStatus(http.StatusTooManyRequests).withRetryAfter(wait))
+			return
+		}
+	}
+	deviceCode := newSecret()
+	// A user code is short: on the rare collision with a live one, draw again.
+	for range 5 {
+		userCode := newUserCode()
+		canonical, _ := normalizeUserCode(userCode)
+		err = s.store.CreateDeviceCode(r.Context(), store.DeviceCode{
+			Hash:         hashSecret(deviceCode),
+			UserCodeHash: hashSecret(canonical),
+			ClientID:     client.ID,
+			Scope:        scope,
+			ExpiresAt:    now.Add(s.cfg.DeviceCodeTTL),
+			Interval:     devicePollInterval,
+		})
+		if errors.Is(err, store.ErrDuplicate) {
+			continue
+		}
+		if err != nil {
+			break
+		}
+		writeJSON(w, http.StatusOK, noStoreJSON, deviceAuthResponse{
+			DeviceCode:              deviceCode,
+			UserCode:                userCode,
+			VerificationURI:         s.endpoint("/device"),
+			VerificationURIComplete: s.endpoint("/device?" + url.Values{"user_code": {userCode}}.Encode()),
+			ExpiresIn:               int64(s.cfg.DeviceCodeTTL / time.Second),
+			Interval:                int64(devicePollInterval / time.Second),
+		})
+		return
+	}
+	s.writeJSONError(w, r, serverError(err))
 }

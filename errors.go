@@ -27,6 +27,9 @@ const (
 	codeLoginRequired           = "login_required"
 	codeRequestNotSupported     = "request_not_supported"
 	codeRequestURINotSupported  = "request_uri_not_supported"
+	codeAuthorizationPending    = "authorization_pending" // RFC 8628 §3.5
+	codeSlowDown                = "slow_down"
+	codeExpiredToken            = "expired_token"
 	// codeNoCredentials is not an RFC code: RFC 6750 §3.1 gives a request
 	// that sent no token a challenge without one, and the JSON body that
 	// goes with it still needs an error member.

@@ -133,3 +133,33 @@ func ExampleRequireClaim() {
 	// 403
 	// 401
 }
+
+// ExampleVerifier_ProtectedResourceMetadata guards an API that is one of an
+// issuer's resources (RFC 8707): it accepts only tokens minted for it, and
+// its challenges point clients to its RFC 9728 metadata.
+func ExampleVerifier_ProtectedResourceMetadata() {
+	v, err := keystile.NewVerifier(keystile.VerifierConfig{
+		Issuer:          "https://auth.example.com",
+		HS256Secret:     []byte("an HS256 secret of at least 32 bytes!"), // or JWKSURL
+		Resource:        "https://photos.example.com/api",
+		ScopesSupported: []string{"photos:read"},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/.well-known/oauth-protected-resource/", v.ProtectedResourceMetadata())
+	mux.Handle("/api/", v.Middleware(keystile.RequireClaim("scope", "photos:read")(http.NotFoundHandler())))
+
+	rr := httptest.NewRecorder()
+	mux.ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "https://photos.example.com/api/albums", nil))
+	fmt.Println(rr.Result().StatusCode, rr.Result().Header.Get("WWW-Authenticate"))
+
+	rr = httptest.NewRecorder()
+	mux.ServeHTTP(rr, httptest.NewRequest(http.MethodGet, "https://photos.example.com/.well-known/oauth-protected-resource/api", nil))
+	fmt.Print(rr.Body.String())
+	// Output:
+	// 401 Bearer realm="keystile", resource_metadata="https://photos.example.com/.well-known/oauth-protected-resource/api"
+	// {"authorization_servers":["https://auth.example.com"],"bearer_methods_supported":["header"],"resource":"https://photos.example.com/api","scopes_supported":["photos:read"]}
+}

@@ -24,6 +24,8 @@ func FuzzAuthorize(f *testing.F) {
 	f.Add("client_id=spa&redirect_uri=http%3A%2F%2F127.0.0.1%3A1%2Fnative&response_type=token")
 	f.Add("client_id=spa&redirect_uri=http%3A%2F%2F127.0.0.1%3A1%40evil.com%2Fnative")
 	f.Add(";;&&==%00")
+	f.Add(valid.Encode() + "&resource=https%3A%2F%2Fapi.example.com")
+	f.Add(valid.Encode() + "&resource=https%3A%2F%2Fapi.example.com%23f&resource=x")
 
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
@@ -32,7 +34,7 @@ func FuzzAuthorize(f *testing.F) {
 		f.Fatal(err)
 	}
 	clients := []Client{
-		{ID: "spa", Public: true, RedirectURIs: []string{spaRedirect, "http://127.0.0.1/native"}, Scopes: []string{"openid", "read"}},
+		{ID: "spa", Public: true, RedirectURIs: []string{spaRedirect, "http://127.0.0.1/native"}, Scopes: []string{"openid", "read"}, Resources: []string{"https://api.example.com"}},
 	}
 	srv, err := New(Config{
 		Issuer:       "https://auth.example.com",
@@ -41,6 +43,7 @@ func FuzzAuthorize(f *testing.F) {
 		Keys:         []SigningKey{key},
 		ValidateUser: func(context.Context, string, string) (Identity, error) { return Identity{}, ErrInvalidCredentials },
 		IDTokenKey:   sigTestRS(f),
+		Resources:    []Resource{{ID: "https://api.example.com", Scopes: []string{"read"}}},
 	})
 	if err != nil {
 		f.Fatal(err)

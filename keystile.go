@@ -28,6 +28,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/keystile/keystile/internal/check"
+	"github.com/keystile/keystile/internal/hook"
 	"github.com/keystile/keystile/store"
 )
 
@@ -76,12 +77,25 @@ type Config struct {
 	// server; it is the iss of every token and the base of every endpoint URL.
 	// It is never taken from the request's Host header.
 	Issuer string
-	// Audience is the aud of access tokens; default the Issuer.
+	// Audience is the aud of access tokens issued for no resource; default
+	// the Issuer. /userinfo accepts only tokens for it.
 	Audience string
 	// Clients are the registered clients.
 	Clients []Client
-	// Store keeps codes, sessions, refresh tokens, revocations and the ids
-	// of used login forms. Required.
+	// Resources are the APIs Keystile mints access tokens for (RFC 8707),
+	// each with its own aud, scopes and claims; a client may get tokens for
+	// those in its Client.Resources. Without Resources, every access token
+	// has the one Audience and carries every custom claim of its user or
+	// service client: any API that accepts Keystile's tokens accepts every
+	// client's. With them, a token for no resource (a sign-in, /userinfo)
+	// carries no custom claim and no resource's scope. See Resource.
+	Resources []Resource
+	// Capabilities, when set, expands a capability claim into its closure in
+	// access tokens (see Capabilities).
+	Capabilities Capabilities
+	// Store keeps codes, sessions, refresh tokens, revocations, device
+	// authorizations, the ids of used login forms and, optionally, signing
+	// keys. Required.
 	Store store.Store
 	// Keys sign access tokens: the first one signs, every one verifies and the
 	// public ones are published in the JWKS. Required.
@@ -106,6 +120,10 @@ type Config struct {
 	AccessTokenTTL time.Duration
 	// CodeTTL is the lifetime of authorization codes; default 60 seconds.
 	CodeTTL time.Duration
+	// DeviceCodeTTL is how long a device authorization waits for the user
+	// to enter its code at /device; default DefaultDeviceCodeTTL (10
+	// minutes).
+	DeviceCodeTTL time.Duration
 	// LoginTTL is how long a login form (the pending /authorize request it
 	// carries) stays valid; default 10 minutes.
 	LoginTTL time.Duration
@@ -121,7 +139,8 @@ type Config struct {
 	// pages (see Branding).
 	Branding Branding
 	// Templates, when set, overrides some or all of the pages' templates:
-	// layout.html, login.html, error.html, logout.html and signed_out.html
+	// layout.html, parts.html (blocks pages share), login.html,
+	// error.html, logout.html, signed_out.html and device.html
 	// at its root (os.DirFS of a directory, or an embed.FS). The rest keep
 	// Keystile's own. New parses and test-renders every page, so a broken
 	// template stops the start instead of failing a user.
@@ -137,6 +156,11 @@ type Config struct {
 	// account, a budget of its own for a browser that signed in before, a
 	// limit per client address. The zero value is the defaults.
 	LoginThrottle LoginThrottle
+	// OnEvent, when set, is told of each Event (tokens issued, credentials
+	// reused), for
+	// metrics. It is called synchronously and must be cheap and safe for
+	// concurrent use.
+	OnEvent func(Event)
 	// Logger receives structured logs; default slog.Default(). Secrets and
 	// tokens are never logged.
 	Logger *slog.Logger
@@ -160,9 +184,24 @@ type Server struct {
 	// bounds the lines that a throttled flood writes.
 	clientThrottle *throttle
 	clientLog      *logBudget
-	verifier       *Verifier
-	pages          *pageSet // templates and static assets, with the branding applied
-	secure         bool     // issuer is https: cookies get Secure and the __Host- prefix
+	// devices throttles device authorizations per address (each stores a
+	// record) and wrong user codes at /device per user and address.
+	devices  *throttle
+	verifier *Verifier
+	// issued verifies every access token this server mints, whatever its
+	// audience: /revoke and /introspect take them all.
+	issued *Verifier
+	// resources are Config.Resources by ID; resourceScopes the scopes any
+	// of them lists; resourceVerifiers one verifier each (ResourceVerifier).
+	resources         map[string]*Resource
+	resourceScopes    map[string]bool
+	resourceVerifiers map[string]*Verifier
+	capabilities      capabilityClosure
+	pages             *pageSet // templates and static assets, with the branding applied
+	secure            bool     // issuer is https: cookies get Secure and the __Host- prefix
+	// signIn, set only by keystile dev (internal/hook), signs every
+	// authorization request in without the login form.
+	signIn hook.SignInFunc
 }
 
 // New validates cfg and returns a Server. The error names the bad field.
@@ -210,6 +249,24 @@ func New(cfg Config) (*Server, error) {
 		}
 		clients[c.ID] = &c
 	}
+	resources, err := compileResources(cfg)
+	if err != nil {
+		return nil, err
+	}
+	capabilities, err := compileCapabilities(cfg.Capabilities)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range cfg.Clients {
+		if unknown := capabilities.unknown(c.Claims[capabilities.claim]); len(unknown) > 0 {
+			return nil, fmt.Errorf("keystile: Config.Clients[%d]: capabilities %q are not in Config.Capabilities.Graph", i, unknown)
+		}
+	}
+	for i, p := range cfg.TrustedProxies {
+		if err := check.TrustedProxy(p); err != nil {
+			return nil, fmt.Errorf("keystile: Config.TrustedProxies[%d]: %w", i, err)
+		}
+	}
 	pages, err := newPageSet(cfg.Branding, cfg.Templates)
 	if err != nil {
 		return nil, err
@@ -228,6 +285,11 @@ func New(cfg Config) (*Server, error) {
 
 		clientThrottle: newThrottle(),
 		clientLog:      newLogBudget(throttleLogEvery, throttleLogBurst),
+		devices:        newThrottle(),
+
+		resources:      resources,
+		resourceScopes: map[string]bool{},
+		capabilities:   capabilities,
 	}
 	s.derived = newDerivedKeys(s.keys)
 	v, err := newVerifier(VerifierConfig{
@@ -240,6 +302,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("keystile: building the verifier: %w", err)
 	}
 	s.verifier = v
+	s.issued = v.withAudiences(cfg.Audience)
+	s.resourceVerifiers = make(map[string]*Verifier, len(resources))
+	for id, r := range resources {
+		for _, sc := range r.Scopes {
+			s.resourceScopes[sc] = true
+		}
+		s.issued = s.issued.withAudiences(append(s.issued.audiences, id)...)
+		s.resourceVerifiers[id] = v.forResource(id, r.Scopes)
+	}
 	return s, nil
 }
 
@@ -253,6 +324,9 @@ func applyDefaults(cfg *Config) error {
 	if cfg.CodeTTL == 0 {
 		cfg.CodeTTL = DefaultCodeTTL
 	}
+	if cfg.DeviceCodeTTL == 0 {
+		cfg.DeviceCodeTTL = DefaultDeviceCodeTTL
+	}
 	if cfg.LoginTTL == 0 {
 		cfg.LoginTTL = DefaultLoginTTL
 	}
@@ -265,7 +339,7 @@ func applyDefaults(cfg *Config) error {
 	if cfg.RefreshTokenMaxTTL == 0 {
 		cfg.RefreshTokenMaxTTL = DefaultRefreshTokenMaxTTL
 	}
-	if cfg.AccessTokenTTL < 0 || cfg.CodeTTL < 0 || cfg.LoginTTL < 0 || cfg.RefreshTokenIdleTTL < 0 || cfg.RefreshTokenMaxTTL < 0 {
+	if cfg.AccessTokenTTL < 0 || cfg.CodeTTL < 0 || cfg.DeviceCodeTTL < 0 || cfg.LoginTTL < 0 || cfg.RefreshTokenIdleTTL < 0 || cfg.RefreshTokenMaxTTL < 0 {
 		return errors.New("keystile: Config TTLs must not be negative")
 	}
 	throttle, err := cfg.LoginThrottle.withDefaults()
@@ -299,6 +373,18 @@ func (s *Server) Issuer() string { return s.cfg.Issuer }
 // for guarding resource routes that run in the same program.
 func (s *Server) Verifier() *Verifier { return s.verifier }
 
+// ResourceVerifier returns the in-process verifier of one of
+// Config.Resources: it accepts only tokens minted for that resource (aud),
+// and its challenges and ProtectedResourceMetadata point clients here
+// (RFC 9728), listing the resource's scopes.
+func (s *Server) ResourceVerifier(resource string) (*Verifier, error) {
+	v, ok := s.resourceVerifiers[resource]
+	if !ok {
+		return nil, fmt.Errorf("keystile: ResourceVerifier: %q is not in Config.Resources", resource)
+	}
+	return v, nil
+}
+
 // endpoint returns the absolute URL of one of the server's endpoints, built
 // from the configured issuer only.
 func (s *Server) endpoint(path string) string { return s.cfg.Issuer + path }
@@ -315,6 +401,8 @@ func (s *Server) Handler() http.Handler {
 	pages.Get("/authorize", s.handleAuthorize)
 	pages.Post("/authorize", s.handleAuthorize)
 	pages.With(s.sameOriginForm).Post("/login", s.handleLogin)
+	pages.Get("/device", s.handleDevicePage)
+	pages.With(s.sameOriginForm).Post("/device", s.handleDevicePage)
 
 	pages.Get("/logout", s.handleLogout)
 	pages.With(s.sameOriginForm).Post("/logout", s.handleLogout)
@@ -325,6 +413,7 @@ func (s *Server) Handler() http.Handler {
 	post := r.With(s.clientCORS(http.MethodPost))
 	post.Options("/token", preflightOnly(http.MethodPost))
 	post.Post("/token", s.handleToken)
+	post.Post("/device_authorization", s.handleDeviceAuthorization)
 	post.Options("/revoke", preflightOnly(http.MethodPost))
 	post.Post("/revoke", s.handleRevoke)
 	userinfo := r.With(s.clientCORS(http.MethodGet, http.MethodPost))

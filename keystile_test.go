@@ -3,6 +3,7 @@ package keystile
 import (
 	"context"
 	"crypto/rand"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -43,6 +44,8 @@ func TestNewNamesTheBadField(t *testing.T) {
 		{"no issuer", "Issuer", func(c *Config) { c.Issuer = "" }},
 		{"http issuer off loopback", "Issuer", func(c *Config) { c.Issuer = "http://auth.example.com" }},
 		{"issuer with query", "Issuer", func(c *Config) { c.Issuer = "https://auth.example.com?x=1" }},
+		{"issuer with an empty query", "Issuer", func(c *Config) { c.Issuer = "https://auth.example.com?" }},
+		{"issuer with an empty fragment", "Issuer", func(c *Config) { c.Issuer = "https://auth.example.com#" }},
 		{"relative issuer", "Issuer", func(c *Config) { c.Issuer = "/auth" }},
 		{"issuer with a trailing slash", "Issuer", func(c *Config) { c.Issuer = "https://auth.example.com/" }},
 		{"one origin for two clients", "allowed origin", func(c *Config) {
@@ -55,6 +58,9 @@ func TestNewNamesTheBadField(t *testing.T) {
 		{"bad client", "Clients[0]", func(c *Config) { c.Clients[0].RedirectURIs = []string{"javascript:x"} }},
 		{"duplicate client", "duplicate", func(c *Config) { c.Clients = append(c.Clients, c.Clients[0]) }},
 		{"negative TTL", "TTL", func(c *Config) { c.CodeTTL = -1 }},
+		{"catch-all trusted proxies", "TrustedProxies[1]", func(c *Config) {
+			c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::/0")}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/keystile/keystile/store"
 )
@@ -24,13 +23,8 @@ var errLoginExpired = oauthError(codeInvalidRequest, "This sign-in page has expi
 // user is unknown or the password wrong; success issues a code and sends the
 // browser back to the client with 303 (RFC 9700 §4.11).
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		s.errorPage(w, r, oauthError(codeInvalidRequest, "The form could not be read."))
-		return
-	}
-	p, _, perr := singleValues(r.PostForm)
-	if perr != nil {
-		s.errorPage(w, r, perr)
+	p, ok := s.readPageForm(w, r)
+	if !ok {
 		return
 	}
 	requestID := p["request_id"]
@@ -54,50 +48,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	username, password := p["username"], p["password"]
 	view := loginView{ClientName: client.Name, RequestID: requestID, CSRFToken: p["csrf_token"], Username: username, Scopes: pending.Scope}
-	if username == "" || password == "" || len(username) > maxUsernameLen || len(password) > maxPasswordLen {
-		view.Error = "Enter your username and password."
-		s.renderLogin(w, http.StatusBadRequest, view)
-		return
-	}
-	addr := s.clientAddr(r)
-	account := accountKey(username)
-	device, _ := s.knownDevice(r, account, now)
-	endAttempt := func(time.Time, outcome) {}
-	if !s.cfg.LoginThrottle.Disabled {
-		var wait time.Duration
-		wait, endAttempt = s.login.throttle.begin(now, s.login.loginKeys(account, device, addr)...)
-		if wait > 0 {
-			// Logged so that an operator can see a guessing attack, within a
-			// budget so that the attack does not fill the log; the username
-			// is not logged, since a mistyped password often lands in it.
-			s.logThrottled(r, s.login.log, "sign-in throttled", "client_id", client.ID, "addr", addr, "known_device", device != "")
-			setRetryAfter(w, wait)
-			view.Error = loginThrottledMessage(wait)
-			s.renderLogin(w, http.StatusTooManyRequests, view)
-			return
-		}
-	}
-	id, err := s.cfg.ValidateUser(ctx, username, password)
-	switch {
-	case errors.Is(err, ErrInvalidCredentials):
-		endAttempt(s.now(), failed)
-		s.log.InfoContext(ctx, "sign-in refused", "client_id", client.ID, "addr", addr)
-		view.Error = "That username and password do not match. Check them and try again."
-		s.renderLogin(w, http.StatusOK, view)
-		return
-	case err != nil || id.Subject == "":
-		// A server failure, or a client that went away: neither a failed
-		// guess nor proof of the password.
-		endAttempt(s.now(), aborted)
-	default:
-		endAttempt(s.now(), succeeded)
-	}
+	id, refused, err := s.checkCredentials(w, r, username, password, now, "client_id", client.ID)
 	switch {
 	case err != nil:
 		s.errorPage(w, r, serverError(err))
 		return
-	case id.Subject == "":
-		s.errorPage(w, r, serverError(errors.New("ValidateUser returned an empty subject")))
+	case refused != nil:
+		view.Error = refused.message
+		s.renderLogin(w, refused.status, view)
 		return
 	}
 	// Record the request as used, atomically: one sign-in, one code, even
@@ -118,15 +76,15 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.redirectError(w, r, pending.RedirectURI, state, serverError(err))
 		return
 	}
-	s.setKnownDevice(w, account, device, now)
 	s.finishAuthorization(w, r, codeGrant{
 		grant: grant{
-			client:   client,
-			subject:  id.Subject,
-			claims:   id.Claims,
-			scope:    pending.Scope,
-			authTime: now,
-			nonce:    string(pending.Nonce),
+			client:    client,
+			subject:   id.Subject,
+			claims:    id.Claims,
+			scope:     pending.Scope,
+			resources: pending.Resources,
+			authTime:  now,
+			nonce:     string(pending.Nonce),
 		},
 		redirectURI: pending.RedirectURI,
 		state:       state,

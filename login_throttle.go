@@ -133,3 +133,14 @@ func humanDuration(d time.Duration) string {
 func setRetryAfter(w http.ResponseWriter, wait time.Duration) {
 	w.Header().Set("Retry-After", fmt.Sprint(retryAfterSeconds(wait)))
 }
+
+// The device flow's throttles, with the numbers the login throttle had
+// before it backed off: device authorizations per address (each stores a
+// record until it expires), and wrong user codes at /device per user and
+// per address (a user code is short: RFC 8628 §5.1). LoginThrottle.Disabled
+// turns them off too.
+var (
+	deviceAuthorizationPolicy = bucketPolicy{every: time.Second / 20, burst: 100}
+	userCodePolicy            = bucketPolicy{every: time.Second, burst: 5}
+	userCodeAddressPolicy     = bucketPolicy{every: time.Second / 4, burst: 20}
+)

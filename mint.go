@@ -25,6 +25,11 @@ type grant struct {
 	// Registered names are dropped from them (docs/security.md §9).
 	claims map[string]any
 	scope  []string // the scope of the tokens minted now
+	// resources are the RFC 8707 resources granted at /authorize (kept
+	// with the code and the family); resource is the one the access token
+	// minted now is for, "" for the default Audience (resources.go).
+	resources []string
+	resource  string
 	// authTime is when the user typed their password. Zero means no user
 	// signed in (client credentials): no auth_time claim and no ID token.
 	authTime time.Time
@@ -42,6 +47,7 @@ type family struct {
 	id          string
 	sessionHash []byte   // the browser session the family dies with; nil if none
 	scope       []string // the scope granted at /authorize: refreshes may narrow it
+	resources   []string // the resources granted at /authorize: refreshes pick among them
 	nonce       string   // the /authorize nonce, kept with the family
 	expiresAt   time.Time
 	// rotates is the hash of the refresh token the new one replaces; nil
@@ -57,6 +63,7 @@ type tokenResponse struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
+	alg          string // of the access token, for Config.OnEvent
 }
 
 // mint issues every token of g and builds the token response: the access
@@ -65,15 +72,17 @@ type tokenResponse struct {
 // refresh token is stored last, so that a signing failure leaves nothing in
 // the store.
 func (s *Server) mint(ctx context.Context, g grant, now time.Time) (*tokenResponse, error) {
-	at, err := s.signer().signAccessToken(s.accessTokenClaims(g, now))
+	signer := s.signer()
+	at, err := signer.signAccessToken(s.accessTokenClaims(g, now))
 	if err != nil {
 		return nil, serverError(err)
 	}
 	resp := &tokenResponse{
+		alg:         signer.alg,
 		AccessToken: at,
 		TokenType:   "Bearer",
 		ExpiresIn:   int64(s.cfg.AccessTokenTTL / time.Second),
-		Scope:       strings.Join(g.scope, " "),
+		Scope:       strings.Join(s.accessScope(g), " "), // the access token's (RFC 6749 §5.1)
 	}
 	if !g.authTime.IsZero() && slices.Contains(g.scope, ScopeOpenID) {
 		key, err := s.idTokenSigner()
@@ -112,17 +121,18 @@ var registeredClaims = map[string]bool{
 func IsRegisteredClaim(name string) bool { return registeredClaims[name] }
 
 // accessTokenClaims are the claims of g's RFC 9068 access token (§2.2): the
-// custom claims, then the registered ones over them.
+// custom claims its audience may see, then the registered ones over them;
+// aud and scope are those of its resource (resources.go).
 func (s *Server) accessTokenClaims(g grant, now time.Time) jwt.MapClaims {
 	claims := jwt.MapClaims{}
-	for k, v := range g.claims {
+	for k, v := range s.accessClaims(g) {
 		if !registeredClaims[k] {
 			claims[k] = v
 		}
 	}
 	claims["iss"] = s.cfg.Issuer
 	claims["sub"] = g.subject
-	claims["aud"] = s.cfg.Audience
+	claims["aud"] = s.audience(g)
 	claims["client_id"] = g.client.ID
 	claims["iat"] = now.Unix()
 	claims["exp"] = now.Add(s.cfg.AccessTokenTTL).Unix()
@@ -133,8 +143,8 @@ func (s *Server) accessTokenClaims(g grant, now time.Time) jwt.MapClaims {
 	if !g.authTime.IsZero() {
 		claims["auth_time"] = g.authTime.Unix()
 	}
-	if len(g.scope) > 0 {
-		claims["scope"] = strings.Join(g.scope, " ")
+	if scope := s.accessScope(g); len(scope) > 0 {
+		claims["scope"] = strings.Join(scope, " ")
 	}
 	return claims
 }
@@ -192,6 +202,7 @@ func (s *Server) storeRefreshToken(ctx context.Context, g grant, now time.Time) 
 		Subject:         g.subject,
 		Claims:          g.claims,
 		Scope:           f.scope,
+		Resources:       f.resources,
 		Nonce:           f.nonce,
 		AuthTime:        g.authTime,
 		IssuedAt:        now,
@@ -203,6 +214,7 @@ func (s *Server) storeRefreshToken(ctx context.Context, g grant, now time.Time) 
 		switch {
 		case errors.Is(err, store.ErrReused):
 			s.log.WarnContext(ctx, "refresh token reused concurrently; its family was revoked", "client_id", g.client.ID, "sub", g.subject)
+			s.emit(Event{Kind: EventCredentialReused, GrantType: GrantRefreshToken})
 			return "", errBadRefresh
 		case errors.Is(err, store.ErrNotFound):
 			return "", errBadRefresh

@@ -28,15 +28,22 @@ var (
 // pageSet is what a server renders its pages with: the templates and the
 // static assets, with the branding applied. New builds one.
 type pageSet struct {
-	login, errorPage, logout, signedOut *template.Template
-	assets                              map[string]staticAsset // below static/
-	logoURL                             string                 // relative to the page
+	login, errorPage, logout, signedOut, device *template.Template
+	assets                                      map[string]staticAsset // below static/
+	logoURL                                     string                 // relative to the page
 }
 
 // pageFiles are the templates of the pages: the shared layout, which
-// defines "layout", and one file per page, which defines "content".
+// defines "layout", parts.html, which defines blocks pages share ("alert",
+// "scopes"), and one file per page, which defines "content".
 // Config.Templates may override any of them.
-var pageFiles = []string{"layout.html", "login.html", "error.html", "logout.html", "signed_out.html"}
+var pageFiles = []string{"layout.html", "parts.html", "login.html", "error.html", "logout.html", "signed_out.html", "device.html"}
+
+// pageFuncs are the functions page templates may call: alert builds the
+// argument of the "alert" block of parts.html.
+var pageFuncs = template.FuncMap{
+	"alert": func(id, text string) struct{ ID, Text string } { return struct{ ID, Text string }{id, text} },
+}
 
 // maxTemplateBytes bounds an override template file.
 const maxTemplateBytes = 1 << 20
@@ -78,8 +85,12 @@ func newPageSet(b Branding, overrides fs.FS) (*pageSet, error) {
 		{"error.html", &p.errorPage, errorPage{errorView: errorView{Code: codeInvalidRequest, Message: "Sample message.", Title: titleInvalidLink}, Hint: "Sample hint."}},
 		{"logout.html", &p.logout, logoutPage{logoutView: logoutView{ClientName: "Sample App", Subject: "sample", CSRFToken: "c", ClientID: "app", PostLogoutRedirectURI: "https://app.example/", State: "s", IDTokenHint: "h"}}},
 		{"signed_out.html", &p.signedOut, signedOutPage{}},
+		{"device.html", &p.device, devicePage{deviceView: deviceView{CSRFToken: "c", UserCode: "BCDF-GHJK", ClientName: "Sample App", Scopes: []string{"openid"}, Error: "Sample error."}, ScopeLines: scopeLines([]string{"openid", "sample"})}},
 	} {
-		t, err := template.New("layout.html").Parse(src["layout.html"])
+		t, err := template.New("layout.html").Funcs(pageFuncs).Parse(src["layout.html"])
+		if err == nil {
+			_, err = t.New("parts.html").Parse(src["parts.html"])
+		}
 		if err == nil {
 			_, err = t.New(page.file).Parse(src[page.file])
 		}
@@ -158,6 +169,9 @@ func withLayout(data any, l layoutData) any {
 		d.Product, d.LogoURL = l.Product, l.LogoURL
 		return d
 	case logoutPage:
+		d.Product, d.Title, d.LogoURL = l.Product, l.Title, l.LogoURL
+		return d
+	case devicePage:
 		d.Product, d.Title, d.LogoURL = l.Product, l.Title, l.LogoURL
 		return d
 	case signedOutPage:

@@ -1,6 +1,7 @@
 package keystile
 
 import (
+	"net/http"
 	"net/url"
 	"slices"
 )
@@ -47,4 +48,20 @@ func safeParamName(k string) string {
 		return "(unprintable)"
 	}
 	return k
+}
+
+// readPageForm reads the POST form of a page (the login form, /device),
+// refusing a repeated field; on a refusal it has already answered with the
+// error page.
+func (s *Server) readPageForm(w http.ResponseWriter, r *http.Request) (params, bool) {
+	if err := r.ParseForm(); err != nil {
+		s.errorPage(w, r, oauthError(codeInvalidRequest, "The form could not be read."))
+		return nil, false
+	}
+	p, _, perr := singleValues(r.PostForm)
+	if perr != nil {
+		s.errorPage(w, r, perr)
+		return nil, false
+	}
+	return p, true
 }

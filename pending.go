@@ -25,13 +25,15 @@ type pendingLogin struct {
 	Challenge   string   `json:"p"`
 	Nonce       []byte   `json:"n,omitempty"`
 	Scope       []string `json:"o,omitempty"`
-	ExpiresAt   int64    `json:"e"` // unix milliseconds
+	Resources   []string `json:"a,omitempty"` // RFC 8707 resource indicators
+	ExpiresAt   int64    `json:"e"`           // unix milliseconds
 }
 
 // maxSealedRequestLen bounds a request_id before it is decoded: a sealed
 // request with every field at its limit (state 2 KiB, redirect URI 2000
-// bytes, scope 2000, nonce 512) stays well under it.
-const maxSealedRequestLen = 16 << 10
+// bytes, scope 2000, nonce 512, a client's resource URIs) stays well under it, and under the
+// 64 KiB body limit.
+const maxSealedRequestLen = 48 << 10
 
 // sealPending returns the sealed form of p, bound to this issuer.
 func (s *Server) sealPending(p pendingLogin) (string, error) {

@@ -111,6 +111,18 @@ func (t *throttle) begin(now time.Time, keys ...limitKey) (wait time.Duration, e
 	}
 }
 
+// take charges one failure to each key at once, for work that anyone can
+// ask for at will and that costs the server something to keep (a device
+// authorization stores a record); it returns how long to wait when a key is
+// spent, and then charges nothing.
+func (t *throttle) take(now time.Time, keys ...limitKey) time.Duration {
+	wait, end := t.begin(now, keys...)
+	if wait == 0 {
+		end(now, failed)
+	}
+	return wait
+}
+
 // remember records key until until; remembered reports whether it is
 // recorded at now. The records are bounded like the slots: lapsed ones go
 // first, then arbitrary ones.

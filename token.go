@@ -15,10 +15,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, now := r.Context(), s.now()
 	var g grant
-	switch gt := p["grant_type"]; {
+	gt := p["grant_type"]
+	switch {
 	case gt == "":
 		err = oauthError(codeInvalidRequest, "grant_type is required")
-	case gt != GrantAuthorizationCode && gt != GrantRefreshToken && gt != GrantClientCredentials:
+	case gt != GrantAuthorizationCode && gt != GrantRefreshToken && gt != GrantClientCredentials && gt != GrantDeviceCode:
 		err = oauthError(codeUnsupportedGrantType, "the grant type is not supported")
 	case !client.allowsGrant(gt):
 		err = oauthError(codeUnauthorizedClient, "the client may not use this grant type")
@@ -28,6 +29,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		g, err = s.refresh(ctx, client, p, now)
 	case gt == GrantClientCredentials:
 		g, err = s.clientCredentials(client, p)
+	case gt == GrantDeviceCode:
+		g, err = s.deviceCode(ctx, client, p)
 	}
 	if err != nil {
 		s.writeJSONError(w, r, err)
@@ -38,5 +41,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeJSONError(w, r, err)
 		return
 	}
+	s.emit(Event{Kind: EventTokenIssued, GrantType: gt, Algorithm: resp.alg})
 	writeJSON(w, http.StatusOK, noStoreJSON, resp)
 }

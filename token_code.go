@@ -35,6 +35,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, p params, now
 			return grant{}, serverError(err)
 		}
 		s.log.WarnContext(ctx, "authorization code replayed; its tokens were revoked", "client_id", client.ID)
+		s.emit(Event{Kind: EventCredentialReused, GrantType: GrantAuthorizationCode})
 		return grant{}, errBadCode
 	case errors.Is(err, store.ErrNotFound):
 		return grant{}, errBadCode
@@ -58,20 +59,27 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, p params, now
 			return grant{}, err
 		}
 	}
+	resource, e := s.tokenResource(client, ac.Resources, p)
+	if e != nil {
+		return grant{}, e
+	}
 	g := grant{
-		client:   client,
-		subject:  ac.Subject,
-		claims:   ac.Claims,
-		scope:    ac.Scope,
-		authTime: ac.AuthTime,
-		nonce:    ac.Nonce,
-		jti:      codeJTI(code),
+		client:    client,
+		subject:   ac.Subject,
+		claims:    ac.Claims,
+		scope:     ac.Scope,
+		resources: ac.Resources,
+		resource:  resource,
+		authTime:  ac.AuthTime,
+		nonce:     ac.Nonce,
+		jti:       codeJTI(code),
 	}
 	if client.getsRefreshTokens(ac.Scope) {
 		g.family = &family{
 			id:          ac.FamilyID,
 			sessionHash: ac.SessionIDHash,
 			scope:       ac.Scope,
+			resources:   ac.Resources,
 			nonce:       ac.Nonce,
 			expiresAt:   now.Add(s.cfg.RefreshTokenMaxTTL),
 		}

@@ -50,7 +50,7 @@ func (s *Server) lookupToken(ctx context.Context, tok string) (presentedToken, e
 		}
 		return presentedToken{refresh: &rt}, nil
 	}
-	claims, err := s.verifier.Verify(ctx, tok)
+	claims, err := s.issued.Verify(ctx, tok)
 	switch {
 	case errors.Is(err, errRevocationUnavailable):
 		return presentedToken{}, errStoreUnavailable.withCause(err)

@@ -39,6 +39,7 @@ func (s *Server) refresh(ctx context.Context, client *Client, p params, now time
 			return grant{}, serverError(err)
 		}
 		s.log.WarnContext(ctx, "refresh token reused; its family was revoked", "client_id", client.ID, "sub", old.Subject)
+		s.emit(Event{Kind: EventCredentialReused, GrantType: GrantRefreshToken})
 		return grant{}, errBadRefresh
 	}
 	scope := old.Scope
@@ -54,6 +55,11 @@ func (s *Server) refresh(ctx context.Context, client *Client, p params, now time
 		}
 		scope = requested
 	}
+	// The resource may narrow to one granted at /authorize, never widen.
+	resource, e := s.tokenResource(client, old.Resources, p)
+	if e != nil {
+		return grant{}, e
+	}
 	id, err := s.currentIdentity(ctx, old.Subject, old.Claims)
 	switch {
 	case errors.Is(err, ErrUnknownUser):
@@ -65,11 +71,13 @@ func (s *Server) refresh(ctx context.Context, client *Client, p params, now time
 		return grant{}, serverError(err)
 	}
 	return grant{
-		client:   client,
-		subject:  id.Subject,
-		claims:   id.Claims,
-		scope:    scope,
-		authTime: old.AuthTime,
+		client:    client,
+		subject:   id.Subject,
+		claims:    id.Claims,
+		scope:     scope,
+		resources: old.Resources,
+		resource:  resource,
+		authTime:  old.AuthTime,
 		// The new ID token keeps iss, sub, aud and auth_time of the first
 		// one (OIDC Core §12.2) and leaves the nonce out: the errata allow
 		// either the original value or none, and clients that check a nonce
@@ -80,6 +88,7 @@ func (s *Server) refresh(ctx context.Context, client *Client, p params, now time
 			id:          old.FamilyID,
 			sessionHash: old.SessionIDHash,
 			scope:       old.Scope,
+			resources:   old.Resources,
 			nonce:       old.Nonce,
 			expiresAt:   old.FamilyExpiresAt,
 			rotates:     old.Hash,

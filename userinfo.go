@@ -23,33 +23,33 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	token, present, e := userInfoToken(r)
 	if e != nil {
 		s.logError(r, e)
-		writeBearerError(w, http.StatusBadRequest, codeInvalidRequest, e.description, "")
+		writeBearerError(w, http.StatusBadRequest, codeInvalidRequest, e.description, "", "")
 		return
 	}
 	if !present {
-		writeBearerChallenge(w)
+		writeBearerChallenge(w, "")
 		return
 	}
 	ctx := r.Context()
 	claims, err := s.verifier.Verify(ctx, token)
 	if err != nil {
 		s.log.DebugContext(ctx, "userinfo refused a token", "error", err)
-		writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid, expired or revoked", "")
+		writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid, expired or revoked", "", "")
 		return
 	}
 	sub := claims.Subject()
 	if _, ok := s.clients[claims.ClientID()]; !ok || sub == "" {
-		writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid, expired or revoked", "")
+		writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid, expired or revoked", "", "")
 		return
 	}
 	if _, user := claims["auth_time"]; !user || !claims.HasScope(ScopeOpenID) {
-		writeBearerError(w, http.StatusForbidden, codeInsufficientScope, "the access token was not issued for an OpenID Connect sign-in", ScopeOpenID)
+		writeBearerError(w, http.StatusForbidden, codeInsufficientScope, "the access token was not issued for an OpenID Connect sign-in", ScopeOpenID, "")
 		return
 	}
 	id, err := s.currentIdentity(ctx, sub, claims)
 	switch {
 	case errors.Is(err, ErrUnknownUser):
-		writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "the user of this access token is no longer known", "")
+		writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "the user of this access token is no longer known", "", "")
 		return
 	case err != nil:
 		s.writeJSONError(w, r, serverError(err))

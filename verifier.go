@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,9 +57,19 @@ const (
 type VerifierConfig struct {
 	// Issuer is the expected iss claim. Required.
 	Issuer string
-	// Audience is the expected aud claim; default Issuer, which is also
-	// Keystile's default audience.
+	// Audience is the expected aud claim; default Resource, else Issuer,
+	// which is also Keystile's default audience.
 	Audience string
+	// Resource, when set, makes this the verifier of one API (RFC 8707,
+	// RFC 9728): tokens must name it in aud, so that a token minted for
+	// another resource is refused; its 401 and 403 challenges carry
+	// resource_metadata, the URL of the metadata that ProtectedResourceMetadata
+	// serves. It is an absolute URI without a fragment; an Audience that
+	// differs from it is an error.
+	Resource string
+	// ScopesSupported are the scopes the resource's metadata lists
+	// (RFC 9728 §2 scopes_supported).
+	ScopesSupported []string
 	// Keys are in-process keys, as given to Config.Keys: each verifies the
 	// tokens whose kid is its KeyID, with its own algorithm only.
 	Keys []SigningKey
@@ -100,10 +111,12 @@ type VerifierConfig struct {
 // Verifier checks Keystile access tokens (RFC 9068 §4). It is safe for
 // concurrent use.
 type Verifier struct {
-	issuer   string
-	audience string
-	now      func() time.Time
-	parser   *jwt.Parser
+	issuer    string
+	audiences []string // the accepted aud values; one, except for the server's own lookups
+	now       func() time.Time
+	parser    *jwt.Parser
+	opts      []jwt.ParserOption // parser's options but the audience (withAudiences)
+	resource  resourceMetadata   // RFC 9728; zero without VerifierConfig.Resource
 	// Exactly one source of keys is set: keys (the configured keys), ring
 	// (a Server's key ring) or jwks.
 	keys map[string]verificationKey
@@ -139,6 +152,10 @@ func newVerifier(cfg VerifierConfig, ring *keyRing, revoked func(ctx context.Con
 	if cfg.Issuer == "" {
 		return nil, errors.New("keystile: VerifierConfig.Issuer is required")
 	}
+	meta, err := newResourceMetadata(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Audience == "" {
 		cfg.Audience = cfg.Issuer
 	}
@@ -164,7 +181,7 @@ func newVerifier(cfg VerifierConfig, ring *keyRing, revoked func(ctx context.Con
 		return nil, errors.New("keystile: VerifierConfig needs exactly one of Keys, JWKSURL and HS256Secret")
 	}
 
-	v := &Verifier{issuer: cfg.Issuer, audience: cfg.Audience, now: cfg.Now, revoked: revoked,
+	v := &Verifier{issuer: cfg.Issuer, now: cfg.Now, revoked: revoked, resource: meta,
 		log: cfg.Logger, logRate: newLogBudget(time.Second, refusalLogBurst)}
 	// methods is a first, coarse allow-list: the algorithms of the trusted
 	// keys. The keyfunc then holds each token to the one algorithm of the
@@ -207,10 +224,9 @@ func newVerifier(cfg VerifierConfig, ring *keyRing, revoked func(ctx context.Con
 		}
 		methods = signingAlgs(keys)
 	}
-	v.parser = jwt.NewParser(
+	v.opts = []jwt.ParserOption{
 		jwt.WithValidMethods(methods),
 		jwt.WithIssuer(cfg.Issuer),
-		jwt.WithAudience(cfg.Audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(cfg.Leeway),
@@ -221,8 +237,17 @@ func newVerifier(cfg VerifierConfig, ring *keyRing, revoked func(ctx context.Con
 		// Numbers stay exact (json.Number), so RequireClaim never compares
 		// rounded values.
 		jwt.WithJSONNumber(),
-	)
-	return v, nil
+	}
+	return v.withAudiences(cfg.Audience), nil
+}
+
+// withAudiences returns a copy of v that accepts a token whose aud names any
+// of audiences; it shares v's keys and deny-list.
+func (v *Verifier) withAudiences(audiences ...string) *Verifier {
+	c := *v
+	c.audiences = slices.Clone(audiences)
+	c.parser = jwt.NewParser(append(slices.Clone(v.opts), jwt.WithAudience(audiences...))...)
+	return &c
 }
 
 // Verify checks an access token and returns its claims. It checks the length,

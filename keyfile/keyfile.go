@@ -371,3 +371,32 @@ func writeFile(path string, data []byte, replace bool) (created bool, err error)
 	}
 	return true, nil
 }
+
+// Generate returns a new key of algorithm (RS256, ES256 or EdDSA), created
+// at now, both as the signing key and as the bytes of a key file that holds
+// it alone: what a server that keeps its keys elsewhere than in a file (in
+// its store) writes there, and reads back with [Parse].
+func Generate(algorithm string, now time.Time) ([]byte, keystile.SigningKey, error) {
+	e, err := generate(algorithm, now)
+	if err != nil {
+		return nil, keystile.SigningKey{}, err
+	}
+	data, err := encode([]entry{e})
+	if err != nil {
+		return nil, keystile.SigningKey{}, err
+	}
+	return data, e.key, nil
+}
+
+// Parse reads the bytes of a key file, as [Load] reads the file: the keys
+// in order, each marked with its retirement.
+func Parse(data []byte) ([]keystile.SigningKey, error) {
+	if len(data) > maxFileBytes {
+		return nil, fmt.Errorf("keystile: key data larger than %d bytes", maxFileBytes)
+	}
+	entries, err := parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("keystile: key data: %w", err)
+	}
+	return keysOf(entries), nil
+}

@@ -1,6 +1,7 @@
 // Package store defines the persistence Keystile needs: the ids of used
 // authorization requests, authorization codes, browser sessions,
-// refresh-token families and revoked access tokens. Backends live in subpackages (memory,
+// refresh-token families, revoked access tokens, device authorizations and,
+// optionally, signing keys. Backends live in subpackages (memory,
 // sqlite, postgres) and all pass the conformance suite in storetest.
 //
 // Records are plain values: a backend never hands out a pointer into its own
@@ -56,9 +57,12 @@ type AuthCode struct {
 	Subject     string
 	Claims      map[string]any // the user-validation callback's custom claims
 	Scope       []string
-	Nonce       string
-	AuthTime    time.Time
-	ExpiresAt   time.Time
+	// Resources are the RFC 8707 resource indicators granted with the code:
+	// the APIs its tokens may be minted for.
+	Resources []string
+	Nonce     string
+	AuthTime  time.Time
+	ExpiresAt time.Time
 	// FamilyID names the grant: every refresh token issued from this code
 	// carries it, so that a replay of the code can revoke them all.
 	FamilyID string
@@ -144,6 +148,7 @@ type RefreshToken struct {
 	Subject       string
 	Claims        map[string]any
 	Scope         []string // the scope granted to the family; refreshes may only narrow it
+	Resources     []string // the RFC 8707 resources granted to the family; a refresh picks among them
 	Nonce         string
 	AuthTime      time.Time
 	IssuedAt      time.Time
@@ -196,6 +201,39 @@ type AccessTokenRevocations interface {
 	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
 }
 
+// StoredKey is one signing key kept in the store, so that replicas sharing
+// the store share their keys. The store keeps Material as given: the caller
+// encodes the private key, and may seal it with a key it alone holds.
+type StoredKey struct {
+	// Generation numbers the keys 1, 2, …: of two keys created from the same
+	// view of the store (two replicas starting, or rotating, at once) only
+	// one can take the next generation.
+	Generation int64
+	KeyID      string
+	Algorithm  string
+	Material   []byte
+	CreatedAt  time.Time
+	// ActiveAt is when the key starts to sign; until then it only verifies
+	// (and is published), so that remote verifiers learn it first.
+	ActiveAt time.Time
+}
+
+// SigningKeys holds the signing keys of replicas that share them. Keys are
+// few (a rotation every few weeks, the dead ones deleted), so they are read
+// all at once.
+type SigningKeys interface {
+	// AddSigningKey stores k: the conditional insert by which exactly one of
+	// several replicas creates a generation. ErrDuplicate if k.Generation
+	// or k.KeyID is taken; an empty KeyID or Material, or a Generation
+	// under 1, makes it fail.
+	AddSigningKey(ctx context.Context, k StoredKey) error
+	// ListSigningKeys returns every stored key, newest generation first.
+	ListSigningKeys(ctx context.Context) ([]StoredKey, error)
+	// DeleteSigningKeys deletes the keys of generations below gen and
+	// reports how many it deleted.
+	DeleteSigningKeys(ctx context.Context, below int64) (int64, error)
+}
+
 // Store is everything a Keystile server needs from its storage.
 type Store interface {
 	UsedRequests
@@ -203,13 +241,18 @@ type Store interface {
 	Sessions
 	RefreshTokens
 	AccessTokenRevocations
+	DeviceCodes
 	// DeleteExpired removes every record that is expired at now (ExpiresAt
 	// not after now, the same rule the getters apply) and reports how many it
 	// removed; it keeps the store from growing without bound. Used request
-	// ids and used codes go at their expiry; refresh tokens at their own or their family's expiry,
-	// or at once when their family is revoked; a family record at its
-	// FamilyExpiresAt, revoked or not; revoked jtis at their expiresAt.
+	// ids and used codes go at their expiry; refresh tokens at their own or
+	// their family's expiry, or at once when their family is revoked; a family record at its
+	// FamilyExpiresAt, revoked or not; revoked jtis at their expiresAt;
+	// device codes at their expiry, decided or not.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
+	// Ping reports whether the backend answers, cheaply: a readiness probe
+	// calls it every few seconds.
+	Ping(ctx context.Context) error
 	// Close releases the backend's resources.
 	Close() error
 }

@@ -58,13 +58,8 @@ func newSite(t *testing.T) *site {
 	for user, pw := range s.passwords {
 		s.hashes[user] = sitePasswordHash(t, pw)
 	}
-	out := runBinary(t, "", "client-secret")
-	secret := regexp.MustCompile(`(?m)^client_secret: (\S+)$`).FindStringSubmatch(out)
-	secretHash := regexp.MustCompile(`(?m)^secret_hash: (\S+)$`).FindStringSubmatch(out)
-	if secret == nil || secretHash == nil {
-		t.Fatalf("client-secret printed no client_secret and secret_hash lines:\n%s", out)
-	}
-	s.botSecret = secret[1]
+	var secretHash string
+	s.botSecret, secretHash = newClientSecret(t)
 	s.addr = freePort(t)
 	s.issuer = "http://" + s.addr
 	s.writeUsers(nil)
@@ -82,7 +77,15 @@ tokens:
   refresh_idle_ttl: 24h
   refresh_max_ttl: 72h
 users_file: users.yaml
-clients:
+%s`, s.issuer, s.addr, siteClients(secretHash)))
+	return s
+}
+
+// siteClients is the clients section of a site's configuration: the public
+// app and the reports-bot service account, whose secret hashes to
+// secretHash.
+func siteClients(secretHash string) string {
+	return fmt.Sprintf(`clients:
   - id: app
     public: true
     redirect_uris: [%s]
@@ -93,8 +96,7 @@ clients:
     grant_types: [client_credentials]
     scopes: [reports:read]
     claims: {role: reporter}
-`, s.issuer, s.addr, siteRedirect, siteSignedOut, secretHash[1]))
-	return s
+`, siteRedirect, siteSignedOut, secretHash)
 }
 
 // sitePasswordHashes caches `keystile hash-password` per password: every

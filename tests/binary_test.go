@@ -44,6 +44,19 @@ func runBinary(t *testing.T, stdin string, args ...string) string {
 	return string(out)
 }
 
+// newClientSecret runs `keystile client-secret` and returns the secret and
+// its secret_hash line.
+func newClientSecret(t *testing.T) (secret, hash string) {
+	t.Helper()
+	out := runBinary(t, "", "client-secret")
+	s := regexp.MustCompile(`(?m)^client_secret: (\S+)$`).FindStringSubmatch(out)
+	h := regexp.MustCompile(`(?m)^secret_hash: (\S+)$`).FindStringSubmatch(out)
+	if s == nil || h == nil {
+		t.Fatalf("client-secret printed no client_secret and secret_hash lines:\n%s", out)
+	}
+	return s[1], h[1]
+}
+
 // process is a long-running keystile command.
 type process struct {
 	t      *testing.T
@@ -165,12 +178,7 @@ func TestBinaryServe(t *testing.T) {
 	if strings.Contains(hash, password) {
 		t.Fatalf("hash-password printed the password")
 	}
-	secretOut := runBinary(t, "", "client-secret")
-	secret := regexp.MustCompile(`(?m)^client_secret: (\S+)$`).FindStringSubmatch(secretOut)
-	secretHash := regexp.MustCompile(`(?m)^secret_hash: (\S+)$`).FindStringSubmatch(secretOut)
-	if secret == nil || secretHash == nil {
-		t.Fatalf("client-secret printed no client_secret and secret_hash lines:\n%s", secretOut)
-	}
+	secret, secretHash := newClientSecret(t)
 
 	addr := freePort(t)
 	issuer := "http://" + addr
@@ -199,7 +207,7 @@ clients:
   - id: backend
     secret_hash: %q
     redirect_uris: [%s]
-`, issuer, addr, appRedirect, secretHash[1], backendRedirect))
+`, issuer, addr, appRedirect, secretHash, backendRedirect))
 
 	p := startBinary(t, dir, "serve", "--config", filepath.Join(dir, "keystile.yaml"))
 	if got := p.waitOutput(listeningRe)[1]; got != issuer {
@@ -215,14 +223,14 @@ clients:
 		t.Fatalf("NewVerifier: %v", err)
 	}
 	var leaks []string // secrets that must not reach the server's output
-	leaks = append(leaks, password, secret[1])
+	leaks = append(leaks, password, secret)
 	for _, c := range []struct {
 		name string
 		conf *oauth2.Config
 	}{
 		{"public client", &oauth2.Config{ClientID: "app", RedirectURL: appRedirect, Scopes: []string{"profile"},
 			Endpoint: oauth2.Endpoint{AuthURL: issuer + "/authorize", TokenURL: issuer + "/token", AuthStyle: oauth2.AuthStyleInParams}}},
-		{"confidential client", &oauth2.Config{ClientID: "backend", ClientSecret: secret[1], RedirectURL: backendRedirect,
+		{"confidential client", &oauth2.Config{ClientID: "backend", ClientSecret: secret, RedirectURL: backendRedirect,
 			Endpoint: oauth2.Endpoint{AuthURL: issuer + "/authorize", TokenURL: issuer + "/token", AuthStyle: oauth2.AuthStyleInHeader}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,11 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -21,20 +20,7 @@ func TestBinary(t *testing.T) {
 	bin := testutil.Keystile(t)
 	keystileRun := func(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Stdin = strings.NewReader(stdin)
-		var o, e bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &o, &e
-		err := cmd.Run()
-		var exit *exec.ExitError
-		switch {
-		case err == nil:
-		case errors.As(err, &exit):
-			code = exit.ExitCode()
-		default:
-			t.Fatalf("running keystile %v: %v", args, err)
-		}
-		return o.String(), e.String(), code
+		return testutil.RunKeystile(t, "", nil, stdin, args...)
 	}
 	phc := regexp.MustCompile(`^\$argon2id\$v=19\$m=65536,t=3,p=2\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}\n$`)
 
@@ -73,7 +59,12 @@ func TestBinary(t *testing.T) {
 		{"hash-password with nothing on stdin", "", []string{"hash-password"}, exitError, "no password on stdin"},
 		{"hash-password with two lines on stdin", "one\ntwo\n", []string{"hash-password"}, exitError, "more than one line"},
 		{"unknown command", "", []string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
-		{"unknown flag", "", []string{"serve", "--verbose"}, exitUsage, "flag provided but not defined: -verbose"},
+		{"unknown flag", "", []string{"serve", "--verbose"}, exitUsage, "unknown flag --verbose\n"},
+		{"unknown command close to one", "", []string{"serv"}, exitUsage, `unknown command "serv" (did you mean serve?)`},
+		{"unknown command as a prefix", "", []string{"hash"}, exitUsage, `unknown command "hash" (did you mean hash-password?)`},
+		{"unknown flag close to one", "", []string{"serve", "--lisen", "127.0.0.1:1"}, exitUsage, "unknown flag --lisen (did you mean --listen?)"},
+		{"unknown flag of the quickstart", "", []string{"--dri", "/tmp"}, exitUsage, "unknown flag --dri (did you mean --dir?)"},
+		{"help for an unknown command", "", []string{"help", "chek"}, exitUsage, `unknown command "chek" (did you mean check?)`},
 		{"serve without a configuration", "", []string{"serve"}, exitUsage, "--config FILE is required"},
 		{"serve with a missing configuration", "", []string{"serve", "--config", "/nonexistent/keystile.yaml"}, exitError, "/nonexistent/keystile.yaml: no such file"},
 		{"quickstart off loopback", "", []string{"--listen", "0.0.0.0:9000"}, exitUsage, "loopback only"},
@@ -92,14 +83,71 @@ func TestBinary(t *testing.T) {
 		})
 	}
 
-	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}, {"serve", "--help"}} {
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			out, _, code := keystileRun(t, "", args...)
-			if code != exitOK || !strings.Contains(out, "Usage:") || !strings.Contains(out, "keystile serve --config FILE") {
-				t.Errorf("exit %d, stdout %q; want 0 and the usage", code, out)
+			if code != exitOK || !strings.Contains(out, "Usage:") || !strings.Contains(out, "keystile help COMMAND") {
+				t.Errorf("exit %d, stdout %q; want 0 and the overview", code, out)
+			}
+			for _, name := range commandNames() {
+				if !strings.Contains(out, "\n  "+name+" ") {
+					t.Errorf("the overview does not list %s", name)
+				}
 			}
 		})
 	}
+	// A command's help: its usage, its own flags and examples, the same
+	// whichever way it is asked for.
+	for _, tc := range []struct {
+		command string
+		want    []string
+	}{
+		{"serve", []string{"keystile serve --config FILE", "-config string", "-listen string", "Examples:\n  keystile serve --config"}},
+		{"quickstart", []string{"keystile [quickstart]", "-dir string", "-listen string", "Examples:"}},
+		{"check", []string{"keystile check --config FILE", "-config string", "Examples:"}},
+		{"reload", []string{"keystile reload --config FILE", "pid_file", "Examples:"}},
+		{"rotate-key", []string{"-keep duration", "Examples:"}},
+	} {
+		t.Run("help "+tc.command, func(t *testing.T) {
+			out, _, code := keystileRun(t, "", "help", tc.command)
+			flagOut, _, flagCode := keystileRun(t, "", tc.command, "--help")
+			if code != exitOK || flagCode != exitOK || out != flagOut {
+				t.Errorf("help %s: exit %d; %s --help: exit %d; want 0 and the same text:\n%s\n---\n%s", tc.command, code, tc.command, flagCode, out, flagOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("help %s does not show %q:\n%s", tc.command, w, out)
+				}
+			}
+		})
+	}
+	t.Run("version", func(t *testing.T) {
+		out, _, code := keystileRun(t, "", "version")
+		flagOut, _, flagCode := keystileRun(t, "", "--version")
+		if code != exitOK || flagCode != exitOK || out != flagOut {
+			t.Fatalf("version: exit %d %q; --version: exit %d %q", code, out, flagCode, flagOut)
+		}
+		if !regexp.MustCompile(`^keystile \S+ revision \S+ .*` + regexp.QuoteMeta(runtime.Version()) + ` \S+/\S+\n$`).MatchString(out) {
+			t.Errorf("version printed %q, want the module version, revision and Go version", out)
+		}
+		// What the go command itself reads from the binary: the revision
+		// when the build stamped one (-buildvcs), "unknown" when not.
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := exec.Command(goTool, "version", "-m", bin).Output()
+		if err != nil {
+			t.Fatalf("go version -m: %v", err)
+		}
+		want := "revision unknown"
+		if m := regexp.MustCompile(`(?m)^\s+build\s+vcs\.revision=(\S+)$`).FindSubmatch(info); m != nil {
+			want = "revision " + string(m[1])
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("version printed %q, want %q (go version -m:\n%s)", out, want, info)
+		}
+	})
 
 	t.Run("client-secret prints a secret and its hash", func(t *testing.T) {
 		secretLine := regexp.MustCompile(`(?m)^client_secret: ([A-Za-z0-9_-]{43})$`)

@@ -27,6 +27,7 @@ func (c *checker) checkBranding(s *settings, fc fileConfig, fromEnv map[string]b
 	s.Branding.AccentColor = b.AccentColor
 	if b.LogoFile != "" {
 		path := c.resolve(b.LogoFile)
+		s.LogoFile = path
 		logo, err := readBounded(path)
 		if err != nil {
 			c.addf("%s: %v", name("branding.logo_file", "KEYSTILE_BRANDING_LOGO_FILE", fromEnv), err)
@@ -36,6 +37,7 @@ func (c *checker) checkBranding(s *settings, fc fileConfig, fromEnv map[string]b
 	}
 	if fc.TemplatesDir != "" {
 		dir := c.resolve(fc.TemplatesDir)
+		s.TemplatesDir = dir
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 			c.addf("%s: %s is not a directory", name("templates_dir", "KEYSTILE_TEMPLATES_DIR", fromEnv), dir)
 		} else {

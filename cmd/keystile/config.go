@@ -13,13 +13,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/keystile/keystile"
 	"github.com/keystile/keystile/internal/check"
@@ -35,15 +32,25 @@ type fileConfig struct {
 	Signing     signingConfig  `yaml:"signing"`
 	Tokens      tokensConfig   `yaml:"tokens"`
 	UsersFile   string         `yaml:"users_file"`
+	PIDFile     string         `yaml:"pid_file"` // serve writes its pid there; reload reads it
 	LogLevel    string         `yaml:"log_level"`
 	ProductName string         `yaml:"product_name"`
 	Clients     []clientConfig `yaml:"clients"`
+	// The APIs and the capability graph (config_resources.go).
+	Resources    []resourceConfig   `yaml:"resources"`
+	Capabilities capabilitiesConfig `yaml:"capabilities"`
 	// The look of the sign-in pages (branding.go).
 	Branding     brandingConfig `yaml:"branding"`
 	TemplatesDir string         `yaml:"templates_dir"`
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed (CIDR prefixes or single addresses).
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// DrainDelay is how long /readyz answers 503 after SIGTERM before the
+	// listener closes (health.go).
+	DrainDelay string `yaml:"drain_delay"`
+	// MetricsListen is where Prometheus metrics are served (metrics.go);
+	// empty serves none.
+	MetricsListen string `yaml:"metrics_listen"`
 	// LoginThrottle bounds failed sign-ins (keystile.LoginThrottle).
 	LoginThrottle loginThrottleConfig `yaml:"login_throttle"`
 }
@@ -54,7 +61,7 @@ type loginThrottleConfig struct {
 	Attempts       string `yaml:"attempts"`         // failures per account before back-off; 5
 	MaxDelay       string `yaml:"max_delay"`        // the longest back-off; 15m
 	DailyLimit     string `yaml:"daily_limit"`      // failures per account per day; 100
-	PerAddress     string `yaml:"per_address"`      // failures per client address per minute; 30
+	PerAddress     string `yaml:"per_address"`      // failures per client address per minute; 60
 	KnownDeviceTTL string `yaml:"known_device_ttl"` // a signed-in browser's own budget; 720h, or off
 }
 
@@ -68,6 +75,11 @@ type signingConfig struct {
 	// keystile-id-token.pem. With RS256, ES256 or EdDSA the signing key
 	// signs ID tokens unless this is set.
 	IDTokenKeyFile string `yaml:"id_token_key_file"`
+	// Keys kept in the store (config_keys.go): with no key_file.
+	RotateEvery             string `yaml:"rotate_every"`  // "off" or a duration; default 720h
+	Prepublish              string `yaml:"prepublish"`    // default 5m + 2 × refresh_every
+	RefreshEvery            string `yaml:"refresh_every"` // how often replicas re-read the keys
+	KeyEncryptionSecretFile string `yaml:"key_encryption_secret_file"`
 }
 
 type tokensConfig struct {
@@ -77,6 +89,7 @@ type tokensConfig struct {
 	SessionTTL     string `yaml:"session_ttl"`      // single sign-on; "off" turns it off
 	RefreshIdleTTL string `yaml:"refresh_idle_ttl"` // an unused refresh token
 	RefreshMaxTTL  string `yaml:"refresh_max_ttl"`  // a refresh-token family, however often used
+	DeviceCodeTTL  string `yaml:"device_code_ttl"`  // a device authorization waits this long for the user
 }
 
 type clientConfig struct {
@@ -90,6 +103,7 @@ type clientConfig struct {
 	Scopes                 []string       `yaml:"scopes"`
 	GrantTypes             []string       `yaml:"grant_types"`
 	Claims                 map[string]any `yaml:"claims"`
+	Resources              []string       `yaml:"resources"`
 }
 
 // Defaults for settings the file and the environment leave empty.
@@ -105,6 +119,7 @@ const (
 	maxLoginTTL   = time.Hour
 	maxSessionTTL = 30 * 24 * time.Hour
 	maxRefreshTTL = 365 * 24 * time.Hour
+	maxDrainDelay = 5 * time.Minute
 	// maxConfigFile bounds every file the configuration names.
 	maxConfigFile = 4 << 20
 )
@@ -117,10 +132,15 @@ type settings struct {
 	Listen      string
 	Store       storeSpec
 	Algorithm   string // "RS256", "ES256", "EdDSA" or "HS256"
-	KeyFile     string // not HS256: absolute path of the PEM key file
+	KeyFile     string // not HS256 nor KeysInStore: absolute path of the PEM key file
+	KeysInStore bool   // the asymmetric keys live in the store (config_keys.go)
+	StoreKeys   storeKeySettings
 	HS256Secret []byte // HS256: the secret itself
+	SecretFile  string // HS256: the file it came from, or "" (from the environment)
 	AccessTTL   time.Duration
 	CodeTTL     time.Duration
+	// DeviceCodeTTL: zero leaves the library's default.
+	DeviceCodeTTL time.Duration
 	// Zero leaves the library's default; SessionTTL < 0 turns single
 	// sign-on off.
 	LoginTTL       time.Duration
@@ -128,17 +148,28 @@ type settings struct {
 	RefreshIdleTTL time.Duration
 	RefreshMaxTTL  time.Duration
 	UsersFile      string // absolute path, or "" when there is none
+	PIDFile        string // absolute path, or "" when there is none
 	Users          *userDB
 	Clients        []keystile.Client
+	Resources      []keystile.Resource
+	Capabilities   keystile.Capabilities
 	LogLevel       slog.Level
 	Branding       keystile.Branding
 	Templates      fs.FS // the templates_dir, or nil
+	TemplatesDir   string
+	LogoFile       string
 	TrustedProxies []netip.Prefix
+	DrainDelay     time.Duration
+	MetricsListen  string
 	LoginThrottle  keystile.LoginThrottle // zero fields: the library's defaults
 
 	// IDTokenKeyFile is the absolute path of the RSA key that signs ID
 	// tokens, or "" when the signing key signs them.
 	IDTokenKeyFile string
+
+	// Warnings are what loads but deserves the operator's attention; serve
+	// logs them at start and check prints them.
+	Warnings []string
 }
 
 // envOverride is one KEYSTILE_* variable that replaces a scalar setting of
@@ -159,13 +190,19 @@ var envOverrides = []envOverride{
 	{"KEYSTILE_SIGNING_KEY_FILE", func(c *fileConfig) *string { return &c.Signing.KeyFile }, fileFromWorkingDir},
 	{"KEYSTILE_SIGNING_SECRET_FILE", func(c *fileConfig) *string { return &c.Signing.SecretFile }, fileFromWorkingDir},
 	{"KEYSTILE_SIGNING_ID_TOKEN_KEY_FILE", func(c *fileConfig) *string { return &c.Signing.IDTokenKeyFile }, fileFromWorkingDir},
+	{"KEYSTILE_SIGNING_ROTATE_EVERY", func(c *fileConfig) *string { return &c.Signing.RotateEvery }, nil},
+	{"KEYSTILE_SIGNING_PREPUBLISH", func(c *fileConfig) *string { return &c.Signing.Prepublish }, nil},
+	{"KEYSTILE_SIGNING_REFRESH_EVERY", func(c *fileConfig) *string { return &c.Signing.RefreshEvery }, nil},
+	{"KEYSTILE_SIGNING_KEY_ENCRYPTION_SECRET_FILE", func(c *fileConfig) *string { return &c.Signing.KeyEncryptionSecretFile }, fileFromWorkingDir},
 	{"KEYSTILE_TOKENS_ACCESS_TTL", func(c *fileConfig) *string { return &c.Tokens.AccessTTL }, nil},
 	{"KEYSTILE_TOKENS_CODE_TTL", func(c *fileConfig) *string { return &c.Tokens.CodeTTL }, nil},
 	{"KEYSTILE_TOKENS_LOGIN_TTL", func(c *fileConfig) *string { return &c.Tokens.LoginTTL }, nil},
 	{"KEYSTILE_TOKENS_SESSION_TTL", func(c *fileConfig) *string { return &c.Tokens.SessionTTL }, nil},
 	{"KEYSTILE_TOKENS_REFRESH_IDLE_TTL", func(c *fileConfig) *string { return &c.Tokens.RefreshIdleTTL }, nil},
 	{"KEYSTILE_TOKENS_REFRESH_MAX_TTL", func(c *fileConfig) *string { return &c.Tokens.RefreshMaxTTL }, nil},
+	{"KEYSTILE_TOKENS_DEVICE_CODE_TTL", func(c *fileConfig) *string { return &c.Tokens.DeviceCodeTTL }, nil},
 	{"KEYSTILE_USERS_FILE", func(c *fileConfig) *string { return &c.UsersFile }, fileFromWorkingDir},
+	{"KEYSTILE_PID_FILE", func(c *fileConfig) *string { return &c.PIDFile }, fileFromWorkingDir},
 	{"KEYSTILE_LOG_LEVEL", func(c *fileConfig) *string { return &c.LogLevel }, nil},
 	{"KEYSTILE_PRODUCT_NAME", func(c *fileConfig) *string { return &c.ProductName }, nil},
 	{"KEYSTILE_BRANDING_PRODUCT_NAME", func(c *fileConfig) *string { return &c.Branding.ProductName }, nil},
@@ -177,29 +214,12 @@ var envOverrides = []envOverride{
 	{"KEYSTILE_LOGIN_THROTTLE_DAILY_LIMIT", func(c *fileConfig) *string { return &c.LoginThrottle.DailyLimit }, nil},
 	{"KEYSTILE_LOGIN_THROTTLE_PER_ADDRESS", func(c *fileConfig) *string { return &c.LoginThrottle.PerAddress }, nil},
 	{"KEYSTILE_LOGIN_THROTTLE_KNOWN_DEVICE_TTL", func(c *fileConfig) *string { return &c.LoginThrottle.KnownDeviceTTL }, nil},
+	{"KEYSTILE_DRAIN_DELAY", func(c *fileConfig) *string { return &c.DrainDelay }, nil},
+	{"KEYSTILE_METRICS_LISTEN", func(c *fileConfig) *string { return &c.MetricsListen }, nil},
 }
 
 // envTrustedProxies is a comma-separated trusted_proxies.
 const envTrustedProxies = "KEYSTILE_TRUSTED_PROXIES"
-
-// trustedProxies parses CIDR prefixes; a bare address means just itself.
-func (c *checker) trustedProxies(items []string, key string) []netip.Prefix {
-	var out []netip.Prefix
-	for _, item := range items {
-		item = strings.TrimSpace(item)
-		p, err := netip.ParsePrefix(item)
-		if err != nil {
-			a, aerr := netip.ParseAddr(item)
-			if aerr != nil {
-				c.addf("%s: %q is not an address or a CIDR prefix such as 10.0.0.0/8", key, item)
-				continue
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		out = append(out, p.Masked())
-	}
-	return out
-}
 
 // envSigningSecret holds the HS256 secret itself. It wins over
 // signing.secret_file, so that a container can take it from its secret store.
@@ -222,11 +242,17 @@ func (e *configError) Error() string {
 // variables that getenv returns, and checks everything, reading the users
 // file and the HS256 secret. The error lists every problem it found.
 func loadConfig(path string, getenv func(string) string) (*settings, error) {
+	return loadConfigListen(path, getenv, "")
+}
+
+// loadConfigListen is loadConfig with serve's --listen flag, which wins over
+// the file and the environment and is checked like them.
+func loadConfigListen(path string, getenv func(string) string, listenFlag string) (*settings, error) {
 	raw, err := readBounded(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading the configuration: %w", err)
 	}
-	fc, err := decodeConfig(raw)
+	fc, keyProblems, err := decodeConfig(raw)
 	if err != nil {
 		return nil, &configError{file: path, problems: []string{err.Error()}}
 	}
@@ -234,82 +260,44 @@ func loadConfig(path string, getenv func(string) string) (*settings, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving %s: %w", path, err)
 	}
-	c := &checker{dir: filepath.Dir(absPath)}
+	// An unknown or mistyped key is one problem among the others, not a
+	// reason to stop looking: the rest of the file decoded.
+	c := &checker{dir: filepath.Dir(absPath), problems: keyProblems}
 	fromEnv := c.applyEnv(&fc, getenv)
 	if v := getenv(envTrustedProxies); v != "" {
 		fc.TrustedProxies = strings.Split(v, ",")
 		fromEnv[envTrustedProxies] = true
 	}
+	c.listenKey = name("listen", "KEYSTILE_LISTEN", fromEnv)
+	if listenFlag != "" {
+		fc.Listen, c.listenKey = listenFlag, "--listen"
+	}
 	s := c.check(fc, getenv(envSigningSecret), fromEnv)
+	c.checkStoreKeys(s, fc.Signing, getenv(envKeyEncryptionSecret), fromEnv)
 	s.TrustedProxies = c.trustedProxies(fc.TrustedProxies, name("trusted_proxies", envTrustedProxies, fromEnv))
+	c.checkExposure(s)
 	if len(c.problems) > 0 {
 		return nil, &configError{file: path, problems: c.problems}
 	}
+	s.Warnings = c.warnings
 	return s, nil
 }
 
-// decodeConfig parses the YAML strictly: an unknown key is an error that
-// names it, so that a typo does not silently leave a setting at its default.
-func decodeConfig(raw []byte) (fileConfig, error) {
-	var fc fileConfig
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) {
-		return fc, storeQuoteHint(raw, yamlError(err))
-	}
-	return fc, nil
-}
-
-// yamlLine finds the line number in yaml.v3's syntax errors, which leave it
-// out for the first line.
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
-
-// storeQuoteHint explains the YAML error that `store: memory:` or
-// `store: sqlite:a:b` gives: in YAML, ": " or a final ":" starts a mapping,
-// so such a value must be quoted. The parser's "mapping values are not
-// allowed in this context" does not say so.
-func storeQuoteHint(raw []byte, err error) error {
-	if !strings.Contains(err.Error(), "mapping values are not allowed") {
-		return err
-	}
-	n := 1
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		n, _ = strconv.Atoi(m[1])
-	}
-	lines := strings.Split(string(raw), "\n")
-	if n < 1 || n > len(lines) || !strings.HasPrefix(strings.TrimSpace(lines[n-1]), "store:") {
-		return err
-	}
-	return fmt.Errorf(`%w (in YAML a value that ends in ":" or holds ": " must be quoted: write store: "memory:", or store: memory)`, err)
-}
-
-var unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
-
-// yamlError rewrites yaml.v3's messages in the configuration's terms: "field
-// x not found in type main.fileConfig" becomes `unknown key "x"`.
-func yamlError(err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return err
-	}
-	lines := make([]string, len(te.Errors))
-	for i, e := range te.Errors {
-		if m := unknownField.FindStringSubmatch(e); m != nil {
-			e = fmt.Sprintf("line %s: unknown key %q", m[1], m[2])
-		}
-		lines[i] = e
-	}
-	return errors.New(strings.Join(lines, "; "))
-}
-
-// checker collects problems, one clear line each.
+// checker collects problems, one clear line each, and warnings: what
+// starts but deserves a look.
 type checker struct {
-	dir      string // the configuration file's directory
-	problems []string
+	dir       string // the configuration file's directory
+	listenKey string // how problems name the listen setting
+	problems  []string
+	warnings  []string
 }
 
 func (c *checker) addf(format string, args ...any) {
 	c.problems = append(c.problems, fmt.Sprintf(format, args...))
+}
+
+func (c *checker) warnf(format string, args ...any) {
+	c.warnings = append(c.warnings, fmt.Sprintf(format, args...))
 }
 
 // applyEnv replaces settings with the KEYSTILE_* variables that are set,
@@ -387,10 +375,13 @@ func (c *checker) check(fc fileConfig, envSecret string, fromEnv map[string]bool
 	if s.Listen == "" {
 		s.Listen = defaultListen
 	}
-	if _, port, err := net.SplitHostPort(s.Listen); err != nil {
-		c.addf("%s: %q is not HOST:PORT", name("listen", "KEYSTILE_LISTEN", fromEnv), s.Listen)
-	} else if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
-		c.addf("%s: port %q is not a number from 0 to 65535", name("listen", "KEYSTILE_LISTEN", fromEnv), port)
+	c.hostPort(c.listenKey, s.Listen)
+	if s.MetricsListen = fc.MetricsListen; s.MetricsListen != "" {
+		key := name("metrics_listen", "KEYSTILE_METRICS_LISTEN", fromEnv)
+		c.hostPort(key, s.MetricsListen)
+		if s.MetricsListen == s.Listen {
+			c.addf("%s: %s is also listen; metrics are never served on the public listener", key, s.MetricsListen)
+		}
 	}
 
 	storeRaw := fc.Store
@@ -416,11 +407,15 @@ func (c *checker) check(fc fileConfig, envSecret string, fromEnv map[string]bool
 	}
 	s.RefreshIdleTTL = c.duration(name("tokens.refresh_idle_ttl", "KEYSTILE_TOKENS_REFRESH_IDLE_TTL", fromEnv), fc.Tokens.RefreshIdleTTL, 0, maxRefreshTTL)
 	s.RefreshMaxTTL = c.duration(name("tokens.refresh_max_ttl", "KEYSTILE_TOKENS_REFRESH_MAX_TTL", fromEnv), fc.Tokens.RefreshMaxTTL, 0, maxRefreshTTL)
+	s.DeviceCodeTTL = c.duration(name("tokens.device_code_ttl", "KEYSTILE_TOKENS_DEVICE_CODE_TTL", fromEnv), fc.Tokens.DeviceCodeTTL, 0, maxLoginTTL)
 	if s.RefreshIdleTTL > 0 && s.RefreshMaxTTL > 0 && s.RefreshIdleTTL > s.RefreshMaxTTL {
 		c.addf("tokens.refresh_idle_ttl (%s) is longer than tokens.refresh_max_ttl (%s)", s.RefreshIdleTTL, s.RefreshMaxTTL)
 	}
 
+	s.DrainDelay = c.duration(name("drain_delay", "KEYSTILE_DRAIN_DELAY", fromEnv), fc.DrainDelay, 0, maxDrainDelay)
+
 	s.UsersFile = c.resolve(fc.UsersFile)
+	s.PIDFile = c.resolve(fc.PIDFile)
 	s.Users = newUserDB()
 	if s.UsersFile != "" {
 		users, err := loadUsers(s.UsersFile)
@@ -447,6 +442,7 @@ func (c *checker) check(fc fileConfig, envSecret string, fromEnv map[string]bool
 	if err := s.Users.checkClientIDs(s.Clients); err != nil {
 		c.addf("%v", err)
 	}
+	c.checkResources(s, fc)
 	c.checkIDTokenKeyFile(s, fc.Signing.IDTokenKeyFile, fromEnv)
 	c.checkBranding(s, fc, fromEnv)
 	s.LoginThrottle = c.checkLoginThrottle(fc.LoginThrottle, fromEnv)
@@ -543,6 +539,9 @@ func (c *checker) checkSigning(s *settings, sc signingConfig, envSecret string, 
 		if sc.SecretFile != "" || envSecret != "" {
 			c.addf("%s is %s, but an HS256 secret is set (signing.secret_file or %s): remove one", algKey, s.Algorithm, envSigningSecret)
 		}
+		if s.KeysInStore = c.keysInStore(s, sc); s.KeysInStore {
+			return
+		}
 		s.KeyFile = sc.KeyFile
 		if s.KeyFile == "" {
 			s.KeyFile = defaultKeyFile
@@ -565,6 +564,7 @@ func (c *checker) checkSigning(s *settings, sc signingConfig, envSecret string, 
 			return
 		default:
 			path := c.resolve(sc.SecretFile)
+			s.SecretFile = path
 			b, err := readBounded(path)
 			if err != nil {
 				c.addf("%s: %v", name("signing.secret_file", "KEYSTILE_SIGNING_SECRET_FILE", fromEnv), err)
@@ -585,6 +585,15 @@ func (c *checker) checkSigning(s *settings, sc signingConfig, envSecret string, 
 		s.HS256Secret = secret
 	default:
 		c.addf("%s: %q is not supported (use RS256, ES256, EdDSA or HS256)", algKey, s.Algorithm)
+	}
+}
+
+// hostPort checks a listening address.
+func (c *checker) hostPort(key, addr string) {
+	if _, port, err := net.SplitHostPort(addr); err != nil {
+		c.addf("%s: %q is not HOST:PORT", key, addr)
+	} else if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		c.addf("%s: port %q is not a number from 0 to 65535", key, port)
 	}
 }
 
@@ -622,6 +631,7 @@ func (c *checker) checkClients(ccs []clientConfig) []keystile.Client {
 			Scopes:         cc.Scopes,
 			GrantTypes:     cc.GrantTypes,
 			Claims:         cc.Claims,
+			Resources:      cc.Resources,
 
 			PostLogoutRedirectURIs: cc.PostLogoutRedirectURIs,
 		}

@@ -48,7 +48,8 @@ func TestLoadConfig(t *testing.T) {
 				want := settings{
 					Issuer: "https://auth.example.com", Listen: "127.0.0.1:9000",
 					Store:     storeSpec{Kind: "sqlite", Path: filepath.Join(dir, "keystile.db")},
-					Algorithm: "RS256", KeyFile: filepath.Join(dir, "keystile-signing.pem"),
+					Algorithm: "RS256", KeysInStore: true,
+					StoreKeys: storeKeySettings{RotateEvery: 30 * 24 * time.Hour, Prepublish: 6 * time.Minute, Refresh: 30 * time.Second},
 					AccessTTL: 15 * time.Minute, CodeTTL: 60 * time.Second, LogLevel: slog.LevelInfo,
 				}
 				got := *s
@@ -63,6 +64,50 @@ func TestLoadConfig(t *testing.T) {
 					t.Errorf("users = %d, want none", s.Users.Len())
 				}
 			},
+		},
+		{
+			name:   "a key file at the old default place keeps the keys there",
+			config: spaOnly,
+			files:  map[string]string{"keystile-signing.pem": ""},
+			check: func(t *testing.T, s *settings, dir string) {
+				if s.KeysInStore || s.KeyFile != filepath.Join(dir, "keystile-signing.pem") {
+					t.Errorf("keys in store %v, key file %q; want the existing file", s.KeysInStore, s.KeyFile)
+				}
+			},
+		},
+		{
+			name:   "a memory store keeps the keys in the default file",
+			config: spaOnly + "store: memory\n",
+			check: func(t *testing.T, s *settings, dir string) {
+				if s.KeysInStore || s.KeyFile != filepath.Join(dir, "keystile-signing.pem") {
+					t.Errorf("keys in store %v, key file %q; want the default file", s.KeysInStore, s.KeyFile)
+				}
+			},
+		},
+		{
+			name: "keys in the store: rotation, pre-publication, refresh, secret, drain",
+			config: spaOnly + "signing:\n  algorithm: ES256\n  rotate_every: 168h\n  prepublish: 10m\n  refresh_every: 5s\n" +
+				"  key_encryption_secret_file: kek\ndrain_delay: 7s\n",
+			files: map[string]string{"kek": "0123456789abcdef0123456789abcdef\n"},
+			check: func(t *testing.T, s *settings, dir string) {
+				want := storeKeySettings{RotateEvery: 168 * time.Hour, Prepublish: 10 * time.Minute, Refresh: 5 * time.Second,
+					Secret: []byte("0123456789abcdef0123456789abcdef")}
+				if !s.KeysInStore || s.StoreKeys.RotateEvery != want.RotateEvery || s.StoreKeys.Prepublish != want.Prepublish ||
+					s.StoreKeys.Refresh != want.Refresh || string(s.StoreKeys.Secret) != string(want.Secret) || s.DrainDelay != 7*time.Second {
+					t.Errorf("store keys %+v, drain %s; want %+v and 7s", s.StoreKeys, s.DrainDelay, want)
+				}
+			},
+		},
+		{
+			name:    "a weak key-encryption secret",
+			config:  spaOnly,
+			env:     map[string]string{envKeyEncryptionSecret: "short"},
+			wantErr: []string{"the key-encryption secret is 5 bytes"},
+		},
+		{
+			name:    "store-key settings with a key file",
+			config:  spaOnly + "signing:\n  key_file: k.pem\n  rotate_every: 24h\n",
+			wantErr: []string{"signing.rotate_every applies only to signing keys kept in the store"},
 		},
 		{
 			name: "the design document's example",
@@ -540,6 +585,9 @@ func TestLoadConfigMissingFile(t *testing.T) {
 func equalSettings(a, b settings) bool {
 	return a.Issuer == b.Issuer && a.Audience == b.Audience && a.Listen == b.Listen &&
 		a.Store == b.Store && a.Algorithm == b.Algorithm && a.KeyFile == b.KeyFile &&
+		a.KeysInStore == b.KeysInStore && a.StoreKeys.RotateEvery == b.StoreKeys.RotateEvery &&
+		a.StoreKeys.Prepublish == b.StoreKeys.Prepublish && a.StoreKeys.Refresh == b.StoreKeys.Refresh &&
+		string(a.StoreKeys.Secret) == string(b.StoreKeys.Secret) && a.DrainDelay == b.DrainDelay &&
 		string(a.HS256Secret) == string(b.HS256Secret) && a.AccessTTL == b.AccessTTL &&
 		a.CodeTTL == b.CodeTTL && a.LoginTTL == b.LoginTTL && a.SessionTTL == b.SessionTTL &&
 		a.RefreshIdleTTL == b.RefreshIdleTTL && a.RefreshMaxTTL == b.RefreshMaxTTL && a.UsersFile == b.UsersFile && a.LogLevel == b.LogLevel &&

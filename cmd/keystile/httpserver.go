@@ -38,15 +38,7 @@ const (
 // "keystile: listening on http://ADDR" to stdout, the line scripts and tests
 // wait for (with --listen 127.0.0.1:0 it carries the port the system chose).
 func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, st store.Store, log *slog.Logger, stdout io.Writer) error {
-	hs := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := newHTTPServer(h, log)
 
 	purgeCtx, stopPurge := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -65,7 +57,7 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, st store.St
 		return fmt.Errorf("serving on %s: %w", addr, err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "timeout", shutdownTimeout)
+	log.Info("shutting down", "timeout", shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
@@ -77,6 +69,20 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler, st store.St
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newHTTPServer returns a server for h with the limits above, logging its
+// errors to log.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // purgeLoop deletes expired records (used request ids, codes, sessions,
@@ -117,7 +123,7 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 				slog.String("method", truncate(r.Method, 16)),
 				slog.String("path", truncate(r.URL.Path, 256)),
 				slog.Int("status", sw.statusCode()),
-				slog.Duration("duration", time.Since(start)),
+				slog.Float64("duration_ms", milliseconds(time.Since(start))),
 				slog.String("remote", r.RemoteAddr),
 			}
 			if sw.statusCode() == http.StatusTooManyRequests {
@@ -158,6 +164,12 @@ func (b *lineBudget) take() (ok bool, held int) {
 	}
 	held, b.held = b.held, 0
 	return true, held
+}
+
+// milliseconds is d in milliseconds to the microsecond: what a person
+// reads in a log line (slog writes a Duration as nanoseconds in JSON).
+func milliseconds(d time.Duration) float64 {
+	return float64(d.Microseconds()) / 1000
 }
 
 // statusWriter remembers the status code written through it.

@@ -2,9 +2,13 @@
 //
 //	keystile                        a quickstart on http://127.0.0.1:9000, not for production
 //	keystile serve --config FILE    the server, configured by a YAML file and KEYSTILE_* variables
+//	keystile check --config FILE    everything serve checks, without starting
+//	keystile reload --config FILE   makes the server of that configuration reload its key and users files
 //	keystile hash-password          an argon2id hash for the users file, password read from stdin
 //	keystile client-secret          a new client secret and the hash the config file stores
-//	keystile rotate-key             a new signing key in the key file; SIGHUP makes servers use it
+//	keystile dev                    a development server: no passwords, any client, loopback only
+//	keystile rotate-key             a new signing key in the key file; reload makes servers use it
+//	keystile version                the module version and VCS revision
 //
 // Secrets are read from files, the environment or stdin, never from the
 // command line, where other users of the machine can read them.
@@ -18,6 +22,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -27,55 +32,6 @@ const (
 	exitError = 1 // the command ran and failed: bad configuration, a port in use…
 	exitUsage = 2 // the command line itself is wrong
 )
-
-const usage = `Keystile, a minimal OAuth 2 authorization server with PKCE.
-
-Usage:
-  keystile [quickstart] [--listen ADDR] [--dir DIR]
-      Start a QUICKSTART for trying Keystile out (not for production): a demo
-      client, a demo user whose password is printed, and a demo page, on
-      http://127.0.0.1:9000 unless --listen or KEYSTILE_LISTEN says otherwise.
-      Its files (keystile-quickstart.db, keystile-quickstart-key.pem) go in DIR
-      (default: the working directory).
-
-  keystile serve --config FILE [--listen ADDR]
-      Run the server from a YAML configuration file (or KEYSTILE_CONFIG).
-      SIGINT or SIGTERM stops it gracefully; SIGHUP reloads signing.key_file
-      and users_file (each only if all of it is valid; the HS256 secret is
-      read at start only).
-      Every scalar setting can be overridden from the environment:
-        KEYSTILE_ISSUER  KEYSTILE_AUDIENCE  KEYSTILE_LISTEN  KEYSTILE_STORE
-        KEYSTILE_SIGNING_ALGORITHM  KEYSTILE_SIGNING_KEY_FILE
-        KEYSTILE_SIGNING_SECRET_FILE  KEYSTILE_SIGNING_SECRET (the HS256 secret itself)
-        KEYSTILE_TOKENS_ACCESS_TTL  KEYSTILE_TOKENS_CODE_TTL  KEYSTILE_TOKENS_LOGIN_TTL
-        KEYSTILE_TOKENS_SESSION_TTL  KEYSTILE_TOKENS_REFRESH_IDLE_TTL
-        KEYSTILE_TOKENS_REFRESH_MAX_TTL  KEYSTILE_USERS_FILE
-        KEYSTILE_LOG_LEVEL  KEYSTILE_PRODUCT_NAME  KEYSTILE_SIGNING_ID_TOKEN_KEY_FILE
-        KEYSTILE_BRANDING_PRODUCT_NAME  KEYSTILE_BRANDING_LOGO_FILE
-        KEYSTILE_BRANDING_ACCENT_COLOR  KEYSTILE_TEMPLATES_DIR
-        KEYSTILE_TRUSTED_PROXIES (comma-separated addresses or CIDR prefixes)
-        KEYSTILE_LOGIN_THROTTLE_ATTEMPTS  KEYSTILE_LOGIN_THROTTLE_MAX_DELAY
-        KEYSTILE_LOGIN_THROTTLE_DAILY_LIMIT  KEYSTILE_LOGIN_THROTTLE_PER_ADDRESS
-        KEYSTILE_LOGIN_THROTTLE_KNOWN_DEVICE_TTL
-      Relative paths in the file are relative to the file's directory; relative
-      paths in the environment are relative to the working directory.
-
-  keystile hash-password
-      Print the argon2id hash of a password, for password_hash in the users
-      file. The password is read from stdin, or asked for twice on a terminal.
-
-  keystile client-secret
-      Print a new random client secret and the sha256 form that goes into the
-      configuration as the client's secret_hash.
-
-  keystile rotate-key --config FILE [--keep DURATION]
-      Put a new signing key first in signing.key_file and retire the old one,
-      which keeps verifying until its tokens expire. Running servers reload
-      the key file on SIGHUP.
-
-  keystile help
-      Print this help.
-`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -87,43 +43,59 @@ func main() {
 // run dispatches to a sub-command and returns the process's exit code. ctx
 // is cancelled by SIGINT or SIGTERM; long-running commands shut down then.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmd, rest := "quickstart", args
+	name, rest := "quickstart", args
 	if len(args) > 0 && !isFlag(args[0]) {
-		cmd, rest = args[0], args[1:]
+		name, rest = args[0], args[1:]
 	}
-	var err error
-	switch cmd {
-	case "help":
-		fmt.Fprint(stdout, usage)
+	switch {
+	case len(args) == 0:
+	case args[0] == "--version" || args[0] == "-version":
+		name, rest = "version", args[1:]
+	case args[0] == "--help" || args[0] == "-h" || args[0] == "-help":
+		fmt.Fprint(stdout, overview())
 		return exitOK
-	case "quickstart":
-		err = runQuickstart(ctx, rest, stdout, stderr)
-	case "serve":
-		err = runServe(ctx, rest, stdout, stderr)
-	case "hash-password":
-		err = runHashPassword(rest, stdin, stdout, stderr)
-	case "client-secret":
-		err = runClientSecret(rest, stdout, stderr)
-	case "rotate-key":
-		err = runRotateKey(rest, stdout, stderr)
-	default:
-		fmt.Fprintf(stderr, "keystile: unknown command %q\n\n%s", cmd, usage)
+	case name == "help":
+		return runHelp(ctx, rest, stdout, stderr)
+	}
+	cmd, ok := lookup(name)
+	if !ok {
+		fmt.Fprintf(stderr, "keystile: unknown command %q%s\nRun 'keystile help' for the list of commands.\n", name, didYouMean(name, commandNames(), ""))
 		return exitUsage
 	}
+	err := cmd.run(ctx, rest, stdin, stdout, stderr)
 	var ue usageError
+	var hr helpRequest
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, usage)
+	case errors.As(err, &hr):
+		fmt.Fprint(stdout, commandHelp(cmd, hr.fs))
 		return exitOK
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "keystile %s: %v\n\nRun 'keystile help' for usage.\n", cmd, err)
+		fmt.Fprintf(stderr, "keystile %s: %v\n\nRun 'keystile help %s' for its flags and examples.\n", cmd.name, err, cmd.name)
 		return exitUsage
 	default:
-		fmt.Fprintf(stderr, "keystile %s: %v\n", cmd, err)
+		fmt.Fprintf(stderr, "keystile %s: %v\n", cmd.name, err)
 		return exitError
 	}
+}
+
+// runHelp is `keystile help [COMMAND]`. A command's help is what its own
+// --help prints: the command parses its flags first, so it stops there.
+func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	switch len(args) {
+	case 0:
+		fmt.Fprint(stdout, overview())
+		return exitOK
+	case 1:
+		if _, ok := lookup(args[0]); ok {
+			return run(ctx, []string{args[0], "--help"}, strings.NewReader(""), stdout, stderr)
+		}
+		fmt.Fprintf(stderr, "keystile help: unknown command %q%s\nRun 'keystile help' for the list of commands.\n", args[0], didYouMean(args[0], commandNames(), ""))
+	default:
+		fmt.Fprint(stderr, "keystile help: give one command, e.g. keystile help serve\n")
+	}
+	return exitUsage
 }
 
 func isFlag(arg string) bool { return len(arg) > 1 && arg[0] == '-' }
@@ -134,21 +106,47 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// helpRequest is -h or --help: run prints the command's help, with the
+// flags of fs.
+type helpRequest struct{ fs *flag.FlagSet }
+
+func (helpRequest) Error() string { return "help requested" }
+
 // parseFlags parses a sub-command's flags. Go's flag package takes both -name
-// and --name. Flag errors become usage errors; -h and --help return
-// flag.ErrHelp. Positional arguments are refused without being echoed: no
-// sub-command takes any, and the one someone types by mistake may well be a
-// password.
+// and --name. Flag errors become usage errors, with the closest flag the
+// command has; -h and --help become a helpRequest. Positional arguments are
+// refused without being echoed: no sub-command takes any, and the one
+// someone types by mistake may well be a password.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	fs.SetOutput(io.Discard) // run prints the one usage text
+	fs.SetOutput(io.Discard) // run prints the command's help
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return helpRequest{fs}
 		}
-		return usageError{err.Error()}
+		msg := err.Error()
+		if bad, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+			var names []string
+			fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+			msg = fmt.Sprintf("unknown flag --%s%s", bad, didYouMean(bad, names, "--"))
+		}
+		return usageError{msg}
 	}
 	if fs.NArg() > 0 {
 		return usageError{"this command takes no arguments, only flags"}
 	}
 	return nil
+}
+
+// parseWithConfig defines --config (default: KEYSTILE_CONFIG) on fs, parses
+// args with parseFlags and returns the configuration's path, which the
+// commands that take it require.
+func parseWithConfig(fs *flag.FlagSet, args []string) (string, error) {
+	path := fs.String("config", os.Getenv("KEYSTILE_CONFIG"), "the YAML configuration file")
+	if err := parseFlags(fs, args); err != nil {
+		return "", err
+	}
+	if *path == "" {
+		return "", usageError{"--config FILE is required (or set KEYSTILE_CONFIG)"}
+	}
+	return *path, nil
 }

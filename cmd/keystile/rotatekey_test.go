@@ -100,7 +100,8 @@ func TestRotateKeyRefuses(t *testing.T) {
 		wantErr      string
 	}{
 		{"an HS256 secret", spaOnly + "signing:\n  algorithm: HS256\n  secret_file: hs.secret\n", nil, exitError, "signing.algorithm is HS256"},
-		{"a keep shorter than the token lifetime", spaOnly + "signing:\n  algorithm: EdDSA\n", []string{"--keep", "1m"}, exitUsage, "--keep 1m0s is shorter than"},
+		{"a keep shorter than the token lifetime", spaOnly + "signing:\n  algorithm: EdDSA\n  key_file: signing.pem\n", []string{"--keep", "1m"}, exitUsage, "--keep 1m0s is shorter than"},
+		{"a keep with keys in the store", spaOnly + "signing:\n  algorithm: EdDSA\n", []string{"--keep", "1h"}, exitUsage, "--keep applies to key files"},
 		{"a broken key file", spaOnly + "signing:\n  algorithm: EdDSA\n  key_file: broken.pem\n", nil, exitError, "broken.pem"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,10 +13,11 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/keystile/keystile"
+	"github.com/keystile/keystile/internal/storekeys"
 	"github.com/keystile/keystile/keyfile"
-	"github.com/keystile/keystile/store"
 	"github.com/keystile/keystile/store/memory"
 	"github.com/keystile/keystile/store/postgres"
 	"github.com/keystile/keystile/store/sqlite"
@@ -25,24 +26,34 @@ import (
 // runServe is `keystile serve --config FILE`: the server for real use.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
-	configPath := flags.String("config", os.Getenv("KEYSTILE_CONFIG"), "the YAML configuration file")
 	listen := flags.String("listen", "", "HOST:PORT to listen on, over listen and KEYSTILE_LISTEN")
-	if err := parseFlags(flags, args); err != nil {
-		return err
-	}
-	if *configPath == "" {
-		return usageError{"--config FILE is required (or set KEYSTILE_CONFIG)"}
-	}
-	s, err := loadConfig(*configPath, os.Getenv)
+	configPath, err := parseWithConfig(flags, args)
 	if err != nil {
 		return err
 	}
-	if *listen != "" {
-		s.Listen = *listen
+	s, err := loadConfigListen(configPath, os.Getenv, *listen)
+	if err != nil {
+		return err
 	}
 	log := newLogger(stderr, s.LogLevel)
+	for _, w := range s.Warnings {
+		log.Warn(w)
+	}
 
-	keys, err := signingKeys(s, log)
+	opened, err := openStore(ctx, s.Store)
+	if err != nil {
+		return err
+	}
+	defer opened.Close()
+	var keeper *storekeys.Keeper
+	m := newMetrics(func() float64 { return time.Since(keyBirth(s, keeper)).Seconds() })
+	st := measuredStore{sharedStore: opened, m: m}
+	var keys []keystile.SigningKey
+	if s.KeysInStore {
+		keeper, keys, err = storeSigningKeys(ctx, st, s, log)
+	} else {
+		keys, err = signingKeys(s, log)
+	}
 	if err != nil {
 		return err
 	}
@@ -51,61 +62,56 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, s.Store)
-	if err != nil {
-		return err
+	// After the files exist: the key file and the database may be new.
+	for _, w := range secretFileWarnings(s) {
+		log.Warn(w)
 	}
-	defer st.Close()
-	if s.Store.Kind == "memory" {
-		log.Warn("the store is memory: pending logins and codes are lost at every restart, and replicas cannot share it")
-	}
-	if s.Users.Len() == 0 {
-		log.Warn("no users are configured (users_file): nobody can sign in; client credentials still work")
+	for _, w := range startWarnings(s) {
+		log.Warn(w)
 	}
 	warnOtherHashSettings(s.Users, log)
 	users := newLiveUsers(s.Users)
 
-	srv, err := keystile.New(keystile.Config{
-		Issuer:              s.Issuer,
-		Audience:            s.Audience,
-		Clients:             s.Clients,
-		Store:               st,
-		Keys:                keys,
-		IDTokenKey:          idTokenKey,
-		ValidateUser:        users.validate,
-		LookupUser:          users.lookup,
-		AccessTokenTTL:      s.AccessTTL,
-		CodeTTL:             s.CodeTTL,
-		LoginTTL:            s.LoginTTL,
-		SessionTTL:          s.SessionTTL,
-		RefreshTokenIdleTTL: s.RefreshIdleTTL,
-		RefreshTokenMaxTTL:  s.RefreshMaxTTL,
-		Branding:            s.Branding,
-		Templates:           s.Templates,
-		TrustedProxies:      s.TrustedProxies,
-		LoginThrottle:       s.LoginThrottle,
-		Logger:              log,
-	})
+	srv, err := newServer(s, st, keys, idTokenKey, users, m, log)
 	if err != nil {
-		return fmt.Errorf("configuration %s: %w", *configPath, err)
+		return fmt.Errorf("configuration %s: %w", configPath, err)
 	}
-	handler, err := mountAtIssuer(s.Issuer, srv.Handler())
+	handler, err := mountAtIssuer(s.Issuer, m.wrap(srv.Handler()))
 	if err != nil {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", s.Listen)
+	if s.PIDFile != "" {
+		release, err := holdPIDFile(s.PIDFile)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	ln, err := listenTCP(s.Listen)
 	if err != nil {
-		return fmt.Errorf("listening: %w", err)
+		return err
 	}
 	// Always: SIGHUP's default action ends the process, so a server that
 	// did not catch it would die at the first reload an operator asks for.
 	hupCtx, stopHup := context.WithCancel(ctx)
 	defer stopHup()
 	reloadOnHangup(hupCtx, func() { reload(srv, users, s, log) })
+	if keeper != nil {
+		go keeper.Run(hupCtx, srv.SetKeys)
+	}
 	log.Info("keystile started", "issuer", s.Issuer, "store", s.Store.Kind, "algorithm", key.Algorithm(),
 		"kid", key.KeyID(), "clients", len(s.Clients), "users", s.Users.Len())
-	return serveHTTP(ctx, ln, accessLog(log, handler), st, log, stdout)
+	if s.MetricsListen != "" {
+		mln, err := net.Listen("tcp", s.MetricsListen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listening for metrics: %w", err)
+		}
+		go m.serve(hupCtx, mln, log, stdout)
+	}
+	hc := newHealth(st.Ping, func() bool { return true }, log)
+	return serveHTTP(hc.drainAfter(ctx, s.DrainDelay), ln, accessLog(log, hc.wrap(handler)), st, log, stdout)
 }
 
 // signingKeys returns the keys the server starts with: the entries of the
@@ -173,9 +179,12 @@ func reloadOnHangup(ctx context.Context, reload func()) {
 // leaves the server as it was. An HS256 secret is not reloaded: a new one
 // would invalidate every token at once, which deserves a restart.
 func reload(srv *keystile.Server, users *liveUsers, s *settings, log *slog.Logger) {
-	if s.Algorithm == keystile.AlgHS256 {
+	switch {
+	case s.Algorithm == keystile.AlgHS256:
 		log.Info("SIGHUP: the HS256 secret is not reloaded; restart the server to change it")
-	} else {
+	case s.KeysInStore:
+		log.Info("SIGHUP: the signing keys come from the store, which is read again every signing.refresh_every")
+	default:
 		_ = reloadKeys(srv, s, log)
 	}
 	if s.UsersFile == "" {
@@ -234,7 +243,7 @@ func reloadKeys(srv *keystile.Server, s *settings, log *slog.Logger) error {
 }
 
 // openStore opens the store that spec names.
-func openStore(ctx context.Context, spec storeSpec) (store.Store, error) {
+func openStore(ctx context.Context, spec storeSpec) (sharedStore, error) {
 	switch spec.Kind {
 	case "sqlite":
 		st, err := sqlite.Open(ctx, spec.Path)

@@ -22,6 +22,7 @@ func clearKeystileEnv(t *testing.T) {
 		t.Setenv(o.name, "")
 	}
 	t.Setenv(envSigningSecret, "")
+	t.Setenv(envKeyEncryptionSecret, "")
 	t.Setenv("KEYSTILE_CONFIG", "")
 }
 

@@ -82,7 +82,7 @@ func loadUsers(path string) (*userDB, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %w", path, yamlError(err))
+		return nil, fmt.Errorf("%s: %w", path, yamlError(raw, err))
 	}
 	db := newUserDB()
 	db.declaredEmpty = f.Users != nil && len(f.Users) == 0

@@ -1,12 +1,16 @@
 package testutil
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // binDir holds what Main's package built; Main removes it.
@@ -53,4 +57,29 @@ func Keystile(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// RunKeystile runs the keystile binary to completion in dir ("" for the
+// working directory) with env (nil for this process's environment) and
+// stdin, and returns what it printed and its exit code. It fails the test
+// only if the binary could not be run at all, or ran for over a minute.
+func RunKeystile(t testing.TB, dir string, env []string, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Keystile(t), args...)
+	cmd.Dir, cmd.Env = dir, env
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, e SyncBuffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit) && ctx.Err() == nil:
+		code = exit.ExitCode()
+	default:
+		t.Fatalf("running keystile %s: %v", strings.Join(args, " "), err)
+	}
+	return o.String(), e.String(), code
 }

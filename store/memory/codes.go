@@ -91,6 +91,7 @@ func (s *Store) useCode(hash []byte, now time.Time) (e codeEntry, reused bool, e
 func copyCode(c store.AuthCode) store.AuthCode {
 	c.Hash = cloneBytes(c.Hash)
 	c.Scope = cloneStrings(c.Scope)
+	c.Resources = cloneStrings(c.Resources)
 	c.SessionIDHash = cloneBytes(c.SessionIDHash)
 	c.AuthTime = normTime(c.AuthTime)
 	c.ExpiresAt = normTime(c.ExpiresAt)

@@ -20,7 +20,10 @@ import (
 	"github.com/keystile/keystile/store"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store       = (*Store)(nil)
+	_ store.SigningKeys = (*Store)(nil)
+)
 
 // Store is an in-memory [store.Store]. It is safe for concurrent use; one
 // mutex guards all records, which keeps every consume, rotation and
@@ -33,17 +36,24 @@ type Store struct {
 	families map[string]family       // key: FamilyID
 	refresh  map[string]refreshEntry // key: string(Hash)
 	revoked  map[string]time.Time    // key: jti; value: when the entry may go
+	devices  map[string]deviceEntry  // key: string(Hash)
+	// userCodes finds a device code by its user code: string(UserCodeHash)
+	// to string(Hash).
+	userCodes map[string]string
+	keys      []store.StoredKey
 }
 
 // New returns an empty Store.
 func New() *Store {
 	return &Store{
-		used:     make(map[string]time.Time),
-		codes:    make(map[string]codeEntry),
-		sessions: make(map[string]sessionEntry),
-		families: make(map[string]family),
-		refresh:  make(map[string]refreshEntry),
-		revoked:  make(map[string]time.Time),
+		used:      make(map[string]time.Time),
+		codes:     make(map[string]codeEntry),
+		sessions:  make(map[string]sessionEntry),
+		families:  make(map[string]family),
+		refresh:   make(map[string]refreshEntry),
+		revoked:   make(map[string]time.Time),
+		devices:   make(map[string]deviceEntry),
+		userCodes: make(map[string]string),
 	}
 }
 
@@ -86,6 +96,12 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	for id, f := range s.families {
 		if !live(f.expiresAt, now) {
 			delete(s.families, id)
+			n++
+		}
+	}
+	for _, e := range s.devices {
+		if !live(e.code.ExpiresAt, now) {
+			s.deleteDevice(e.code)
 			n++
 		}
 	}
@@ -136,3 +152,6 @@ func decodeClaims(b []byte) (map[string]any, error) {
 // cloneBytes and cloneStrings copy, keeping nil as nil.
 func cloneBytes(b []byte) []byte       { return slices.Clone(b) }
 func cloneStrings(s []string) []string { return slices.Clone(s) }
+
+// Ping implements [store.Store]: memory always answers.
+func (s *Store) Ping(ctx context.Context) error { return ctx.Err() }

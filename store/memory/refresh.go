@@ -170,6 +170,7 @@ func newRefreshEntry(t store.RefreshToken) (refreshEntry, error) {
 	}
 	t.Hash = cloneBytes(t.Hash)
 	t.Scope = cloneStrings(t.Scope)
+	t.Resources = cloneStrings(t.Resources)
 	t.AuthTime = normTime(t.AuthTime)
 	t.IssuedAt = normTime(t.IssuedAt)
 	t.ExpiresAt = normTime(t.ExpiresAt)
@@ -182,6 +183,7 @@ func (e refreshEntry) out(f family) (store.RefreshToken, error) {
 	t := e.token
 	t.Hash = cloneBytes(t.Hash)
 	t.Scope = cloneStrings(t.Scope)
+	t.Resources = cloneStrings(t.Resources)
 	t.SessionIDHash = cloneBytes(f.sessionHash)
 	t.FamilyExpiresAt = f.expiresAt
 	var err error

@@ -36,7 +36,10 @@ import (
 	"github.com/keystile/keystile/store/internal/sqlstore"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store       = (*Store)(nil)
+	_ store.SigningKeys = (*Store)(nil)
+)
 
 //go:embed migrations/*.sql
 var migrations embed.FS
@@ -189,5 +192,13 @@ func withMigrationLock(ctx context.Context, db *sql.DB, fn func() error) error {
 // released; the Store must not be used afterwards.
 func (s *Store) Close() error {
 	s.pool.Close()
+	return nil
+}
+
+// Ping implements [store.Store]: one round trip on a pooled connection.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
 	return nil
 }

@@ -30,7 +30,10 @@ import (
 	"github.com/keystile/keystile/store/internal/sqlstore"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store       = (*Store)(nil)
+	_ store.SigningKeys = (*Store)(nil)
+)
 
 //go:embed migrations/*.sql
 var migrations embed.FS
@@ -84,6 +87,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
 	sep := "?"
 	if strings.Contains(path, "?") {
 		sep = "&"
@@ -114,6 +120,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	privateSidecars(path)
 	return &Store{rules: sqlstore.New(p, &dialect), db: db}, nil
 }
 
@@ -140,6 +147,15 @@ func migrate(ctx context.Context, db *sql.DB) error {
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// Ping implements [store.Store]. It waits for the one connection, so a ping
+// that answers also says that the database is not stuck.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
 	}
 	return nil
 }

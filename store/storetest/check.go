@@ -20,6 +20,7 @@ func checkCode(t *testing.T, what string, got, want store.AuthCode) {
 		got.Subject != want.Subject ||
 		got.Nonce != want.Nonce ||
 		!slices.Equal(got.Scope, want.Scope) ||
+		!slices.Equal(got.Resources, want.Resources) ||
 		got.FamilyID != want.FamilyID ||
 		!bytes.Equal(got.SessionIDHash, want.SessionIDHash) {
 		t.Errorf("%s:\n got  %+v\n want %+v", what, got, want)

@@ -23,6 +23,7 @@ func sampleRefresh(name string) store.RefreshToken {
 		Subject:         "alice",
 		Claims:          map[string]any{"role": "admin", "n": 2, "groups": []string{"a", "b"}},
 		Scope:           []string{"openid", "offline_access"},
+		Resources:       []string{"https://photos.example.com/api", "urn:example:calendar"},
 		Nonce:           "nonce-" + name,
 		AuthTime:        t0.Add(-time.Hour),
 		IssuedAt:        t0.Add(-time.Minute),
@@ -37,6 +38,7 @@ func nextRefresh(prev store.RefreshToken, name string) store.RefreshToken {
 	next := prev
 	next.Hash = hash("refresh " + name)
 	next.Scope = slices.Clone(prev.Scope)
+	next.Resources = slices.Clone(prev.Resources)
 	next.IssuedAt = t0
 	next.ExpiresAt = t0.Add(2 * time.Hour)
 	next.UsedAt = time.Time{}
@@ -443,7 +445,8 @@ func checkRefresh(t *testing.T, what string, got, want store.RefreshToken) {
 		got.ClientID != want.ClientID ||
 		got.Subject != want.Subject ||
 		got.Nonce != want.Nonce ||
-		!slices.Equal(got.Scope, want.Scope) {
+		!slices.Equal(got.Scope, want.Scope) ||
+		!slices.Equal(got.Resources, want.Resources) {
 		t.Errorf("%s:\n got  %+v\n want %+v", what, got, want)
 	}
 	checkClaims(t, got.Claims, want.Claims)

@@ -67,7 +67,14 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"concurrent uses of one request id: exactly one wins", testConcurrentUseRequest},
 		{"concurrent creates of one key: exactly one wins", testConcurrentCreate},
 		{"DeleteExpired removes exactly the expired records", testDeleteExpired},
+		{"device code: pending, polled, decided once, consumed once", testDeviceLifecycle},
+		{"device code: expiry", testDeviceExpiry},
+		{"device code: taken, empty and missing keys; a denial", testDeviceKeys},
+		{"concurrent polls of one approved device code: exactly one wins", testConcurrentPollDevice},
 		{"a cancelled context fails and changes nothing", testCancelled},
+		{"signing keys are kept by generation, newest first", testSigningKeys},
+		{"concurrent adds of one key generation: exactly one wins", testConcurrentAddSigningKey},
+		{"Ping answers", testPing},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })
 	}
@@ -106,6 +113,7 @@ func sampleCode(name string) store.AuthCode {
 			"ok":     true,
 		},
 		Scope:         []string{"openid", "email"},
+		Resources:     []string{"https://photos.example.com/api", "urn:example:calendar"},
 		Nonce:         "nonce-" + name,
 		AuthTime:      t0.Add(-time.Minute),
 		ExpiresAt:     t0.Add(time.Minute),

@@ -152,6 +152,7 @@ func testCopies(t *testing.T, s store.Store) {
 		}
 		in.Hash[0] ^= 0xff
 		in.Scope[0] = "admin"
+		in.Resources[0] = "https://evil.example"
 		in.Claims["role"] = "root"
 		in.Claims["groups"].([]string)[0] = "wheel"
 		in.Claims["org"].(map[string]any)["teams"].([]any)[0] = "y"
@@ -165,6 +166,7 @@ func testCopies(t *testing.T, s store.Store) {
 		got.Hash[0] ^= 0xff
 		got.SessionIDHash[0] ^= 0xff
 		got.Scope[0] = "admin"
+		got.Resources[0] = "https://evil.example"
 		got.Claims["role"] = "root"
 		got.Claims["groups"].([]any)[0] = "wheel"
 		again, err := s.ConsumeCode(ctx, want.Hash, t0)
@@ -205,6 +207,7 @@ func testCopies(t *testing.T, s store.Store) {
 		in.Hash[0] ^= 0xff
 		in.SessionIDHash[0] ^= 0xff
 		in.Scope[0] = "admin"
+		in.Resources[0] = "https://evil.example"
 		in.Claims["role"] = "root"
 		in.Claims["groups"].([]string)[0] = "wheel"
 		got, err := s.GetRefreshToken(ctx, want.Hash, t0)
@@ -215,6 +218,7 @@ func testCopies(t *testing.T, s store.Store) {
 		got.Hash[0] ^= 0xff
 		got.SessionIDHash[0] ^= 0xff
 		got.Scope[0] = "admin"
+		got.Resources[0] = "https://evil.example"
 		got.Claims["role"] = "root"
 		got.Claims["groups"].([]any)[0] = "wheel"
 		again, err := s.GetRefreshToken(ctx, want.Hash, t0)
@@ -230,6 +234,7 @@ func testCopies(t *testing.T, s store.Store) {
 		}
 		next.Hash[0] ^= 0xff
 		next.Scope[0] = "admin"
+		next.Resources[0] = "https://evil.example"
 		got, err = s.GetRefreshToken(ctx, wantNext.Hash, t0)
 		if err != nil {
 			t.Fatalf("GetRefreshToken of the next token: %v", err)

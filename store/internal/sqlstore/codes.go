@@ -12,11 +12,11 @@ import (
 // codeColumns are the columns a create writes and a consume returns, in
 // scanCode's order.
 const codeColumns = `client_id, redirect_uri, challenge, subject, claims, scope, nonce,
-	auth_time, expires_at, family_id, session_hash`
+	auth_time, expires_at, family_id, session_hash, resources`
 
 const (
 	createCodeSQL = `INSERT INTO auth_codes (hash, ` + codeColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (hash) DO NOTHING`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (hash) DO NOTHING`
 	// One statement checks and marks, so of many concurrent redemptions
 	// exactly one gets the row: the others wait for its row lock, re-read
 	// the row as it committed it, used, and fall through to usedCodeSQL.
@@ -40,9 +40,13 @@ func (s *Store) CreateCode(ctx context.Context, c store.AuthCode) error {
 	if err != nil {
 		return s.fail(op, err)
 	}
+	resources, err := encodeJSON("resources", c.Resources)
+	if err != nil {
+		return s.fail(op, err)
+	}
 	n, err := s.db.Exec(ctx, createCode,
 		c.Hash, c.ClientID, c.RedirectURI, c.Challenge, c.Subject, claims, scope,
-		s.textArg(c.Nonce), s.timeArg(c.AuthTime), s.timeArg(c.ExpiresAt), c.FamilyID, c.SessionIDHash)
+		s.textArg(c.Nonce), s.timeArg(c.AuthTime), s.timeArg(c.ExpiresAt), c.FamilyID, c.SessionIDHash, resources)
 	if err == nil {
 		err = inserted(n)
 	}
@@ -105,9 +109,9 @@ func (s *Store) replayCode(ctx context.Context, hash []byte, now time.Time) (sto
 
 func (s *Store) scanCode(row Row, hash []byte) (store.AuthCode, error) {
 	c := store.AuthCode{Hash: slices.Clone(hash)}
-	var claims, scope, nonce []byte
+	var claims, scope, nonce, resources []byte
 	err := row.Scan(&c.ClientID, &c.RedirectURI, &c.Challenge, &c.Subject, &claims, &scope,
-		&nonce, timeDest(&c.AuthTime), timeDest(&c.ExpiresAt), &c.FamilyID, &c.SessionIDHash)
+		&nonce, timeDest(&c.AuthTime), timeDest(&c.ExpiresAt), &c.FamilyID, &c.SessionIDHash, &resources)
 	if err != nil {
 		return store.AuthCode{}, err
 	}
@@ -115,6 +119,9 @@ func (s *Store) scanCode(row Row, hash []byte) (store.AuthCode, error) {
 		return store.AuthCode{}, err
 	}
 	if err := decodeJSON("scope", scope, &c.Scope); err != nil {
+		return store.AuthCode{}, err
+	}
+	if err := decodeJSON("resources", resources, &c.Resources); err != nil {
 		return store.AuthCode{}, err
 	}
 	c.Nonce = string(nonce)

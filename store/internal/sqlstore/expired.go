@@ -20,6 +20,7 @@ const (
 		(SELECT id FROM refresh_families WHERE revoked OR expires_at <= $2)`
 	deleteExpiredFamiliesSQL    = `DELETE FROM refresh_families WHERE expires_at <= $1`
 	deleteExpiredRevocationsSQL = `DELETE FROM revoked_access_tokens WHERE expires_at <= $1`
+	deleteExpiredDevicesSQL     = `DELETE FROM device_codes WHERE expires_at <= $1`
 )
 
 // deleteExpired is the order DeleteExpired runs its statements in, and how
@@ -35,6 +36,7 @@ var deleteExpired = []struct {
 	{"refresh tokens", deleteExpiredRefreshTokens, 2},
 	{"refresh families", deleteExpiredFamilies, 1},
 	{"revoked access tokens", deleteExpiredRevocations, 1},
+	{"device codes", deleteExpiredDevices, 1},
 }
 
 // DeleteExpired implements [store.Store]. Every table is cleaned in one

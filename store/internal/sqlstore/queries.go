@@ -31,12 +31,24 @@ const (
 	revokeAccessToken
 	accessTokenRevoked
 
+	createDevice
+	pendingDevice
+	decideDevice
+	lockDevice
+	recordPoll
+	deleteDevice
+
 	deleteExpiredUsedRequests
 	deleteExpiredCodes
 	deleteExpiredSessions
 	deleteExpiredRefreshTokens
 	deleteExpiredFamilies
 	deleteExpiredRevocations
+	deleteExpiredDevices
+
+	addSigningKey
+	olderSigningKey
+	deleteSigningKeys
 
 	numQueries
 )
@@ -73,10 +85,22 @@ var statements = [numQueries]struct{ sql, lock string }{
 	revokeAccessToken:  {sql: revokeAccessTokenSQL},
 	accessTokenRevoked: {sql: accessTokenRevokedSQL},
 
+	createDevice:  {sql: createDeviceSQL},
+	pendingDevice: {sql: pendingDeviceSQL},
+	decideDevice:  {sql: decideDeviceSQL},
+	lockDevice:    {sql: lockDeviceSQL, lock: "FOR UPDATE"},
+	recordPoll:    {sql: recordPollSQL},
+	deleteDevice:  {sql: deleteDeviceSQL},
+
 	deleteExpiredUsedRequests:  {sql: deleteExpiredUsedRequestsSQL},
 	deleteExpiredCodes:         {sql: deleteExpiredCodesSQL},
 	deleteExpiredSessions:      {sql: deleteExpiredSessionsSQL},
 	deleteExpiredRefreshTokens: {sql: deleteExpiredRefreshTokensSQL},
 	deleteExpiredFamilies:      {sql: deleteExpiredFamiliesSQL},
 	deleteExpiredRevocations:   {sql: deleteExpiredRevocationsSQL},
+	deleteExpiredDevices:       {sql: deleteExpiredDevicesSQL},
+
+	addSigningKey:     {sql: addSigningKeySQL},
+	olderSigningKey:   {sql: olderSigningKeySQL},
+	deleteSigningKeys: {sql: deleteSigningKeysSQL},
 }

@@ -13,7 +13,7 @@ import (
 // refreshColumns are the columns of refresh_tokens a create writes, in
 // createRefreshTokenSQL's order; used_at is left NULL.
 const refreshColumns = `hash, family_id, client_id, subject, claims, scope, nonce,
-	auth_time, issued_at, expires_at`
+	auth_time, issued_at, expires_at, resources`
 
 const (
 	// The first token of a family creates it; a later one keeps the
@@ -21,9 +21,9 @@ const (
 	createFamilySQL = `INSERT INTO refresh_families (id, session_hash, expires_at)
 		VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`
 	createRefreshTokenSQL = `INSERT INTO refresh_tokens (` + refreshColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (hash) DO NOTHING`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (hash) DO NOTHING`
 	getRefreshTokenSQL = `SELECT t.family_id, t.client_id, t.subject, t.claims, t.scope, t.nonce,
-			t.auth_time, t.issued_at, t.expires_at, t.used_at, f.session_hash, f.expires_at
+			t.auth_time, t.issued_at, t.expires_at, t.used_at, f.session_hash, f.expires_at, t.resources
 		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
 		WHERE t.hash = $1 AND NOT f.revoked AND t.expires_at > $2 AND f.expires_at > $3`
 	// rotateCheckSQL is the part of getRefreshTokenSQL a rotation needs.
@@ -73,12 +73,12 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 func (s *Store) GetRefreshToken(ctx context.Context, hash []byte, now time.Time) (store.RefreshToken, error) {
 	const op = "get refresh token"
 	t := store.RefreshToken{Hash: slices.Clone(hash)}
-	var claims, scope, nonce []byte
+	var claims, scope, nonce, resources []byte
 	at := s.timeArg(now)
 	err := s.db.QueryRow(ctx, getRefreshToken, hash, at, at).Scan(
 		&t.FamilyID, &t.ClientID, &t.Subject, &claims, &scope, &nonce,
 		timeDest(&t.AuthTime), timeDest(&t.IssuedAt), timeDest(&t.ExpiresAt),
-		timeDest(&t.UsedAt), &t.SessionIDHash, timeDest(&t.FamilyExpiresAt))
+		timeDest(&t.UsedAt), &t.SessionIDHash, timeDest(&t.FamilyExpiresAt), &resources)
 	if isNoRows(err) {
 		return store.RefreshToken{}, s.fail(op, store.ErrNotFound)
 	}
@@ -89,6 +89,9 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash []byte, now time.Time)
 		return store.RefreshToken{}, s.fail(op, err)
 	}
 	if err := decodeJSON("scope", scope, &t.Scope); err != nil {
+		return store.RefreshToken{}, s.fail(op, err)
+	}
+	if err := decodeJSON("resources", resources, &t.Resources); err != nil {
 		return store.RefreshToken{}, s.fail(op, err)
 	}
 	t.Nonce = string(nonce)
@@ -181,6 +184,10 @@ func (s *Store) refreshArgs(t store.RefreshToken) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	resources, err := encodeJSON("resources", t.Resources)
+	if err != nil {
+		return nil, err
+	}
 	return []any{t.Hash, t.FamilyID, t.ClientID, t.Subject, claims, scope, s.textArg(t.Nonce),
-		s.timeArg(t.AuthTime), s.timeArg(t.IssuedAt), s.timeArg(t.ExpiresAt)}, nil
+		s.timeArg(t.AuthTime), s.timeArg(t.IssuedAt), s.timeArg(t.ExpiresAt), resources}, nil
 }

@@ -3,7 +3,8 @@
 -- nothing. What is stored is the id of a request that yielded a sign-in,
 -- until the request would have expired, so that one login form yields one
 -- code. Pending requests left by an older version are dropped: their login
--- forms show the "expired" page and the user starts again.
+-- forms show the "expired" page and the user starts again. Down brings
+-- back auth_requests as migration 00004 left it, empty.
 
 -- +goose Up
 DROP TABLE auth_requests;
@@ -29,7 +30,8 @@ CREATE TABLE auth_requests (
     challenge    text        NOT NULL,
     nonce        bytea       NOT NULL,
     scope        text        NOT NULL,
-    expires_at   timestamptz NOT NULL
+    expires_at   timestamptz NOT NULL,
+    resources    text        NOT NULL DEFAULT 'null'
 );
 
 CREATE INDEX auth_requests_expires_at ON auth_requests (expires_at);

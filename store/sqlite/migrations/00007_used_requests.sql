@@ -5,7 +5,8 @@
 -- code. Pending requests left by an older version are dropped: their login
 -- forms, which carry an id the new version cannot open, show the "expired"
 -- page and the user starts again.
--- Keys are SHA-256 hashes; times are unix milliseconds.
+-- Keys are SHA-256 hashes; times are unix milliseconds. Down brings back
+-- auth_requests as migration 00005 left it, empty.
 
 -- +goose Up
 DROP TABLE auth_requests;
@@ -31,7 +32,8 @@ CREATE TABLE auth_requests (
     challenge    TEXT    NOT NULL,
     nonce        TEXT    NOT NULL,
     scope        TEXT    NOT NULL,
-    expires_at   INTEGER NOT NULL
+    expires_at   INTEGER NOT NULL,
+    resources    TEXT    NOT NULL DEFAULT 'null'
 ) STRICT, WITHOUT ROWID;
 
 CREATE INDEX auth_requests_expires_at ON auth_requests (expires_at);

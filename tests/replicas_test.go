@@ -1,0 +1,233 @@
+package tests
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/keystile/keystile/store/postgres/postgrestest"
+)
+
+const clusterPassword = "alice's p@ss phrase ✓"
+
+// TestBinaryReplicas is the proof that replicas share one PostgreSQL: two
+// `keystile serve` processes on one schema behind a round-robin proxy, whose
+// pins decide which replica serves a path when it matters. (That the two
+// publish a rotated key before either signs with it, while a remote
+// verifier accepts every token, is TestBinaryStoreKeys, on the same kind of
+// cluster.)
+func TestBinaryReplicas(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	c := newCluster(t, postgrestest.URL(t), "", "drain_delay: 1s\n")
+	rs := c.start(2)
+	conf := c.oauthConfig()
+
+	t.Run("a code issued by one is redeemed at the other", func(t *testing.T) {
+		c.proxy.pin("/login", 0)
+		c.proxy.pin("/token", 1)
+		defer c.proxy.pin("/login", -1)
+		defer c.proxy.pin("/token", -1)
+		fl := signInAt(ctx, t, newBrowserFor(t, c.issuer, nil), c.issuer, conf, "alice", clusterPassword)
+		if _, err := fl.exchange(ctx); err != nil {
+			t.Fatalf("redeeming at replica 1 a code issued by replica 0: %v", err)
+		}
+	})
+
+	t.Run("a refresh at one and its replay at the other revoke the family", func(t *testing.T) {
+		fl := signInAt(ctx, t, newBrowserFor(t, c.issuer, nil), c.issuer, conf, "alice", clusterPassword)
+		tok, err := fl.exchange(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.proxy.pin("/token", 0)
+		rotated, err := refreshWith(ctx, conf, tok.RefreshToken)
+		if err != nil {
+			t.Fatalf("refresh at replica 0: %v", err)
+		}
+		c.proxy.pin("/token", 1)
+		replay, err := refreshWith(ctx, conf, tok.RefreshToken)
+		wantOAuthError(t, replay, err, "invalid_grant")
+		c.proxy.pin("/token", 0)
+		dead, err := refreshWith(ctx, conf, rotated.RefreshToken)
+		wantOAuthError(t, dead, err, "invalid_grant")
+		c.proxy.pin("/token", -1)
+	})
+
+	t.Run("logout at one ends single sign-on at both", func(t *testing.T) {
+		b := newBrowserFor(t, c.issuer, nil)
+		signInAt(ctx, t, b, c.issuer, conf, "alice", clusterPassword)
+		for i := range rs {
+			c.proxy.pin("/authorize", i)
+			if got, _ := ssoAttempt(ctx, t, b, conf); got != "code" {
+				t.Fatalf("before sign-out, replica %d answered %q, want a code without the form", i, got)
+			}
+		}
+		c.proxy.pin("/logout", 0)
+		f := logoutForm(ctx, t, c.issuer, b, url.Values{"client_id": {"app"}, "post_logout_redirect_uri": {siteSignedOut}})
+		if out := b.postForm(ctx, f.action, f.fields, nil); out.status != http.StatusSeeOther {
+			t.Fatalf("POST /logout at replica 0: %s", describe(out))
+		}
+		c.proxy.pin("/logout", -1)
+		for i := range rs {
+			c.proxy.pin("/authorize", i)
+			if got, _ := ssoAttempt(ctx, t, b, conf); got != "form" {
+				t.Errorf("after sign-out at replica 0, replica %d answered %q, want the login form", i, got)
+			}
+		}
+		c.proxy.pin("/authorize", -1)
+	})
+
+	t.Run("50 concurrent redemptions of one code across both: exactly one wins", func(t *testing.T) {
+		fl := signInAt(ctx, t, newBrowserFor(t, c.issuer, nil), c.issuer, conf, "alice", clusterPassword)
+		const racers = 50
+		var wins, refused atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range racers {
+			wg.Go(func() {
+				<-start
+				_, err := fl.exchange(ctx)
+				switch {
+				case err == nil:
+					wins.Add(1)
+				case errorCode(err) == "invalid_grant":
+					refused.Add(1)
+				default:
+					t.Errorf("a losing redemption: %v, want invalid_grant", err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if wins.Load() != 1 || refused.Load() != racers-1 {
+			t.Errorf("%d redemptions won and %d were refused, want exactly 1 and %d", wins.Load(), refused.Load(), racers-1)
+		}
+	})
+
+	t.Run("figures: token requests through one replica and through two", func(t *testing.T) {
+		const n, conc = 600, 8
+		rts := families(ctx, t, c, conc)
+		for _, replicas := range []int{1, 2} {
+			if replicas == 1 {
+				c.proxy.pin("/token", 0)
+			}
+			cc := rate(n, conc, func(int) error { _, err := c.bot(c.issuer).Token(ctx); return err })
+			rf := rate(n, conc, func(w int) error {
+				next, err := refreshWith(ctx, conf, rts[w])
+				if err == nil {
+					rts[w] = next.RefreshToken
+				}
+				return err
+			})
+			c.proxy.pin("/token", -1)
+			t.Logf("%d replica(s): %.0f client-credentials grants/s, %.0f refresh grants/s (%d each, %d at once, through the test's proxy)",
+				replicas, cc, rf, n, conc)
+		}
+	})
+
+	t.Run("stopping one replica under load loses no refresh family", func(t *testing.T) {
+		const workers, rounds = 8, 250
+		tokens := families(ctx, t, c, workers)
+		var done atomic.Int32
+		var wg sync.WaitGroup
+		for i := range tokens {
+			wg.Go(func() {
+				for r := range rounds {
+					next, err := refreshWith(ctx, conf, tokens[i])
+					if err != nil {
+						t.Errorf("worker %d, round %d: %v", i, r, err)
+						return
+					}
+					tokens[i] = next.RefreshToken
+					done.Add(1)
+				}
+			})
+		}
+		// Stop replica 0 once the load is under way: SIGTERM, which drains
+		// (drain_delay) and lets requests in flight finish. (A SIGKILL in
+		// the middle of a refresh can lose the rotated token on its way to
+		// the client, whose retry is then a replay: the rotation rule
+		// revokes that family on any deployment, replicated or not.)
+		for done.Load() < workers*rounds/4 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if err := rs[0].p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatalf("SIGTERM: %v", err)
+		}
+		atSignal := done.Load()
+		select {
+		case <-rs[0].p.done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("replica 0 did not exit within 30s of SIGTERM")
+		}
+		if rs[0].p.err != nil {
+			t.Errorf("replica 0 after SIGTERM: %v, want exit code 0", rs[0].p.err)
+		}
+		t.Logf("of %d refreshes, %d were done at SIGTERM and %d when replica 0 had exited", workers*rounds, atSignal, done.Load())
+		wg.Wait()
+		for i, rt := range tokens {
+			if _, err := refreshWith(ctx, conf, rt); err != nil {
+				t.Errorf("family %d after the stop: %v", i, err)
+			}
+		}
+		if got, _ := probe(t, rs[1].base+"/readyz"); got != http.StatusOK {
+			t.Errorf("replica 1 /readyz after replica 0 stopped: %d", got)
+		}
+	})
+}
+
+// families signs alice in once and returns n refresh tokens, each of its
+// own family, from codes of that browser session (single sign-on).
+func families(ctx context.Context, t *testing.T, c *cluster, n int) []string {
+	t.Helper()
+	conf := c.oauthConfig()
+	b := newBrowserFor(t, c.issuer, nil)
+	signInAt(ctx, t, b, c.issuer, conf, "alice", clusterPassword)
+	out := make([]string, n)
+	for i := range out {
+		got, q := ssoAttempt(ctx, t, b, conf)
+		if got != "code" {
+			t.Fatalf("single sign-on answered %q", got)
+		}
+		tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(q.Get("verifier")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = tok.RefreshToken
+	}
+	return out
+}
+
+// rate runs n requests, conc workers at once (worker w calls do(w)), and
+// returns how many completed per second; an error stops that worker, and
+// the rate is then 0. It never asserts a timing: the figures are for
+// docs/service.md.
+func rate(n, conc int, do func(worker int) error) float64 {
+	var next atomic.Int32
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range conc {
+		wg.Go(func() {
+			for next.Add(1) <= int32(n) {
+				if do(w) != nil {
+					failed.Store(true)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() {
+		return 0
+	}
+	return float64(n) / time.Since(start).Seconds()
+}

@@ -1,0 +1,58 @@
+package keystile
+
+import (
+	"context"
+	"errors"
+
+	"github.com/keystile/keystile/store"
+)
+
+// Errors of the device grant's polls (RFC 8628 §3.5).
+var (
+	errAuthorizationPending = oauthError(codeAuthorizationPending, "the user has not yet approved this device")
+	errSlowDown             = oauthError(codeSlowDown, "polling too often: wait five seconds longer between polls")
+	errDeviceDenied         = oauthError(codeAccessDenied, "the user denied this device")
+	errDeviceExpired        = oauthError(codeExpiredToken, "the device code has expired: start again")
+	errBadDeviceCode        = oauthError(codeInvalidGrant, "the device code is not valid or was already used")
+)
+
+// deviceCode serves grant_type=urn:ietf:params:oauth:grant-type:device_code
+// (RFC 8628 §3.4): one poll of a device code. The store records the poll
+// and, once the user has decided, hands the decision to exactly one poll,
+// which consumes the code: an approved code yields tokens once.
+func (s *Server) deviceCode(ctx context.Context, client *Client, p params) (grant, error) {
+	code := p["device_code"]
+	if code == "" {
+		return grant{}, oauthError(codeInvalidRequest, "device_code is required")
+	}
+	if len(code) > maxSecretLen {
+		return grant{}, errBadDeviceCode
+	}
+	now := s.now()
+	d, err := s.store.PollDeviceCode(ctx, hashSecret(code), now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return grant{}, errBadDeviceCode
+	case errors.Is(err, store.ErrExpired):
+		return grant{}, errDeviceExpired
+	case err != nil:
+		return grant{}, serverError(err)
+	}
+	if d.ClientID != client.ID {
+		return grant{}, errBadDeviceCode
+	}
+	switch d.Status {
+	case store.DeviceDenied:
+		return grant{}, errDeviceDenied
+	case store.DevicePending:
+		if d.PolledTooSoon(now) {
+			return grant{}, errSlowDown
+		}
+		return grant{}, errAuthorizationPending
+	}
+	g := grant{client: client, subject: d.Subject, claims: d.Claims, scope: d.Scope, authTime: d.AuthTime}
+	if client.getsRefreshTokens(d.Scope) {
+		g.family = &family{id: newSecret(), scope: d.Scope, expiresAt: now.Add(s.cfg.RefreshTokenMaxTTL)}
+	}
+	return g, nil
+}
