@@ -234,6 +234,37 @@ type SigningKeys interface {
 	DeleteSigningKeys(ctx context.Context, below int64) (int64, error)
 }
 
+// Failures are the failed attempts a throttle key has made in its current
+// window. The store only counts them; what they allow (a back-off, a cap)
+// is the throttle's rule, written once by its caller.
+type Failures struct {
+	Count     int       // failures in the window
+	Streak    int       // failures in the window since the last success
+	Last      time.Time // the latest failure
+	WindowEnd time.Time // the window lapses here; zero: no live window
+}
+
+// Throttles keeps failed sign-ins per throttle key, so that every replica
+// sharing the store judges an account by the same count: five failures
+// through one count at the other. Keys are hashes (a mistyped password
+// often lands in a username). A key's window is live while now is before
+// its WindowEnd, as for a record's expiry; DeleteExpired removes the
+// others. A backend that keeps no throttles (memory: one process) leaves
+// the throttle in the server's memory.
+type Throttles interface {
+	// RecordFailure counts one failure against keyHash at now and returns
+	// the key's failures with it, in one atomic step: of concurrent
+	// recordings none is lost. A key without a live window at now starts
+	// one that ends at windowEnd, with Count and Streak 1.
+	RecordFailure(ctx context.Context, keyHash []byte, now, windowEnd time.Time) (Failures, error)
+	// ClearStreak sets the key's Streak to 0 after a success; its Count
+	// and window stay. Clearing a key without a record is not an error.
+	ClearStreak(ctx context.Context, keyHash []byte) error
+	// FailuresOf returns the key's failures at now: zero if it has no live
+	// window.
+	FailuresOf(ctx context.Context, keyHash []byte, now time.Time) (Failures, error)
+}
+
 // Store is everything a Keystile server needs from its storage.
 type Store interface {
 	UsedRequests
@@ -248,7 +279,8 @@ type Store interface {
 	// ids and used codes go at their expiry; refresh tokens at their own or
 	// their family's expiry, or at once when their family is revoked; a family record at its
 	// FamilyExpiresAt, revoked or not; revoked jtis at their expiresAt;
-	// device codes at their expiry, decided or not.
+	// device codes at their expiry, decided or not; a Throttles backend's
+	// failures at their WindowEnd.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	// Ping reports whether the backend answers, cheaply: a readiness probe
 	// calls it every few seconds.

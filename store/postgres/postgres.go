@@ -39,6 +39,7 @@ import (
 var (
 	_ store.Store       = (*Store)(nil)
 	_ store.SigningKeys = (*Store)(nil)
+	_ store.Throttles   = (*Store)(nil)
 )
 
 //go:embed migrations/*.sql

@@ -205,3 +205,9 @@ func BenchmarkRotateRefreshToken(b *testing.B) {
 	defer s.Close()
 	storetest.BenchRotateRefreshToken(b, s)
 }
+
+func BenchmarkRecordFailure(b *testing.B) {
+	s := open(b, postgrestest.URL(b))
+	defer s.Close()
+	storetest.BenchRecordFailure(b, s)
+}

@@ -33,6 +33,7 @@ import (
 var (
 	_ store.Store       = (*Store)(nil)
 	_ store.SigningKeys = (*Store)(nil)
+	_ store.Throttles   = (*Store)(nil)
 )
 
 //go:embed migrations/*.sql

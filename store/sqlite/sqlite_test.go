@@ -208,3 +208,9 @@ func BenchmarkRotateRefreshToken(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkRecordFailure(b *testing.B) {
+	s := openFile(b, filepath.Join(b.TempDir(), "keystile.db"))
+	defer s.Close()
+	storetest.BenchRecordFailure(b, s)
+}

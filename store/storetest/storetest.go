@@ -74,6 +74,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"a cancelled context fails and changes nothing", testCancelled},
 		{"signing keys are kept by generation, newest first", testSigningKeys},
 		{"concurrent adds of one key generation: exactly one wins", testConcurrentAddSigningKey},
+		{"throttle failures are counted in a window", testThrottles},
+		{"DeleteExpired removes lapsed throttle failures", testThrottlesExpire},
+		{"concurrent failures of one throttle key: none is lost", testConcurrentFailures},
 		{"Ping answers", testPing},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, open(t)) })

@@ -37,6 +37,7 @@ var deleteExpired = []struct {
 	{"refresh families", deleteExpiredFamilies, 1},
 	{"revoked access tokens", deleteExpiredRevocations, 1},
 	{"device codes", deleteExpiredDevices, 1},
+	{"throttle failures", deleteExpiredThrottles, 1},
 }
 
 // DeleteExpired implements [store.Store]. Every table is cleaned in one

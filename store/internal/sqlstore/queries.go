@@ -50,6 +50,11 @@ const (
 	olderSigningKey
 	deleteSigningKeys
 
+	recordFailure
+	clearStreak
+	failuresOf
+	deleteExpiredThrottles
+
 	numQueries
 )
 
@@ -103,4 +108,9 @@ var statements = [numQueries]struct{ sql, lock string }{
 	addSigningKey:     {sql: addSigningKeySQL},
 	olderSigningKey:   {sql: olderSigningKeySQL},
 	deleteSigningKeys: {sql: deleteSigningKeysSQL},
+
+	recordFailure:          {sql: recordFailureSQL},
+	clearStreak:            {sql: clearStreakSQL},
+	failuresOf:             {sql: failuresOfSQL},
+	deleteExpiredThrottles: {sql: deleteExpiredThrottlesSQL},
 }
