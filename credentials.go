@@ -31,7 +31,10 @@ func (s *Server) checkCredentials(w http.ResponseWriter, r *http.Request, userna
 	device, _ := s.knownDevice(r, account, now)
 	endAttempt := func(time.Time, outcome) {}
 	if !s.cfg.LoginThrottle.Disabled {
-		wait, end := s.login.throttle.begin(now, s.login.loginKeys(account, device, addr)...)
+		wait, end, err := s.login.begin(ctx, now, account, device, addr)
+		if err != nil {
+			return Identity{}, nil, err
+		}
 		if wait > 0 {
 			// Logged so that an operator can see a guessing attack, within a
 			// budget so that the attack does not fill the log; the username

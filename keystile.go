@@ -280,7 +280,7 @@ func New(cfg Config) (*Server, error) {
 		keys:    newKeyRing(slices.Clone(cfg.Keys), cfg.AccessTokenTTL, cfg.Now),
 		log:     cfg.Logger,
 		now:     cfg.Now,
-		login:   newLoginGate(cfg.LoginThrottle),
+		login:   newLoginGate(cfg.LoginThrottle, cfg.Store, cfg.Logger),
 		secure:  iss.Scheme == "https",
 
 		clientThrottle: newThrottle(),

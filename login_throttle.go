@@ -3,8 +3,11 @@ package keystile
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/keystile/keystile/store"
 )
 
 // LoginThrottle bounds failed sign-ins at the login form (docs/security.md
@@ -19,7 +22,10 @@ import (
 // rules, so that whoever hammers the account from elsewhere does not lock
 // its owner out. A client address (IPv6: its /64) may fail PerAddress times
 // a minute across accounts, after a burst of as many; known devices do not
-// count against it. Only failures count. Limits are per process.
+// count against it. Only failures count. With a store that keeps throttles
+// (store.Throttles: SQLite, PostgreSQL), an account's and its known
+// devices' failures are kept there and shared by every server on the
+// store; the address limit is per process.
 type LoginThrottle struct {
 	// Attempts before back-off starts; default 5.
 	Attempts int
@@ -83,10 +89,17 @@ type loginGate struct {
 	account  backoffPolicy // an account, or a known device of it
 	address  bucketPolicy
 	log      *logBudget // bounds the lines a throttled flood writes
+	// shared, when the store keeps throttles, holds the accounts' failures
+	// for every replica (throttle_shared.go); logger says when it fails.
+	shared store.Throttles
+	logger *slog.Logger
 }
 
-func newLoginGate(t LoginThrottle) *loginGate {
+func newLoginGate(t LoginThrottle, st store.Store, logger *slog.Logger) *loginGate {
+	shared, _ := st.(store.Throttles)
 	return &loginGate{
+		shared:   shared,
+		logger:   logger,
 		throttle: newThrottle(),
 		account:  backoffPolicy{free: t.Attempts, delay: loginFirstDelay, maxDelay: t.MaxDelay, daily: t.DailyLimit},
 		address:  bucketPolicy{every: time.Minute / time.Duration(t.PerAddress), burst: t.PerAddress},

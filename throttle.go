@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/keystile/keystile/store"
 )
 
 // throttle counts failures (sign-ins, client authentications) per key and
@@ -15,8 +17,8 @@ import (
 // outcome is reported to all of them. Attempts in flight count, so that
 // parallel guesses whose passwords are still being checked cannot overrun a
 // limit. Only failures are charged: a busy office signing in is never
-// throttled. Limits are per process: replicas each keep their own
-// (docs/security.md §5).
+// throttled. Limits are per process, but for the sign-in back-off of an
+// account on a shared store (throttle_shared.go; docs/security.md §5).
 type throttle struct {
 	mu      sync.Mutex
 	slots   map[string]*slot
@@ -72,6 +74,13 @@ const (
 // When admitted (wait == 0), end must be called once with the outcome and
 // the time it was known.
 func (t *throttle) begin(now time.Time, keys ...limitKey) (wait time.Duration, end func(now time.Time, o outcome)) {
+	return t.admit(now, nil, keys)
+}
+
+// admit is begin with the failures a store shared with other replicas
+// keeps for some keys (throttle_shared.go): their gates take them before
+// they judge.
+func (t *throttle) admit(now time.Time, shared map[string]store.Failures, keys []limitKey) (wait time.Duration, end func(now time.Time, o outcome)) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.slots) >= t.maximum {
@@ -83,6 +92,11 @@ func (t *throttle) begin(now time.Time, keys ...limitKey) (wait time.Duration, e
 		if !ok {
 			s = &slot{gate: k.policy.newGate()}
 			t.slots[k.key] = s
+		}
+		if f, ok := shared[k.key]; ok {
+			if g, ok := s.gate.(*backoffGate); ok {
+				g.load(f)
+			}
 		}
 		slots[i] = s
 		wait = max(wait, s.gate.wait(now, s.inflight))
@@ -227,6 +241,19 @@ type backoffGate struct {
 	windowFails int       // failures in the window
 }
 
+// load replaces the gate's state by failures a shared store recorded, by
+// the same rules fail and succeed apply: the back-off follows the streak
+// since the last success, counted from the latest failure.
+func (g *backoffGate) load(f store.Failures) {
+	g.fails, g.windowFails, g.windowEnd, g.next = f.Streak, f.Count, f.WindowEnd, time.Time{}
+	if f.WindowEnd.IsZero() {
+		return
+	}
+	if over := f.Streak - g.p.free; over >= 0 {
+		g.next = f.Last.Add(g.p.backoff(over))
+	}
+}
+
 func (g *backoffGate) roll(now time.Time) {
 	if !g.windowEnd.IsZero() && !now.Before(g.windowEnd) {
 		g.fails, g.windowFails, g.windowEnd, g.next = 0, 0, time.Time{}, time.Time{}
@@ -260,12 +287,17 @@ func (g *backoffGate) fail(now time.Time) {
 	g.fails++
 	g.windowFails++
 	if over := g.fails - g.p.free; over >= 0 {
-		d := g.p.maxDelay
-		if over < 30 {
-			d = min(g.p.delay<<over, g.p.maxDelay)
-		}
-		g.next = now.Add(d)
+		g.next = now.Add(g.p.backoff(over))
 	}
+}
+
+// backoff is the wait after over failures beyond the free ones: delay,
+// doubling with each, up to maxDelay.
+func (p backoffPolicy) backoff(over int) time.Duration {
+	if over >= 30 {
+		return p.maxDelay
+	}
+	return min(p.delay<<over, p.maxDelay)
 }
 
 func (g *backoffGate) succeed(now time.Time) {

@@ -47,7 +47,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer opened.Close()
 	var keeper *storekeys.Keeper
 	m := newMetrics(func() float64 { return time.Since(keyBirth(s, keeper)).Seconds() })
-	st := measuredStore{sharedStore: opened, m: m}
+	st := measure(opened, m)
 	var keys []keystile.SigningKey
 	if s.KeysInStore {
 		keeper, keys, err = storeSigningKeys(ctx, st, s, log)
