@@ -56,8 +56,10 @@ func newCluster(t *testing.T, storeSpec, extraSigning, extra string) *cluster {
 	c.botSecret, secretHash = newClientSecret(t)
 	c.proxy = newRRProxy(t)
 	c.issuer = c.proxy.base
-	writeFile(t, filepath.Join(c.dir, "users.yaml"), fmt.Sprintf("users:\n  - username: alice\n    password_hash: %q\n",
-		sitePasswordHash(t, "alice's p@ss phrase ✓")))
+	// bob, with alice's password, is the account the throttle test attacks.
+	hash := sitePasswordHash(t, "alice's p@ss phrase ✓")
+	writeFile(t, filepath.Join(c.dir, "users.yaml"), fmt.Sprintf("users:\n  - username: alice\n    password_hash: %q\n  - username: bob\n    password_hash: %q\n",
+		hash, hash))
 	c.config = filepath.Join(c.dir, "keystile.yaml")
 	writeFile(t, c.config, fmt.Sprintf(`issuer: %s
 store: %q

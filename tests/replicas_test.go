@@ -26,7 +26,9 @@ const clusterPassword = "alice's p@ss phrase ✓"
 func TestBinaryReplicas(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
-	c := newCluster(t, postgrestest.URL(t), "", "drain_delay: 1s\n")
+	// A daily limit of 5 makes five failures lock the account until the
+	// next day, not for a second: the throttle test judges no clock.
+	c := newCluster(t, postgrestest.URL(t), "", "drain_delay: 1s\nlogin_throttle:\n  attempts: 5\n  daily_limit: 5\n")
 	rs := c.start(2)
 	conf := c.oauthConfig()
 
@@ -109,6 +111,35 @@ func TestBinaryReplicas(t *testing.T) {
 		wg.Wait()
 		if wins.Load() != 1 || refused.Load() != racers-1 {
 			t.Errorf("%d redemptions won and %d were refused, want exactly 1 and %d", wins.Load(), refused.Load(), racers-1)
+		}
+	})
+
+	t.Run("five failed sign-ins at one throttle the account at the other; its known device gets in", func(t *testing.T) {
+		defer c.proxy.pin("/login", -1)
+		c.proxy.pin("/login", 1)
+		owner := newBrowserFor(t, c.issuer, nil)
+		signInAt(ctx, t, owner, c.issuer, conf, "bob", clusterPassword) // a known device from now on
+		c.proxy.pin("/login", 0)
+		attacker := newBrowserFor(t, c.issuer, nil)
+		for i := range 5 {
+			form := attacker.authorize(ctx, conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+			if p := attacker.submit(ctx, form, "bob", "guess"); p.status != http.StatusOK {
+				t.Fatalf("wrong password %d at replica 0: %s, want the form again", i+1, describe(p))
+			}
+		}
+		c.proxy.pin("/login", 1)
+		for _, b := range []*browser{attacker, newBrowserFor(t, c.issuer, nil)} {
+			form := b.authorize(ctx, conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+			// The right password: the account is spent, whoever asks.
+			if p := b.submit(ctx, form, "bob", clusterPassword); p.status != http.StatusTooManyRequests {
+				t.Errorf("sign-in at replica 1 after five failures at replica 0: %s, want 429", describe(p))
+			}
+		}
+		// prompt=login: the owner's session would skip the form.
+		form := owner.authorize(ctx, conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
+			oauth2.SetAuthURLParam("prompt", "login")))
+		if q := authResponse(t, owner.submit(ctx, form, "bob", clusterPassword), conf.RedirectURL); q.Get("code") == "" {
+			t.Errorf("the known device's sign-in at replica 1 during the attack: %v, want a code", q)
 		}
 	})
 
