@@ -194,7 +194,7 @@ func (s *Server) authorizeClient(p params, repeated []string, perr *oauthErr) (*
 		return nil, perr
 	}
 	id := p["client_id"]
-	client, ok := s.clients[id]
+	client, ok := s.client(id)
 	if id == "" || !ok {
 		return nil, oauthError(codeInvalidRequest, "The application that sent you here is not registered with this sign-in service.").withTitle(titleCannotGoOn)
 	}

@@ -142,7 +142,7 @@ func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) 
 	if id == "" {
 		return nil, errBadClient
 	}
-	client, known := s.clients[id]
+	client, known := s.client(id)
 	addr := s.clientAddr(r)
 	wait, end := s.clientThrottle.begin(s.now(), s.clientAuthKeys(id, known, addr)...)
 	if wait > 0 {

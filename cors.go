@@ -32,17 +32,14 @@ const corsMaxAge = 600
 // Which client may use which origin is checked per request by
 // checkOrigin, since a preflight carries no client_id.
 func (s *Server) clientCORS(methods ...string) func(http.Handler) http.Handler {
-	allowed := map[string]bool{}
-	for _, c := range s.clients {
-		for _, o := range c.AllowedOrigins {
-			allowed[o] = true
-		}
-	}
+	// The set is read per request: SetClients may change it while the
+	// server runs.
+	allowed := func(origin string) bool { return s.clients.Load().origins[origin] }
 	return cors.Handler(cors.Options{
 		// AllowOriginFunc instead of AllowedOrigins: the library lower-cases
 		// its list and accepts "*" patterns; registered origins are compared
 		// to the letter, like redirect URIs (docs/security.md §1).
-		AllowOriginFunc: func(_ *http.Request, origin string) bool { return allowed[origin] },
+		AllowOriginFunc: func(_ *http.Request, origin string) bool { return allowed(origin) },
 		AllowedMethods:  methods,
 		AllowedHeaders:  []string{"Authorization", "Content-Type"},
 		// A /userinfo 401 explains itself in WWW-Authenticate (RFC 6750 §3).
@@ -96,7 +93,7 @@ func (s *Server) checkOrigin(r *http.Request, id string) error {
 	if !sent || (len(origins) == 1 && origins[0] == s.issuer.Scheme+"://"+s.issuer.Host) {
 		return nil
 	}
-	c, known := s.clients[id]
+	c, known := s.client(id)
 	if id == "" || !known {
 		return nil
 	}

@@ -136,7 +136,7 @@ func (s *Server) deviceStep(w http.ResponseWriter, r *http.Request, p params, v 
 	default:
 		endAttempt(now, aborted)
 	}
-	client, known := s.clients[d.ClientID]
+	client, known := s.client(d.ClientID)
 	switch {
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		s.errorPage(w, r, serverError(err))

@@ -34,7 +34,7 @@ type metadata struct {
 // from the configured issuer, never from the request (docs/security.md §8).
 func (s *Server) metadataDocument() metadata {
 	var scopes []string
-	for _, c := range s.clients {
+	for _, c := range s.clients.Load().byID {
 		for _, sc := range c.Scopes {
 			if !slices.Contains(scopes, sc) {
 				scopes = append(scopes, sc)

@@ -49,7 +49,7 @@ func FuzzAuthorize(f *testing.F) {
 		f.Fatal(err)
 	}
 	h := srv.Handler()
-	spa := srv.clients["spa"]
+	spa, _ := srv.client("spa")
 
 	f.Fuzz(func(t *testing.T, rawQuery string) {
 		req := httptest.NewRequest(http.MethodGet, "https://auth.example.com/authorize", nil)

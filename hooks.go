@@ -20,7 +20,7 @@ func init() {
 // every grant (accessTokenClaims and the current signing key), for
 // keystiletest.
 func (s *Server) mintForTest(clientID, subject string, claims map[string]any) (string, error) {
-	c, ok := s.clients[clientID]
+	c, ok := s.client(clientID)
 	if !ok {
 		return "", fmt.Errorf("keystile: no client %q", clientID)
 	}

@@ -22,6 +22,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -173,7 +174,7 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	issuer  *url.URL
-	clients map[string]*Client
+	clients atomic.Pointer[clientSet] // swapped whole by SetClients
 	store   store.Store
 	keys    *keyRing
 	log     *slog.Logger
@@ -222,33 +223,6 @@ func New(cfg Config) (*Server, error) {
 	if len(cfg.Keys) == 0 {
 		return nil, errors.New("keystile: Config.Keys needs at least one signing key")
 	}
-	if err := checkIDTokenKey(cfg); err != nil {
-		return nil, err
-	}
-	clients := make(map[string]*Client, len(cfg.Clients))
-	originOwner := map[string]string{} // a browser origin belongs to one client (cors.go)
-	for i := range cfg.Clients {
-		c := cfg.Clients[i]
-		if err := ValidateClient(c); err != nil {
-			return nil, fmt.Errorf("keystile: Config.Clients[%d]: %w", i, err)
-		}
-		if _, dup := clients[c.ID]; dup {
-			return nil, fmt.Errorf("keystile: Config.Clients[%d]: duplicate client id %q", i, c.ID)
-		}
-		for _, o := range c.AllowedOrigins {
-			if owner, taken := originOwner[o]; taken && owner != c.ID {
-				return nil, fmt.Errorf("keystile: Config.Clients[%d]: allowed origin %q is already client %q's", i, o, owner)
-			}
-			originOwner[o] = c.ID
-		}
-		if c.Name == "" {
-			c.Name = c.ID
-		}
-		if len(c.GrantTypes) == 0 {
-			c.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
-		}
-		clients[c.ID] = &c
-	}
 	resources, err := compileResources(cfg)
 	if err != nil {
 		return nil, err
@@ -257,10 +231,9 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, c := range cfg.Clients {
-		if unknown := capabilities.unknown(c.Claims[capabilities.claim]); len(unknown) > 0 {
-			return nil, fmt.Errorf("keystile: Config.Clients[%d]: capabilities %q are not in Config.Capabilities.Graph", i, unknown)
-		}
+	clients, err := newClientSet(cfg, resources, capabilities)
+	if err != nil {
+		return nil, err
 	}
 	for i, p := range cfg.TrustedProxies {
 		if err := check.TrustedProxy(p); err != nil {
@@ -272,16 +245,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		pages:   pages,
-		cfg:     cfg,
-		issuer:  iss,
-		clients: clients,
-		store:   cfg.Store,
-		keys:    newKeyRing(slices.Clone(cfg.Keys), cfg.AccessTokenTTL, cfg.Now),
-		log:     cfg.Logger,
-		now:     cfg.Now,
-		login:   newLoginGate(cfg.LoginThrottle, cfg.Store, cfg.Logger),
-		secure:  iss.Scheme == "https",
+		pages:  pages,
+		cfg:    cfg,
+		issuer: iss,
+		store:  cfg.Store,
+		keys:   newKeyRing(slices.Clone(cfg.Keys), cfg.AccessTokenTTL, cfg.Now),
+		log:    cfg.Logger,
+		now:    cfg.Now,
+		login:  newLoginGate(cfg.LoginThrottle, cfg.Store, cfg.Logger),
+		secure: iss.Scheme == "https",
 
 		clientThrottle: newThrottle(),
 		clientLog:      newLogBudget(throttleLogEvery, throttleLogBurst),
@@ -291,6 +263,7 @@ func New(cfg Config) (*Server, error) {
 		resourceScopes: map[string]bool{},
 		capabilities:   capabilities,
 	}
+	s.clients.Store(clients)
 	s.derived = newDerivedKeys(s.keys)
 	v, err := newVerifier(VerifierConfig{
 		Issuer:   cfg.Issuer,

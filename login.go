@@ -39,7 +39,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, oauthError(codeAccessDenied, "This sign-in page was not opened in this browser. Go back to the application and start again.").withStatus(http.StatusForbidden))
 		return
 	}
-	client, ok := s.clients[pending.ClientID]
+	client, ok := s.client(pending.ClientID)
 	// The client, or this redirect URI, may have been removed from the
 	// configuration since the request was stored: never redirect there.
 	if !ok || !client.matchRedirectURI(pending.RedirectURI) {

@@ -113,7 +113,7 @@ func TestLoginForm(t *testing.T) {
 	})
 	t.Run("redirect URI unregistered since the request", func(t *testing.T) {
 		c, f := start(t)
-		spa := e.srv.clients["spa"]
+		spa, _ := e.srv.client("spa")
 		saved := spa.RedirectURIs
 		spa.RedirectURIs = []string{"http://127.0.0.1/native"}
 		defer func() { spa.RedirectURIs = saved }()

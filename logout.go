@@ -94,7 +94,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 func (s *Server) logoutTarget(r *http.Request, p params, signedInAs string) (*Client, string, *oauthErr) {
 	var client *Client
 	if id := p["client_id"]; id != "" {
-		c, ok := s.clients[id]
+		c, ok := s.client(id)
 		if !ok {
 			return nil, "", oauthError(codeInvalidRequest, "The application that sent you here is not registered with this sign-in service.").withTitle(titleCannotGoOn)
 		}

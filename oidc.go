@@ -229,7 +229,7 @@ func (s *Server) verifyIDTokenHint(hint string) (*Client, string, error) {
 	if err != nil || len(aud) != 1 {
 		return nil, "", fmt.Errorf("%w: aud must name one client", errBadIDTokenHint)
 	}
-	client, ok := s.clients[aud[0]]
+	client, ok := s.client(aud[0])
 	if !ok {
 		return nil, "", fmt.Errorf("%w: aud is not a registered client", errBadIDTokenHint)
 	}

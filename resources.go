@@ -48,8 +48,8 @@ func parseResourceIndicator(raw string) error {
 	return nil
 }
 
-// compileResources checks cfg.Resources and the clients' use of them, and
-// indexes them by ID. A resource cannot be the default audience: a token
+// compileResources checks cfg.Resources and indexes them by ID (the
+// clients' use of them is checked with the clients, in newClientSet). A resource cannot be the default audience: a token
 // without a resource would then pass as the resource's.
 func compileResources(cfg Config) (map[string]*Resource, error) {
 	out := make(map[string]*Resource, len(cfg.Resources))
@@ -75,13 +75,6 @@ func compileResources(cfg Config) (map[string]*Resource, error) {
 			}
 		}
 		out[r.ID] = &Resource{ID: r.ID, Scopes: slices.Clone(r.Scopes), Claims: slices.Clone(r.Claims)}
-	}
-	for i, c := range cfg.Clients {
-		for _, id := range c.Resources {
-			if out[id] == nil {
-				return nil, fmt.Errorf("keystile: Config.Clients[%d]: resource %q is not in Config.Resources", i, id)
-			}
-		}
 	}
 	return out, nil
 }

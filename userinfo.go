@@ -38,7 +38,7 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub := claims.Subject()
-	if _, ok := s.clients[claims.ClientID()]; !ok || sub == "" {
+	if _, ok := s.client(claims.ClientID()); !ok || sub == "" {
 		writeBearerError(w, http.StatusUnauthorized, codeInvalidToken, "the access token is invalid, expired or revoked", "", "")
 		return
 	}

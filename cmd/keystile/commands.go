@@ -38,7 +38,7 @@ func init() {
 			func(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 				return runCheck(ctx, args, stdout, stderr)
 			}},
-		{"reload", "make the server of a configuration reload its key and users files", helpReload,
+		{"reload", "make the server of a configuration reload its clients, key and users files", helpReload,
 			func(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 				return runReload(args, stdout, stderr)
 			}},
@@ -174,9 +174,10 @@ Examples:
 const helpReload = `Usage:
   keystile reload --config FILE
 
-Make the server running with this configuration reload its signing key file
-and users file (the same as sending it SIGHUP), after checking the
-configuration. It finds the server through the configuration's pid_file,
+Make the server running with this configuration reload its clients, its
+signing key file and its users file (the same as sending it SIGHUP), after
+checking the configuration. It finds the server through the configuration's
+pid_file,
 which serve locks while it runs: a server of another configuration, or a
 process that reused a stale pid, is never signalled. Whether the reload
 worked is in the server's log.

@@ -3,7 +3,7 @@
 //	keystile                        a quickstart on http://127.0.0.1:9000, not for production
 //	keystile serve --config FILE    the server, configured by a YAML file and KEYSTILE_* variables
 //	keystile check --config FILE    everything serve checks, without starting
-//	keystile reload --config FILE   makes the server of that configuration reload its key and users files
+//	keystile reload --config FILE   makes the server of that configuration reload its clients, key and users files
 //	keystile hash-password          an argon2id hash for the users file, password read from stdin
 //	keystile client-secret          a new client secret and the hash the config file stores
 //	keystile dev                    a development server: no passwords, any client, loopback only

@@ -30,6 +30,6 @@ func runReload(args []string, stdout, _ io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "keystile: asked the server (pid %d) to reload its key and users files; its log says how it went\n", pid)
+	fmt.Fprintf(stdout, "keystile: asked the server (pid %d) to reload its clients, key and users files; its log says how it went\n", pid)
 	return nil
 }

@@ -96,7 +96,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// did not catch it would die at the first reload an operator asks for.
 	hupCtx, stopHup := context.WithCancel(ctx)
 	defer stopHup()
-	reloadOnHangup(hupCtx, func() { reload(srv, users, s, log) })
+	reloadOnHangup(hupCtx, func() { reload(srv, users, s, configPath, log) })
 	if keeper != nil {
 		go keeper.Run(hupCtx, srv.SetKeys)
 	}
@@ -174,11 +174,14 @@ func reloadOnHangup(ctx context.Context, reload func()) {
 	}()
 }
 
-// reload re-reads the key file and the users file. Each is checked in full
-// before it replaces what the server uses, and one that cannot be used
-// leaves the server as it was. An HS256 secret is not reloaded: a new one
-// would invalidate every token at once, which deserves a restart.
-func reload(srv *keystile.Server, users *liveUsers, s *settings, log *slog.Logger) {
+// reload re-reads the clients of the configuration file, the key file and
+// the users file. Each is checked in full before it replaces what the
+// server uses, and one that cannot be used leaves the server as it was.
+// Other settings (issuer, listen, store, lifetimes…) need a restart. An
+// HS256 secret is not reloaded: a new one would invalidate every token at
+// once, which deserves a restart.
+func reload(srv *keystile.Server, users *liveUsers, s *settings, configPath string, log *slog.Logger) {
+	reloadClients(srv, s, configPath, log)
 	switch {
 	case s.Algorithm == keystile.AlgHS256:
 		log.Info("SIGHUP: the HS256 secret is not reloaded; restart the server to change it")
@@ -192,6 +195,23 @@ func reload(srv *keystile.Server, users *liveUsers, s *settings, log *slog.Logge
 		return
 	}
 	_ = reloadUsers(users, s.UsersFile, s.Clients, log)
+}
+
+// reloadClients reads the configuration file again and gives the server its
+// clients. A file that does not load, or clients the library refuses, keep
+// the clients the server has, and the log says why. s.Clients follows, so
+// that the users file is checked against the clients in use.
+func reloadClients(srv *keystile.Server, s *settings, configPath string, log *slog.Logger) {
+	next, err := loadConfig(configPath, os.Getenv)
+	if err == nil {
+		err = srv.SetClients(next.Clients)
+	}
+	if err != nil {
+		log.Error("reloading the clients from the configuration failed; the clients are unchanged", "path", configPath, "err", err)
+		return
+	}
+	s.Clients = next.Clients
+	log.Info("reloaded the clients", "path", configPath, "clients", len(next.Clients))
 }
 
 // reloadUsers reloads the users file, logging the outcome in one line.
