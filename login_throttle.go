@@ -25,7 +25,9 @@ import (
 // count against it. Only failures count. With a store that keeps throttles
 // (store.Throttles: SQLite, PostgreSQL), an account's and its known
 // devices' failures are kept there and shared by every server on the
-// store; the address limit is per process.
+// store, and so are an address's, counted in fixed one-minute windows
+// (PerAddress failures in each) rather than a bucket; the attempts in
+// flight are counted per process.
 type LoginThrottle struct {
 	// Attempts before back-off starts; default 5.
 	Attempts int
@@ -36,7 +38,9 @@ type LoginThrottle struct {
 	DailyLimit int
 	// PerAddress is the failures per minute a client address may make;
 	// default 60. Attempts in flight count against it, so it is also how
-	// many people behind one address may sign in at the same moment.
+	// many people behind one address may sign in at the same moment at
+	// one server (in flight is counted per process, failures on a shared
+	// store for every server on it).
 	PerAddress int
 	// KnownDeviceTTL is how long a browser that signed in keeps its own
 	// budget for the account; default 30 days. Negative: no known devices.
@@ -87,22 +91,31 @@ func (t LoginThrottle) withDefaults() (LoginThrottle, error) {
 type loginGate struct {
 	throttle *throttle
 	account  backoffPolicy // an account, or a known device of it
-	address  bucketPolicy
-	log      *logBudget // bounds the lines a throttled flood writes
-	// shared, when the store keeps throttles, holds the accounts' failures
-	// for every replica (throttle_shared.go); logger says when it fails.
+	address  policy        // a client address: bucketPolicy, or windowPolicy on a shared store
+	log      *logBudget    // bounds the lines a throttled flood writes
+	// shared, when the store keeps throttles, holds the accounts' and the
+	// addresses' failures for every replica (throttle_shared.go); logger
+	// says when it fails.
 	shared store.Throttles
 	logger *slog.Logger
 }
 
 func newLoginGate(t LoginThrottle, st store.Store, logger *slog.Logger) *loginGate {
 	shared, _ := st.(store.Throttles)
+	// One process keeps a token bucket per address; a shared store counts
+	// failures, so there the address gets a fixed window of a minute
+	// (throttle_shared.go): PerAddress failures in it, then none until it
+	// ends. The attempts in flight are counted per process either way.
+	var address policy = bucketPolicy{every: time.Minute / time.Duration(t.PerAddress), burst: t.PerAddress}
+	if shared != nil {
+		address = windowPolicy{limit: t.PerAddress, window: time.Minute}
+	}
 	return &loginGate{
 		shared:   shared,
 		logger:   logger,
 		throttle: newThrottle(),
 		account:  backoffPolicy{free: t.Attempts, delay: loginFirstDelay, maxDelay: t.MaxDelay, daily: t.DailyLimit},
-		address:  bucketPolicy{every: time.Minute / time.Duration(t.PerAddress), burst: t.PerAddress},
+		address:  address,
 		log:      newLogBudget(throttleLogEvery, throttleLogBurst),
 	}
 }

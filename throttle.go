@@ -18,7 +18,8 @@ import (
 // parallel guesses whose passwords are still being checked cannot overrun a
 // limit. Only failures are charged: a busy office signing in is never
 // throttled. Limits are per process, but for the sign-in back-off of an
-// account on a shared store (throttle_shared.go; docs/security.md §5).
+// account and the failures of a client address on a shared store
+// (throttle_shared.go; docs/security.md §5).
 type throttle struct {
 	mu      sync.Mutex
 	slots   map[string]*slot
@@ -94,7 +95,7 @@ func (t *throttle) admit(now time.Time, shared map[string]store.Failures, keys [
 			t.slots[k.key] = s
 		}
 		if f, ok := shared[k.key]; ok {
-			if g, ok := s.gate.(*backoffGate); ok {
+			if g, ok := s.gate.(interface{ load(store.Failures) }); ok {
 				g.load(f)
 			}
 		}
@@ -215,6 +216,58 @@ func (g *bucketGate) fail(now time.Time)    { g.lim.AllowN(now, 1) }
 func (g *bucketGate) succeed(now time.Time) {}
 func (g *bucketGate) idle(now time.Time) bool {
 	return g.lim.TokensAt(now) >= float64(g.lim.Burst())
+}
+
+// windowPolicy is a fixed window: limit failures fit in one window, which
+// opens at its first failure and lasts window; then nothing until it ends.
+// It is the address budget on a shared store, which can count failures in
+// a window but keeps no token bucket (throttle_shared.go).
+type windowPolicy struct {
+	limit  int
+	window time.Duration
+}
+
+func (p windowPolicy) newGate() gate { return &windowGate{p: p} }
+
+type windowGate struct {
+	p         windowPolicy
+	fails     int       // failures in the window
+	windowEnd time.Time // zero before the first failure
+}
+
+// load replaces the gate's state by the failures a shared store counted.
+func (g *windowGate) load(f store.Failures) { g.fails, g.windowEnd = f.Count, f.WindowEnd }
+
+func (g *windowGate) roll(now time.Time) {
+	if !g.windowEnd.IsZero() && !now.Before(g.windowEnd) {
+		g.fails, g.windowEnd = 0, time.Time{}
+	}
+}
+
+func (g *windowGate) wait(now time.Time, inflight int) time.Duration {
+	g.roll(now)
+	switch {
+	case g.fails+inflight < g.p.limit:
+		return 0
+	case g.fails < g.p.limit:
+		return time.Second // the window's last attempts are under way
+	}
+	return g.windowEnd.Sub(now)
+}
+
+func (g *windowGate) fail(now time.Time) {
+	g.roll(now)
+	if g.windowEnd.IsZero() {
+		g.windowEnd = now.Add(g.p.window)
+	}
+	g.fails++
+}
+
+func (g *windowGate) succeed(now time.Time) {}
+
+func (g *windowGate) idle(now time.Time) bool {
+	g.roll(now)
+	return g.fails == 0
 }
 
 // backoffPolicy is a progressive back-off with a daily cap: free failures

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keystile/keystile/store"
 )
 
 var testAccountPolicy = backoffPolicy{free: 5, delay: time.Second, maxDelay: 15 * time.Minute, daily: 100}
@@ -136,6 +138,43 @@ func TestThrottleBacksOffAndCapsTheDay(t *testing.T) {
 	now = day.Add(24 * time.Hour)
 	if w := th.peek(now, key); w != 0 {
 		t.Fatalf("the next day: wait %v, want none", w)
+	}
+}
+
+// TestThrottleWindowOnSharedCounts: the address budget on a shared store
+// takes limit failures in a window that opens at the first; failures other
+// replicas recorded (loaded from the store) count the same; the window's
+// end frees it; successes and attempts in flight are not failures, but the
+// last attempts under way hold the rest back.
+func TestThrottleWindowOnSharedCounts(t *testing.T) {
+	th := newThrottle()
+	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	key := limitKey{"a:192.0.2.1", windowPolicy{limit: 3, window: time.Minute}}
+	now := start
+	for i := range 2 {
+		wait, end := th.begin(now, key)
+		if wait != 0 {
+			t.Fatalf("failure %d refused with wait %v", i+1, wait)
+		}
+		end(now, failed)
+		now = now.Add(10 * time.Second)
+	}
+	_, last := th.begin(now, key)
+	if w := th.peek(now, key); w != time.Second {
+		t.Errorf("with the window's last failure under way: wait %v, want 1s", w)
+	}
+	last(now, succeeded)
+	if w := th.peek(now, key); w != 0 {
+		t.Errorf("after a success: wait %v, want none", w)
+	}
+	// Another replica recorded the third failure: the store's count wins.
+	shared := map[string]store.Failures{key.key: {Count: 3, Streak: 3, Last: now, WindowEnd: start.Add(time.Minute)}}
+	wait, _ := th.admit(now, shared, []limitKey{key})
+	if want := start.Add(time.Minute).Sub(now); wait != want {
+		t.Errorf("after the shared third failure: wait %v, want %v (until the window ends)", wait, want)
+	}
+	if w := th.peek(start.Add(time.Minute), key); w != 0 {
+		t.Errorf("once the window ended: wait %v, want none", w)
 	}
 }
 

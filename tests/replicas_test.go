@@ -215,6 +215,42 @@ func TestBinaryReplicas(t *testing.T) {
 	})
 }
 
+// TestBinaryReplicasShareTheAddressBudget: the failures of one client
+// address are counted in the shared store, so per_address failures through
+// one replica make the other refuse that address's next sign-in, to an
+// account that has not failed once (its own budget is whole). Every request
+// reaches the replicas from the proxy's address, which is the client
+// address here. A cluster of its own: the budget of 3 would throttle the
+// other replica tests, which all come from that one address.
+func TestBinaryReplicasShareTheAddressBudget(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	c := newCluster(t, postgrestest.URL(t), "", "login_throttle:\n  per_address: 3\n")
+	c.start(2)
+	conf := c.oauthConfig()
+	defer c.proxy.pin("/login", -1)
+	c.proxy.pin("/login", 0)
+	attacker := newBrowserFor(t, c.issuer, nil)
+	for i, account := range []string{"alice", "carol", "dave"} { // a different account each time
+		form := attacker.authorize(ctx, conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+		if p := attacker.submit(ctx, form, account, "guess"); p.status != http.StatusOK {
+			t.Fatalf("wrong password %d (%s) at replica 0: %s, want the form again", i+1, account, describe(p))
+		}
+	}
+	c.proxy.pin("/login", 1)
+	b := newBrowserFor(t, c.issuer, nil)
+	form := b.authorize(ctx, conf.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	// bob, with the right password: his account has no failure; the
+	// address has spent its minute at replica 0.
+	p := b.submit(ctx, form, "bob", clusterPassword)
+	if p.status != http.StatusTooManyRequests {
+		t.Fatalf("sign-in at replica 1 after 3 failures from the address at replica 0: %s, want 429", describe(p))
+	}
+	if ra := p.header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("Retry-After %q, want the seconds until the address's window ends", ra)
+	}
+}
+
 // families signs alice in once and returns n refresh tokens, each of its
 // own family, from codes of that browser session (single sign-on).
 func families(ctx context.Context, t *testing.T, c *cluster, n int) []string {
