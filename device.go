@@ -51,6 +51,10 @@ func (s *Server) handleDeviceAuthorization(w http.ResponseWriter, r *http.Reques
 		s.writeJSONError(w, r, e)
 		return
 	}
+	if _, ok := p["resource"]; ok {
+		s.writeJSONError(w, r, errDeviceResource)
+		return
+	}
 	now := s.now()
 	if !s.cfg.LoginThrottle.Disabled {
 		if wait := s.devices.take(now, limitKey{"a:" + addressKey(s.clientAddr(r)), deviceAuthorizationPolicy}); wait > 0 {

@@ -40,6 +40,8 @@ func TestDeviceAuthorizationRefusals(t *testing.T) {
 		{"scope the client may not have", url.Values{"client_id": {"tv"}, "scope": {"admin"}}, 400, "invalid_scope"},
 		{"scope twice", url.Values{"client_id": {"tv"}, "scope": {"read", "read"}}, 400, "invalid_request"},
 		{"no client", url.Values{}, 401, "invalid_client"},
+		// The device code records no resource (yet): refused, not ignored.
+		{"a resource", url.Values{"client_id": {"tv"}, "resource": {"https://api.example.com"}}, 400, "invalid_target"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, m := e.deviceAuth(tc.form)
@@ -87,6 +89,7 @@ func TestDeviceGrantPolls(t *testing.T) {
 		{0, url.Values{"grant_type": {GrantDeviceCode}, "client_id": {"tv"}}, "invalid_request"},
 		{0, url.Values{"grant_type": {GrantDeviceCode}, "client_id": {"spa"}, "device_code": {dc}}, "unauthorized_client"},
 		{0, grant(strings.Repeat("a", 300)), "invalid_grant"},
+		{0, url.Values{"grant_type": {GrantDeviceCode}, "client_id": {"tv"}, "device_code": {dc}, "resource": {"https://api.example.com"}}, "invalid_target"},
 		{10 * time.Minute, grant(dc), "expired_token"},
 	} {
 		e.clock.Advance(want.advance)

@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -230,16 +231,48 @@ func (k SigningKey) signIDToken(claims jwt.MapClaims) (string, error) {
 	return k.signJWT(idTokenType, claims)
 }
 
+// signJWT is jwt.Token.SignedString, byte for byte, without its header
+// map: the header is three fixed strings, so it is marshalled from a struct
+// (fields in the map's sorted order) and the token is built in one buffer.
+// That saves a third of the allocations of a client_credentials /token
+// request (docs/performance.md).
 func (k SigningKey) signJWT(typ string, claims jwt.MapClaims) (string, error) {
 	if k.method == nil {
 		return "", errors.New("keystile: signing with an uninitialised SigningKey")
 	}
-	t := jwt.NewWithClaims(k.method, claims)
-	t.Header["typ"] = typ
-	t.Header["kid"] = k.kid
-	s, err := t.SignedString(k.sign)
+	s, err := k.signedString(typ, claims)
 	if err != nil {
 		return "", fmt.Errorf("keystile: signing a %s token with %s key %s: %w", typ, k.alg, k.kid, err)
 	}
 	return s, nil
+}
+
+func (k SigningKey) signedString(typ string, claims jwt.MapClaims) (string, error) {
+	header, err := json.Marshal(jwtHeader{Alg: k.method.Alg(), Kid: k.kid, Typ: typ})
+	if err != nil {
+		return "", err
+	}
+	body, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, enc.EncodedLen(len(header))+enc.EncodedLen(len(body))+2+enc.EncodedLen(512))
+	buf = enc.AppendEncode(buf, header)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, body)
+	sig, err := k.method.Sign(string(buf), k.sign)
+	if err != nil {
+		return "", err
+	}
+	buf = append(buf, '.')
+	return string(enc.AppendEncode(buf, sig)), nil
+}
+
+// jwtHeader is the JOSE header Keystile signs: alg, kid and typ, in the
+// order encoding/json writes a map's keys.
+type jwtHeader struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+	Typ string `json:"typ"`
 }

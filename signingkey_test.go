@@ -405,3 +405,36 @@ func BenchmarkSignRS256(b *testing.B) {
 		}
 	}
 }
+
+// TestSignJWTIsSignedString: signJWT builds the token itself, and must give
+// what golang-jwt's SignedString gives, byte for byte, for the algorithms
+// whose signatures are deterministic.
+func TestSignJWTIsSignedString(t *testing.T) {
+	_, ed, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := jwt.MapClaims{"iss": "https://auth.example.com", "sub": "a<b>&c", "exp": int64(1e9), "scope": "x y", "n": map[string]any{"k": []any{1, "ü"}}}
+	for _, raw := range []any{[]byte("0123456789abcdef0123456789abcdef"), sigTestRSA2(), ed} {
+		k, err := NewSigningKey(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, typ := range []string{accessTokenType, idTokenType} {
+			got, err := k.signJWT(typ, claims)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := jwt.NewWithClaims(k.method, claims)
+			want.Header["typ"] = typ
+			want.Header["kid"] = k.kid
+			ws, err := want.SignedString(k.sign)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != ws {
+				t.Errorf("%s %s: signJWT gave\n%s\nSignedString gives\n%s", k.alg, typ, got, ws)
+			}
+		}
+	}
+}

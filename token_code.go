@@ -53,8 +53,11 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, p params, now
 	}
 	// A code issued in a browser session dies with it: signing out between
 	// the redirect and the redemption must not leave a fresh token family.
-	// (mint looks again once the family exists.)
-	if len(ac.SessionIDHash) > 0 {
+	// When the grant starts a family, mint looks once the family exists,
+	// which is the look that closes the race; a second one here would cost
+	// every sign-in a store read for nothing.
+	refreshes := client.getsRefreshTokens(ac.Scope)
+	if len(ac.SessionIDHash) > 0 && !refreshes {
 		if err := s.sessionStillLive(ctx, ac.SessionIDHash, ac.FamilyID, now); err != nil {
 			return grant{}, err
 		}
@@ -74,7 +77,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, p params, now
 		nonce:     ac.Nonce,
 		jti:       codeJTI(code),
 	}
-	if client.getsRefreshTokens(ac.Scope) {
+	if refreshes {
 		g.family = &family{
 			id:          ac.FamilyID,
 			sessionHash: ac.SessionIDHash,

@@ -16,6 +16,13 @@ var (
 	errBadDeviceCode        = oauthError(codeInvalidGrant, "the device code is not valid or was already used")
 )
 
+// errDeviceResource refuses RFC 8707 resource indicators in the device
+// grant, at /device_authorization and at /token: the device code does not
+// record a resource yet, so a token would silently get the default audience
+// instead of the one asked for. Refusing keeps the rule that a resource is
+// honoured or refused, never ignored.
+var errDeviceResource = oauthError(codeInvalidTarget, "the device authorization grant does not take a resource parameter yet; ask without one")
+
 // deviceCode serves grant_type=urn:ietf:params:oauth:grant-type:device_code
 // (RFC 8628 §3.4): one poll of a device code. The store records the poll
 // and, once the user has decided, hands the decision to exactly one poll,
@@ -24,6 +31,9 @@ func (s *Server) deviceCode(ctx context.Context, client *Client, p params) (gran
 	code := p["device_code"]
 	if code == "" {
 		return grant{}, oauthError(codeInvalidRequest, "device_code is required")
+	}
+	if _, ok := p["resource"]; ok {
+		return grant{}, errDeviceResource
 	}
 	if len(code) > maxSecretLen {
 		return grant{}, errBadDeviceCode

@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -144,3 +145,60 @@ func TestBinaryDevRefusesNonLoopback(t *testing.T) {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+// TestBinaryLoopbackServersRefuseOtherHosts: keystile dev and the
+// quickstart answer only to loopback names. A page whose host name was
+// re-pointed at 127.0.0.1 (DNS rebinding) sends its own name as Host, and
+// must not switch the development user or reach the server's routes.
+func TestBinaryLoopbackServersRefuseOtherHosts(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"dev", "--listen", "127.0.0.1:0"},
+		{"--listen", "127.0.0.1:0", "--dir", t.TempDir()},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			p := startBinary(t, t.TempDir(), args...)
+			issuer := p.waitOutput(listeningRe)[1]
+			u, err := url.Parse(issuer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, port, _ := net.SplitHostPort(u.Host)
+			send := func(method, host, path string, body string) int {
+				t.Helper()
+				req, err := http.NewRequest(method, issuer+path, strings.NewReader(body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Host = host
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Origin", "http://"+host)
+				resp, err := noRedirectClient().Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			for _, host := range []string{"evil.example.com:" + port, "evil.example.com", "127.0.0.2:" + port} {
+				for _, path := range []string{"/", "/.well-known/openid-configuration", "/dev/user"} {
+					method := http.MethodGet
+					if path == "/dev/user" {
+						method = http.MethodPost
+					}
+					if got := send(method, host, path, "user=mallory"); got != http.StatusMisdirectedRequest {
+						t.Errorf("%s %s with Host %s: status %d, want 421", method, path, host, got)
+					}
+				}
+			}
+			for _, host := range []string{"127.0.0.1:" + port, "localhost:" + port} {
+				if got := send(http.MethodGet, host, "/.well-known/openid-configuration", ""); got != http.StatusOK {
+					t.Errorf("discovery with Host %s: status %d, want 200", host, got)
+				}
+			}
+			if strings.Contains(p.stderr.String(), "mallory") {
+				t.Errorf("a rebound page switched the development user:\n%s", p.stderr)
+			}
+		})
+	}
+}

@@ -74,7 +74,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	sum = append(sum,
 		[2]string{"clients", clientSummary(s.Clients)},
-		[2]string{"users", fmt.Sprintf("%d (%d disabled)%s", s.Users.Len(), s.Users.disabled(), inFile(s.UsersFile))},
+		[2]string{"users", strings.TrimSpace(fmt.Sprintf("%d (%d disabled) %s", s.Users.Len(), s.Users.disabled(), inFile(s.UsersFile)))},
 	)
 	if s.TemplatesDir != "" || s.LogoFile != "" {
 		sum = append(sum, [2]string{"pages", strings.TrimSpace(inFile(s.TemplatesDir) + inFile(s.LogoFile))})

@@ -105,7 +105,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "keystile dev: %s\n", devBanner)
 	fmt.Fprintf(stdout, "keystile dev: every sign-in is %q without a password; any client id with any loopback redirect URI is accepted.\n", *user)
 	fmt.Fprintf(stdout, "keystile dev: switch the user at %s/ ; nothing is kept after it stops. For real use: keystile serve.\n", d.issuer)
-	return serveHTTP(ctx, ln, accessLog(log, d.routes()), d.store, log, stdout)
+	return serveHTTP(ctx, ln, accessLog(log, loopbackHostOnly(ln, d.routes())), d.store, log, stdout)
 }
 
 // requireLoopback refuses to listen beyond loopback: what a quickstart or

@@ -119,9 +119,9 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	mux.Handle("/", srv.Handler())
 
 	printBanner(stdout, issuer, demoPassword, *dir)
-	var h http.Handler = mux
+	h := loopbackHostOnly(ln, mux)
 	if *logRequests {
-		h = accessLog(log, mux)
+		h = accessLog(log, h)
 	}
 	return serveHTTP(ctx, ln, h, st, log, stdout)
 }

@@ -1,0 +1,125 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/keystile/keystile/store"
+)
+
+// countingStore counts the store calls a protocol step makes, so that the
+// cost of a sign-in on a database is a number a test can hold down, not a
+// timing. Calls it does not override pass through uncounted.
+type countingStore struct {
+	store.Store
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *countingStore) count(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls[name]++
+}
+
+// take returns the calls since the last take, as "Name×n" sorted by name.
+func (c *countingStore) take() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(c.calls)) {
+		parts = append(parts, fmt.Sprintf("%s×%d", name, c.calls[name]))
+	}
+	clear(c.calls)
+	return strings.Join(parts, " ")
+}
+
+func (c *countingStore) UseRequest(ctx context.Context, id []byte, exp, now time.Time) error {
+	c.count("UseRequest")
+	return c.Store.UseRequest(ctx, id, exp, now)
+}
+
+func (c *countingStore) CreateCode(ctx context.Context, a store.AuthCode) error {
+	c.count("CreateCode")
+	return c.Store.CreateCode(ctx, a)
+}
+
+func (c *countingStore) ConsumeCode(ctx context.Context, h []byte, now time.Time) (store.AuthCode, error) {
+	c.count("ConsumeCode")
+	return c.Store.ConsumeCode(ctx, h, now)
+}
+
+func (c *countingStore) CreateSession(ctx context.Context, s store.Session) error {
+	c.count("CreateSession")
+	return c.Store.CreateSession(ctx, s)
+}
+
+func (c *countingStore) GetSession(ctx context.Context, h []byte, now time.Time) (store.Session, error) {
+	c.count("GetSession")
+	return c.Store.GetSession(ctx, h, now)
+}
+
+func (c *countingStore) RenewSession(ctx context.Context, old []byte, next store.Session, now time.Time) error {
+	c.count("RenewSession")
+	return c.Store.RenewSession(ctx, old, next, now)
+}
+
+func (c *countingStore) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
+	c.count("CreateRefreshToken")
+	return c.Store.CreateRefreshToken(ctx, t)
+}
+
+func (c *countingStore) GetRefreshToken(ctx context.Context, h []byte, now time.Time) (store.RefreshToken, error) {
+	c.count("GetRefreshToken")
+	return c.Store.GetRefreshToken(ctx, h, now)
+}
+
+func (c *countingStore) RotateRefreshToken(ctx context.Context, old []byte, next store.RefreshToken, now time.Time) error {
+	c.count("RotateRefreshToken")
+	return c.Store.RotateRefreshToken(ctx, old, next, now)
+}
+
+func (c *countingStore) AccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
+	c.count("AccessTokenRevoked")
+	return c.Store.AccessTokenRevoked(ctx, jti)
+}
+
+// TestStoreCallsPerStep: what each protocol step asks of the store, the
+// figure docs/performance.md builds the SQLite cost from.
+func TestStoreCallsPerStep(t *testing.T) {
+	cs := &countingStore{calls: map[string]int{}}
+	e := newEnv(t, envOptions{store: func(t testing.TB) store.Store { cs.Store = openSQLite(t); return cs }, loginUnlimited: true})
+	ctx := t.Context()
+	conf := e.oauthConfig("backend", oauth2.AuthStyleInHeader)
+	cs.take() // start-up
+	b := newBrowserFor(t, e.issuer, nil)
+	fl := signInAt(ctx, t, b, e.issuer, conf, "alice", e.users["alice"].password)
+	signIn := cs.take()
+	tok, err := fl.exchange(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exchange := cs.take()
+	if _, err := refreshWith(ctx, conf, tok.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	refresh := cs.take()
+	for _, step := range []struct{ name, got, want string }{
+		{"sign-in", signIn, "CreateCode×1 CreateSession×1 UseRequest×1"},
+		{"code exchange", exchange, "ConsumeCode×1 CreateRefreshToken×1 GetSession×1"},
+		{"refresh", refresh, "GetRefreshToken×1 RotateRefreshToken×1"},
+	} {
+		t.Logf("%s: %s", step.name, step.got)
+		if step.got != step.want {
+			t.Errorf("%s made store calls %s, want %s", step.name, step.got, step.want)
+		}
+	}
+}
