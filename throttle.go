@@ -236,7 +236,27 @@ type windowGate struct {
 }
 
 // load replaces the gate's state by the failures a shared store counted.
-func (g *windowGate) load(f store.Failures) { g.fails, g.windowEnd = f.Count, f.WindowEnd }
+// load takes a shared store's count. Within this gate's own window it
+// only ever raises the count (see sameOrOlderWindow).
+func (g *windowGate) load(f store.Failures) {
+	if sameOrOlderWindow(f, g.windowEnd) {
+		g.fails = max(g.fails, f.Count)
+		return
+	}
+	g.fails, g.windowEnd = f.Count, f.WindowEnd
+}
+
+// sameOrOlderWindow reports whether a count read from the shared store
+// belongs to the gate's live window (or an older one) rather than a newer
+// one. Such a read may be behind this replica: it can have been taken just
+// before this replica recorded a failure, or this replica's write may have
+// failed. Letting it lower the gate would forget failures, so within the
+// gate's window a load only raises what the gate holds; the price is that a
+// success on another replica clears this replica's back-off only at this
+// replica's own next success, or when the window ends (fail safe).
+func sameOrOlderWindow(f store.Failures, windowEnd time.Time) bool {
+	return !windowEnd.IsZero() && !f.WindowEnd.After(windowEnd)
+}
 
 func (g *windowGate) roll(now time.Time) {
 	if !g.windowEnd.IsZero() && !now.Before(g.windowEnd) {
@@ -297,14 +317,22 @@ type backoffGate struct {
 // load replaces the gate's state by failures a shared store recorded, by
 // the same rules fail and succeed apply: the back-off follows the streak
 // since the last success, counted from the latest failure.
+//
+// Within the gate's own window a load only raises the streak, the count
+// and the wait (see sameOrOlderWindow).
 func (g *backoffGate) load(f store.Failures) {
-	g.fails, g.windowFails, g.windowEnd, g.next = f.Streak, f.Count, f.WindowEnd, time.Time{}
-	if f.WindowEnd.IsZero() {
+	next := time.Time{}
+	if over := f.Streak - g.p.free; over >= 0 && !f.WindowEnd.IsZero() {
+		next = f.Last.Add(g.p.backoff(over))
+	}
+	if sameOrOlderWindow(f, g.windowEnd) {
+		g.fails, g.windowFails = max(g.fails, f.Streak), max(g.windowFails, f.Count)
+		if next.After(g.next) {
+			g.next = next
+		}
 		return
 	}
-	if over := f.Streak - g.p.free; over >= 0 {
-		g.next = f.Last.Add(g.p.backoff(over))
-	}
+	g.fails, g.windowFails, g.windowEnd, g.next = f.Streak, f.Count, f.WindowEnd, next
 }
 
 func (g *backoffGate) roll(now time.Time) {

@@ -216,3 +216,41 @@ func TestThrottleStaysBounded(t *testing.T) {
 		t.Fatalf("%d entries, want at most %d", n, th.maximum)
 	}
 }
+
+// TestSharedLoadNeverForgets: a count read from the shared store before
+// this replica recorded its own failures (or after its write failed) must
+// not lower what the replica knows. Before, the load replaced the gate's
+// state, so a stale read re-opened an account in back-off.
+func TestSharedLoadNeverForgets(t *testing.T) {
+	th := newThrottle()
+	start := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	key := limitKey{"u:alice", backoffPolicy{free: 2, delay: time.Second, maxDelay: time.Minute, daily: 100}}
+	// Three failures: two free, the third after the 1 s back-off; it sets a
+	// 2 s back-off.
+	for _, at := range []time.Time{start, start, start.Add(time.Second)} {
+		wait, end := th.admit(at, map[string]store.Failures{}, []limitKey{key})
+		if wait != 0 {
+			t.Fatalf("failure at %v refused: wait %v", at.Sub(start), wait)
+		}
+		end(at, failed)
+	}
+	now := start.Add(time.Second)
+	want := 2 * time.Second
+	if wait, _ := th.admit(now, map[string]store.Failures{}, []limitKey{key}); wait != want {
+		t.Fatalf("before any shared read: wait %v, want %v", wait, want)
+	}
+	stale := store.Failures{Count: 1, Streak: 1, Last: start, WindowEnd: start.Add(backoffWindow)}
+	if wait, _ := th.admit(now, map[string]store.Failures{key.key: stale}, []limitKey{key}); wait != want {
+		t.Errorf("after a stale shared read: wait %v, want the %v back-off this replica already counted", wait, want)
+	}
+	// Nothing at all in the store (its writes failed): still throttled.
+	if wait, _ := th.admit(now, map[string]store.Failures{key.key: {}}, []limitKey{key}); wait != want {
+		t.Errorf("with nothing in the store: wait %v, want %v", wait, want)
+	}
+	// A newer window in the store is taken as it is.
+	later := start.Add(backoffWindow + time.Hour)
+	fresh := store.Failures{Count: 1, Streak: 1, Last: later, WindowEnd: later.Add(backoffWindow)}
+	if wait, _ := th.admit(later, map[string]store.Failures{key.key: fresh}, []limitKey{key}); wait != 0 {
+		t.Errorf("in a new window with one failure: wait %v, want none", wait)
+	}
+}
