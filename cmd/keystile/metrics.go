@@ -100,7 +100,8 @@ func newMetrics(keyAge func() float64) *metrics {
 // that a scanner cannot grow the label set.
 var routes = map[string]bool{
 	"/authorize": true, "/login": true, "/logout": true, "/token": true, "/revoke": true,
-	"/introspect": true, "/userinfo": true, "/.well-known/jwks.json": true,
+	"/introspect": true, "/userinfo": true, "/device_authorization": true, "/device": true,
+	"/.well-known/jwks.json":                  true,
 	"/.well-known/oauth-authorization-server": true, "/.well-known/openid-configuration": true,
 }
 
