@@ -172,8 +172,9 @@ func TestBinaryStoreKeysSQLite(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	addr := freePort(t)
+	writeFile(t, filepath.Join(dir, "kek.secret"), strings.Repeat("k", 48)+"\n")
 	writeFile(t, filepath.Join(dir, "keystile.yaml"), "issuer: http://"+addr+"\nlisten: "+addr+
-		"\nstore: sqlite:keystile.db\nsigning:\n  algorithm: EdDSA\nclients:\n  - id: app\n    public: true\n    redirect_uris: [https://app.example.test/cb]\n")
+		"\nstore: sqlite:keystile.db\nsigning:\n  algorithm: EdDSA\n  key_encryption_secret_file: kek.secret\nclients:\n  - id: app\n    public: true\n    redirect_uris: [https://app.example.test/cb]\n")
 	var seen []map[string]bool
 	for range 2 {
 		p := startBinary(t, dir, "serve", "--config", filepath.Join(dir, "keystile.yaml"))
@@ -186,5 +187,17 @@ func TestBinaryStoreKeysSQLite(t *testing.T) {
 	}
 	if matches, _ := filepath.Glob(filepath.Join(dir, "*.pem")); len(matches) != 0 {
 		t.Errorf("key files were written (%v), want the key in the database only", matches)
+	}
+
+	// keystile check opens the stored keys with the configured secret: the
+	// right one passes, a wrong one is reported before serve would refuse.
+	out, stderr, code := runBinaryIn(t, dir, "check", "--config", "keystile.yaml")
+	if code != 0 || !strings.Contains(out, "all open with the configured secret") {
+		t.Errorf("check with the right secret: exit %d\n%s%s", code, out, stderr)
+	}
+	writeFile(t, filepath.Join(dir, "kek.secret"), strings.Repeat("w", 48)+"\n")
+	out, stderr, code = runBinaryIn(t, dir, "check", "--config", "keystile.yaml")
+	if code != 1 || !strings.Contains(out+stderr, "signing keys in the store") {
+		t.Errorf("check with a wrong secret: exit %d, want 1 and the stored keys named\n%s%s", code, out, stderr)
 	}
 }

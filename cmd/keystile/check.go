@@ -62,6 +62,15 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer st.Close()
 	sum = append(sum, [2]string{"store", note})
+	if s.KeysInStore {
+		stored, note, err := checkStoredKeys(ctx, st, s, quiet)
+		if err != nil {
+			problems = append(problems, err.Error())
+		} else if stored != nil {
+			keys = stored
+		}
+		sum = append(sum, [2]string{"stored keys", note})
+	}
 
 	if keys != nil {
 		if _, err := newServer(s, st, keys, idKey, newLiveUsers(s.Users), nil, quiet); err != nil {
@@ -118,6 +127,28 @@ func checkSigningKeys(s *settings, tmp string, log *slog.Logger) ([]keystile.Sig
 	trial.KeyFile = filepath.Join(tmp, "signing.pem")
 	keys, err := signingKeys(&trial, log)
 	return keys, fmt.Sprintf("%s, %s does not exist yet: serve creates it", s.Algorithm, s.KeyFile), err
+}
+
+// checkStoredKeys reads the signing keys already in the store, writing
+// nothing, so that a key-encryption secret that does not open them is
+// reported here rather than when serve refuses to start.
+func checkStoredKeys(ctx context.Context, st store.Store, s *settings, log *slog.Logger) ([]keystile.SigningKey, string, error) {
+	sk, ok := st.(store.SigningKeys)
+	if !ok {
+		return nil, "none yet: serve creates the first key", nil
+	}
+	k, err := newKeeper(sk, s, log)
+	if err != nil {
+		return nil, "", err
+	}
+	keys, err := k.Load(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("signing keys in the store: %w", err)
+	}
+	if len(keys) == 0 {
+		return nil, "none yet: serve creates the first key", nil
+	}
+	return keys, fmt.Sprintf("%d key(s), all open with the configured secret; signer kid %s", len(keys), keys[0].KeyID()), nil
 }
 
 func checkIDTokenKey(s *settings, tmp string, log *slog.Logger) (keystile.SigningKey, string, error) {

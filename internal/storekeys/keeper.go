@@ -164,6 +164,17 @@ func (k *Keeper) add(ctx context.Context, gen int64, now, activeAt time.Time) er
 	return nil
 }
 
+// Load reads the keys in the store and returns the server's keys at now,
+// writing nothing: it is how `keystile check` proves that every stored key
+// opens with the configured key-encryption secret. An empty store gives no
+// keys and no error (serve would create the first one).
+func (k *Keeper) Load(ctx context.Context) ([]keystile.SigningKey, error) {
+	if err := k.read(ctx); err != nil {
+		return nil, err
+	}
+	return k.List(k.cfg.Now()), nil
+}
+
 // read replaces the keys by the store's. A key that does not open or parse
 // fails the read, and the keys stay as they were.
 func (k *Keeper) read(ctx context.Context) error {
