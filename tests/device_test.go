@@ -231,6 +231,11 @@ func TestBinaryDeviceFlow(t *testing.T) {
 	if _, err := backend.DeviceAuth(ctx); !errors.As(err, &re) || re.ErrorCode != "invalid_client" {
 		t.Fatalf("DeviceAuth by a client with a wrong secret: %v", err)
 	}
+	// The device code records no resource (RFC 8707) yet: asking for one
+	// is refused, never answered with a token for another audience.
+	if _, err := cfg.DeviceAuth(ctx, oauth2.SetAuthURLParam("resource", "https://api.example.com")); !errors.As(err, &re) || re.ErrorCode != "invalid_target" {
+		t.Fatalf("DeviceAuth with a resource: %v, want invalid_target", err)
+	}
 	if status, code := s.poll(t, ctx, "not-a-device-code"); status != http.StatusBadRequest || code != "invalid_grant" {
 		t.Fatalf("poll of garbage: %d %q", status, code)
 	}
