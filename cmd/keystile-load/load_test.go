@@ -146,3 +146,25 @@ func TestLoadReportsRefusals(t *testing.T) {
 		t.Errorf("the report does not count the 401 invalid_client answers:\n%s", out.String())
 	}
 }
+
+// --iterations N runs exactly N iterations across the workers, however many
+// there are: bench/run.sh's burst of sign-ins counts on it.
+func TestLoadStopsAfterIterations(t *testing.T) {
+	issuer, _, password := startKeystile(t)
+	args := []string{"--issuer", issuer, "--mode", "pkce", "--client-id", "spa", "--redirect-uri", testRedirect,
+		"--username", testUser, "--scope", "api:read", "--concurrency", "4", "--duration", "1m", "--iterations", "7"}
+	o, err := parseOptions(args, func(k string) string { return map[string]string{envPassword: password}[k] }, io.Discard)
+	if err != nil {
+		t.Fatalf("parseOptions: %v", err)
+	}
+	res, err := load(t.Context(), o)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if f := res.rec.failureSummary(); f != "no failure recorded" {
+		t.Fatalf("requests failed against a healthy server: %s", f)
+	}
+	if n := len(res.rec.steps["flow"].latencies); n != 7 {
+		t.Fatalf("%d sign-ins, want 7", n)
+	}
+}

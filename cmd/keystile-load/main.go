@@ -30,6 +30,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -62,6 +63,8 @@ type options struct {
 	usernames    []string // worker i signs in as usernames[i % len]
 	password     string   // from envPassword
 	scope        string   // empty: the scope parameter is left out
+	tokenPath    string   // the token endpoint, below the issuer; "/token" by default
+	iterations   int64    // stop after this many iterations in all; 0: only the duration bounds the run
 }
 
 func main() {
@@ -113,6 +116,10 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.redirectURI, "redirect-uri", "", "pkce, refresh: a redirect URI registered for the client (never contacted)")
 	username := fs.String("username", "", "pkce, refresh: the user who signs in, or several, comma-separated, all with the one password (worker i is the (i mod n)-th)")
 	fs.StringVar(&o.scope, "scope", "", "the scope to request (default: none, so the server's default)")
+	// Other servers put the token endpoint elsewhere (zitadel/oidc: /oauth/token);
+	// the side-by-side benchmark (bench/run.sh) drives them with this command too.
+	fs.StringVar(&o.tokenPath, "token-path", "/token", "the token endpoint's path below the issuer")
+	fs.Int64Var(&o.iterations, "iterations", 0, "stop after this many iterations (requests, or sign-ins in pkce mode) across all workers, or at --duration, whichever comes first; 0: no count")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: keystile-load --issuer http://127.0.0.1:PORT --mode MODE [flags]\n\n"+
 			"Secrets come from the environment: %s (the client secret; unset for a public client)\n"+
@@ -137,6 +144,12 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	}
 	if o.concurrency < 1 || o.concurrency > maxConcurrency {
 		return o, fmt.Errorf("--concurrency %d: want 1 to %d", o.concurrency, maxConcurrency)
+	}
+	if !strings.HasPrefix(o.tokenPath, "/") || strings.ContainsAny(o.tokenPath, "?#") {
+		return o, fmt.Errorf("--token-path %q: want a path that starts with /", o.tokenPath)
+	}
+	if o.iterations < 0 {
+		return o, fmt.Errorf("--iterations %d: want 0 (no count) or more", o.iterations)
 	}
 	for _, u := range strings.Split(*username, ",") {
 		if u = strings.TrimSpace(u); u != "" {
@@ -235,8 +248,9 @@ func newTransport(concurrency int) *http.Transport {
 }
 
 // load sets up one worker per --concurrency, then lets them all loop until
-// the duration is over. An iteration under way at the deadline is finished,
-// not cut off, so elapsed (and so req/s) covers every request counted.
+// the duration is over, or until --iterations have started. An iteration
+// under way at the deadline is finished, not cut off, so elapsed (and so
+// req/s) covers every request counted.
 func load(ctx context.Context, o options) (*results, error) {
 	tr := newTransport(o.concurrency)
 	defer tr.CloseIdleConnections()
@@ -255,12 +269,18 @@ func load(ctx context.Context, o options) (*results, error) {
 	}
 
 	recs := make([]*recorder, o.concurrency)
+	// started counts the iterations handed out, so that --iterations N runs
+	// exactly N (a burst of N sign-ins, say), whichever worker runs them.
+	var started atomic.Int64
 	start := time.Now()
 	deadline := start.Add(o.duration)
 	for i, w := range workers {
 		recs[i] = newRecorder()
 		wg.Go(func() {
 			for time.Now().Before(deadline) && ctx.Err() == nil {
+				if o.iterations > 0 && started.Add(1) > o.iterations {
+					return
+				}
 				w(ctx, recs[i])
 			}
 		})

@@ -97,6 +97,8 @@ func TestParseOptions(t *testing.T) {
 		{"verify needs no client", []string{"--issuer", "http://[::1]:9000", "--mode", "verify"}, noEnv, ""},
 		{"longest duration", append(cc, "--duration", "5m"), env, ""},
 		{"most workers", append(cc, "--concurrency", "256"), env, ""},
+		{"token endpoint elsewhere", append(cc, "--token-path", "/oauth/token"), env, ""},
+		{"a count of iterations", append(cc, "--iterations", "50"), env, ""},
 
 		{"remote issuer", []string{"--issuer", "http://auth.example.com", "--mode", "verify"}, noEnv, "not a loopback address"},
 		{"unknown mode", []string{"--issuer", "http://127.0.0.1:9000", "--mode", "password"}, noEnv, "--mode"},
@@ -104,6 +106,9 @@ func TestParseOptions(t *testing.T) {
 		{"zero duration", append(cc, "--duration", "0s"), env, "--duration"},
 		{"no workers", append(cc, "--concurrency", "0"), env, "--concurrency"},
 		{"too many workers", append(cc, "--concurrency", "257"), env, "--concurrency"},
+		{"token path without a slash", append(cc, "--token-path", "oauth/token"), env, "--token-path"},
+		{"token path with a query", append(cc, "--token-path", "/token?x=1"), env, "--token-path"},
+		{"negative iterations", append(cc, "--iterations", "-1"), env, "--iterations"},
 		{"client secret missing from the environment", cc, noEnv, envClientSecret},
 		{"password missing from the environment", pkce, map[string]string{}, envPassword},
 		{"pkce without a redirect URI", []string{"--issuer", "http://127.0.0.1:9000", "--mode", "pkce", "--client-id", "spa", "--username", "alice"}, env, "--redirect-uri"},

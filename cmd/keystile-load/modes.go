@@ -147,14 +147,15 @@ type tokenResponse struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
-// token posts form to /token and records it under step. A client with a
+// token posts form to the token endpoint (--token-path, /token by default)
+// and records it under step. A client with a
 // secret authenticates with client_secret_basic, its id and secret
 // form-encoded first (RFC 6749 §2.3.1); a public client sends client_id.
 func (t *target) token(ctx context.Context, rec *recorder, step string, form url.Values) (tokenResponse, bool) {
 	if t.o.clientSecret == "" {
 		form.Set("client_id", t.o.clientID)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.o.issuer+"/token", strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.o.issuer+t.o.tokenPath, strings.NewReader(form.Encode()))
 	if err != nil {
 		rec.add(step, 0, "request: "+err.Error())
 		return tokenResponse{}, false
