@@ -367,10 +367,11 @@ row() {
   printf '| %s | %s | %s | %s | %s: %s%s | %s |\n' "$what" "$(cell "$g@ks-before" "$m" "$u")" "$(cell "$g@ks-after" "$m" "$u")" \
     "$pc" "$cmp" "$ra" "${rb:+ (before $rb)}" "$goal" | sed 's/ (before —)//' 
 }
-size_row() { # WHAT FILE-SUFFIX GOAL-MB
-  local b a; b=$(size "$BIN/$2ks-before$3"); a=$(size "$BIN/$2ks-after$3")
-  printf '| %s | %s | %s | %s | %s | %s | ÷ goal: %s | ≤ %s MB |\n' "$1" "$b" "$a" \
-    "$(size "$BIN/$2zitadel")" "$(size "$BIN/$2gooauth2")" "$(size "$BIN/$2floor")" "$(ratio "${a/—/}" "$4")" "$4"
+size_row() { # WHAT DIR-PREFIX KEYSTILE-SUFFIX GOAL-MB: peers only for the plain builds
+  local b a p="— | — | —"; b=$(size "$BIN/$2ks-before$3"); a=$(size "$BIN/$2ks-after$3")
+  if [ -z "$3" ]; then p="$(size "$BIN/$2zitadel") | $(size "$BIN/$2gooauth2") | $(size "$BIN/$2floor")"; fi
+  printf '| %s | %s | %s | %s | ÷ goal: %s (before %s) | ≤ %s MB |\n' "$1" "$b" "$a" "$p" \
+    "$(ratio "${a/—/}" "$4")" "$(ratio "${b/—/}" "$4")" "$4" | sed 's/ (before —)//'
 }
 
 c=$CONCURRENCY
