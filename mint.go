@@ -73,7 +73,11 @@ type tokenResponse struct {
 // the store.
 func (s *Server) mint(ctx context.Context, g grant, now time.Time) (*tokenResponse, error) {
 	signer := s.signer()
-	at, err := signer.signAccessToken(s.accessTokenClaims(g, now))
+	payload, err := s.accessTokenPayload(g, now)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	at, err := signer.signAccessPayload(payload)
 	if err != nil {
 		return nil, serverError(err)
 	}
@@ -119,35 +123,6 @@ var registeredClaims = map[string]bool{
 // which custom claims can never override. Config loaders use it to refuse
 // such a claim up front instead of having it silently dropped.
 func IsRegisteredClaim(name string) bool { return registeredClaims[name] }
-
-// accessTokenClaims are the claims of g's RFC 9068 access token (§2.2): the
-// custom claims its audience may see, then the registered ones over them;
-// aud and scope are those of its resource (resources.go).
-func (s *Server) accessTokenClaims(g grant, now time.Time) jwt.MapClaims {
-	claims := jwt.MapClaims{}
-	for k, v := range s.accessClaims(g) {
-		if !registeredClaims[k] {
-			claims[k] = v
-		}
-	}
-	claims["iss"] = s.cfg.Issuer
-	claims["sub"] = g.subject
-	claims["aud"] = s.audience(g)
-	claims["client_id"] = g.client.ID
-	claims["iat"] = now.Unix()
-	claims["exp"] = now.Add(s.cfg.AccessTokenTTL).Unix()
-	claims["jti"] = g.jti
-	if g.jti == "" {
-		claims["jti"] = newSecret()[:22] // 132 bits
-	}
-	if !g.authTime.IsZero() {
-		claims["auth_time"] = g.authTime.Unix()
-	}
-	if scope := s.accessScope(g); len(scope) > 0 {
-		claims["scope"] = strings.Join(scope, " ")
-	}
-	return claims
-}
 
 // idTokenClaims are the claims of g's ID token (OIDC Core §2, §3.1.3.6),
 // signed with alg alongside the access token at:
