@@ -67,11 +67,26 @@ func readTokenForm(r *http.Request) (p params, values url.Values, err error) {
 	if len(body) == 0 && r.URL.RawQuery != "" {
 		return nil, nil, errParamsInQuery
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
+	if !isFormContentType(r.Header.Get("Content-Type")) {
 		return nil, nil, oauthError(codeInvalidRequest, "the body must be application/x-www-form-urlencoded")
 	}
 	return parseTokenForm(string(body))
+}
+
+// formContentType is the one media type of /token, /revoke and /introspect
+// bodies.
+const formContentType = "application/x-www-form-urlencoded"
+
+// isFormContentType reports whether a Content-Type header names
+// formContentType. The header as clients send it is compared first, which
+// spares mime.ParseMediaType (and the map it allocates) on nearly every
+// request; anything else (parameters, case, spaces) it parses.
+func isFormContentType(v string) bool {
+	if v == formContentType {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(v)
+	return err == nil && mt == formContentType
 }
 
 // parseTokenForm is the pure parser behind readTokenForm (fuzzed).
@@ -144,7 +159,11 @@ func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) 
 	}
 	client, known := s.client(id)
 	addr := s.clientAddr(r)
-	wait, end := s.clientThrottle.begin(s.now(), s.clientAuthKeys(id, known, addr)...)
+	var knownAddr string // the mark of a known address, for a known client only
+	if known {
+		knownAddr = knownClientAddress(id, addr)
+	}
+	wait, end := s.clientThrottle.begin(s.now(), s.clientAuthKeys(id, knownAddr, addr)...)
 	if wait > 0 {
 		s.logThrottled(r, s.clientLog, "client authentication throttled", "client_id", truncate(id, 64), "addr", addr)
 		return nil, errClientThrottled.withRetryAfter(wait)
@@ -161,7 +180,7 @@ func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) 
 		return nil, errBadClient
 	}
 	end(now, succeeded)
-	s.clientThrottle.remember(knownClientAddress(id, addr), now, now.Add(knownClientAddressTTL))
+	s.clientThrottle.remember(knownAddr, now, now.Add(knownClientAddressTTL))
 	return client, nil
 }
 
@@ -187,10 +206,13 @@ var (
 // authenticated in the last day has a budget of its own for that client,
 // so that a flood against a client's id from elsewhere does not lock the
 // real client out.
+//
+// They are policy values already, so that naming one in a limitKey on
+// every request does not box a copy.
 var (
-	clientPolicy        = bucketPolicy{every: time.Second, burst: 10}
-	clientAddressPolicy = bucketPolicy{every: time.Second / 2, burst: 20}
-	knownAddressPolicy  = bucketPolicy{every: time.Second, burst: 10}
+	clientPolicy        policy = bucketPolicy{every: time.Second, burst: 10}
+	clientAddressPolicy policy = bucketPolicy{every: time.Second / 2, burst: 20}
+	knownAddressPolicy  policy = bucketPolicy{every: time.Second, burst: 10}
 )
 
 // knownClientAddressTTL is how long a successful authentication makes its
@@ -200,17 +222,17 @@ const knownClientAddressTTL = 24 * time.Hour
 func knownClientAddress(id, addr string) string { return "k:" + id + "|" + addressKey(addr) }
 
 // clientAuthKeys are the throttle keys of an authentication as id from
-// addr. An unknown id counts against the address only: invented ids must
-// not fill the throttle with buckets of their own.
-func (s *Server) clientAuthKeys(id string, known bool, addr string) []limitKey {
-	a := limitKey{"a:" + addressKey(addr), clientAddressPolicy}
+// addr; knownAddr is knownClientAddress(id, addr) for a known id, "" for an
+// unknown one. An unknown id counts against the address only: invented ids
+// must not fill the throttle with buckets of their own.
+func (s *Server) clientAuthKeys(id, knownAddr, addr string) []limitKey {
 	switch {
-	case !known:
-		return []limitKey{a}
-	case s.clientThrottle.remembered(knownClientAddress(id, addr), s.now()):
-		return []limitKey{{knownClientAddress(id, addr), knownAddressPolicy}}
+	case knownAddr != "" && s.clientThrottle.remembered(knownAddr, s.now()):
+		return []limitKey{{knownAddr, knownAddressPolicy}}
+	case knownAddr == "":
+		return []limitKey{{"a:" + addressKey(addr), clientAddressPolicy}}
 	default:
-		return []limitKey{{"c:" + id, clientPolicy}, a}
+		return []limitKey{{"c:" + id, clientPolicy}, {"a:" + addressKey(addr), clientAddressPolicy}}
 	}
 }
 

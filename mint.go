@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,6 +65,33 @@ type tokenResponse struct {
 	Scope        string `json:"scope,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
 	alg          string // of the access token, for Config.OnEvent
+}
+
+// appendJSON writes r as json.Marshal does (tokenResponseJSON's test holds
+// it to that), without reflection: /token answers one on every request.
+func (r *tokenResponse) appendJSON(b []byte) []byte {
+	// The names, the punctuation, the number and writeJSON's newline fit
+	// in 128 bytes; the strings rarely need escaping.
+	b = slices.Grow(b, 128+len(r.AccessToken)+len(r.TokenType)+len(r.RefreshToken)+len(r.Scope)+len(r.IDToken))
+	b = append(b, `{"access_token":`...)
+	b = appendJSONString(b, r.AccessToken)
+	b = append(b, `,"token_type":`...)
+	b = appendJSONString(b, r.TokenType)
+	b = append(b, `,"expires_in":`...)
+	b = strconv.AppendInt(b, r.ExpiresIn, 10)
+	if r.RefreshToken != "" {
+		b = append(b, `,"refresh_token":`...)
+		b = appendJSONString(b, r.RefreshToken)
+	}
+	if r.Scope != "" {
+		b = append(b, `,"scope":`...)
+		b = appendJSONString(b, r.Scope)
+	}
+	if r.IDToken != "" {
+		b = append(b, `,"id_token":`...)
+		b = appendJSONString(b, r.IDToken)
+	}
+	return append(b, '}')
 }
 
 // mint issues every token of g and builds the token response: the access

@@ -115,7 +115,7 @@ func newHS256Key(secret []byte) (SigningKey, error) {
 		sign:     s,
 		verify:   s,
 		atHeader: encodedHeader(AlgHS256, kid, accessTokenType),
-		macs:     &sync.Pool{New: func() any { return hmac.New(sha256.New, s) }},
+		macs:     &sync.Pool{New: func() any { return &pooledMAC{mac: hmac.New(sha256.New, s)} }},
 	}, nil
 }
 
@@ -290,14 +290,14 @@ func (k SigningKey) signPayload(header string, payload []byte) (string, error) {
 	buf = enc.AppendEncode(buf, payload)
 	if k.macs != nil {
 		// HS256, as jwt.SigningMethodHS256 computes it, from a pooled state.
-		mac := k.macs.Get().(hash.Hash)
-		mac.Reset()
-		mac.Write(buf)
-		var sum [sha256.Size]byte
-		sig := mac.Sum(sum[:0])
-		k.macs.Put(mac)
+		m := k.macs.Get().(*pooledMAC)
+		m.mac.Reset()
+		m.mac.Write(buf)
+		sig := m.mac.Sum(m.sum[:0])
 		buf = append(buf, '.')
-		return string(enc.AppendEncode(buf, sig)), nil
+		buf = enc.AppendEncode(buf, sig)
+		k.macs.Put(m)
+		return string(buf), nil
 	}
 	sig, err := k.method.Sign(string(buf), k.sign)
 	if err != nil {
@@ -316,6 +316,13 @@ func encodedHeader(alg, kid, typ string) string {
 		panic(err)
 	}
 	return base64.RawURLEncoding.EncodeToString(h)
+}
+
+// pooledMAC is an HS256 key's HMAC state and room for its sum, which
+// would otherwise escape through the hash.Hash interface.
+type pooledMAC struct {
+	mac hash.Hash
+	sum [sha256.Size]byte
 }
 
 // jwtHeader is the JOSE header Keystile signs: alg, kid and typ, in the
