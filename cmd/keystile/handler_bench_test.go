@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -89,5 +90,26 @@ func BenchmarkServeClientCredentialsHS256(b *testing.B) {
 		if w.Code != http.StatusOK {
 			b.Fatalf("status %d: %s", w.Code, w.Body)
 		}
+	}
+}
+
+// BenchmarkAccessLog is the access log's own cost: one request to a handler
+// that only answers 204, through accessLog with the JSON logger of
+// `keystile serve` writing to a file.
+func BenchmarkAccessLog(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "keystile.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	h := accessLog(newLogger(f, slog.LevelInfo), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	r := httptest.NewRequest(http.MethodPost, "/token", nil)
+	r.RemoteAddr = "127.0.0.1:50000"
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, r)
 	}
 }
