@@ -126,6 +126,20 @@ func (r *keyRing) lookup(kid string) (SigningKey, bool) {
 	return SigningKey{}, false
 }
 
+// lookupHeader is lookup for the key whose access-token header (atHeader)
+// is head.
+func (r *keyRing) lookupHeader(head string) (SigningKey, bool) {
+	now := r.now()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, k := range r.keys {
+		if k.key.atHeader == head && k.live(now) {
+			return k.key, true
+		}
+	}
+	return SigningKey{}, false
+}
+
 // rotate makes next the signer and retires the current signer at at.
 func (r *keyRing) rotate(next SigningKey, at time.Time) error {
 	if next.method == nil {
