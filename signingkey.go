@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // Signing algorithms (RFC 7518 §3.1, RFC 8037 §3.1).
@@ -299,12 +302,58 @@ func (k SigningKey) signPayload(header string, payload []byte) (string, error) {
 		k.macs.Put(m)
 		return string(buf), nil
 	}
-	sig, err := k.method.Sign(string(buf), k.sign)
+	var sig []byte
+	var err error
+	switch key := k.sign.(type) {
+	case ed25519.PrivateKey:
+		// What jwt.SigningMethodEdDSA signs, without copying the public
+		// key out to check it: newEdDSAKey did.
+		sig = ed25519.Sign(key, buf)
+	case *ecdsa.PrivateKey:
+		sig, err = signES256(key, buf)
+	default:
+		sig, err = k.method.Sign(string(buf), k.sign)
+	}
 	if err != nil {
 		return "", err
 	}
 	buf = append(buf, '.')
 	return string(enc.AppendEncode(buf, sig)), nil
+}
+
+// signES256 is jwt.SigningMethodES256's signature (RFC 7518 §3.4: r and s,
+// 32 bytes each, big-endian) from ecdsa.SignASN1, without the big.Int
+// values ecdsa.Sign makes of the same signature.
+func signES256(key *ecdsa.PrivateKey, signed []byte) ([]byte, error) {
+	digest := sha256.Sum256(signed)
+	der, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	if err != nil {
+		return nil, err
+	}
+	var r, s cryptobyte.String
+	in, inner := cryptobyte.String(der), cryptobyte.String(nil)
+	if !in.ReadASN1(&inner, asn1.SEQUENCE) || !in.Empty() ||
+		!inner.ReadASN1(&r, asn1.INTEGER) || !inner.ReadASN1(&s, asn1.INTEGER) || !inner.Empty() {
+		return nil, errors.New("ecdsa.SignASN1 gave a malformed signature")
+	}
+	out := make([]byte, 64)
+	if !fillFixed(out[:32], r) || !fillFixed(out[32:], s) {
+		return nil, errors.New("ecdsa.SignASN1 gave an out-of-range signature")
+	}
+	return out, nil
+}
+
+// fillFixed writes the DER INTEGER contents n (positive, minimal: at most
+// one leading zero byte) right-aligned into out, which it fits.
+func fillFixed(out []byte, n []byte) bool {
+	for len(n) > 0 && n[0] == 0 {
+		n = n[1:]
+	}
+	if len(n) > len(out) {
+		return false
+	}
+	copy(out[len(out)-len(n):], n)
+	return true
 }
 
 // encodedHeader is the base64url JOSE header Keystile signs: alg, kid and
