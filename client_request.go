@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,9 +29,11 @@ const (
 // first (checkOrigin), before the form's own problems are reported: a page
 // on a foreign origin learns nothing about the request it forged.
 func (s *Server) readClientRequest(r *http.Request, origins originRule) (*Client, params, error) {
-	p, values, err := readTokenForm(r)
-	if origins == originBound {
-		if oerr := s.checkOrigin(r, claimedClientID(r, values)); oerr != nil {
+	p, formID, err := readTokenForm(r)
+	// checkOrigin looks at nothing else without an Origin header: the
+	// claimed client is only worked out (Basic decoded again) with one.
+	if _, sent := r.Header["Origin"]; sent && origins == originBound {
+		if oerr := s.checkOrigin(r, claimedClientID(r, formID)); oerr != nil {
 			return nil, nil, oerr
 		}
 	}
@@ -51,53 +54,137 @@ var errParamsInQuery = oauthError(codeInvalidRequest, "the parameters belong in 
 
 // readTokenForm reads the body only (never the URL query: docs/security.md §2)
 // as application/x-www-form-urlencoded, and refuses repeated parameters.
-// values is the body as url.ParseQuery reads it, repetitions and all, or nil
-// when it cannot be read or parsed; p is set only when the form is good. A
-// request with an empty body and a query is told where its parameters go.
-func readTokenForm(r *http.Request) (p params, values url.Values, err error) {
+// formID is the form's client_id as parseTokenForm finds it; p is set only
+// when the form is good. A request with an empty body and a query is told
+// where its parameters go.
+func readTokenForm(r *http.Request) (p params, formID clientIDParam, err error) {
 	// The body is already bounded by limitRequest.
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, nil, oauthError(codeInvalidRequest, "the request body is too large").withStatus(http.StatusRequestEntityTooLarge)
+			return nil, formID, oauthError(codeInvalidRequest, "the request body is too large").withStatus(http.StatusRequestEntityTooLarge)
 		}
-		return nil, nil, oauthError(codeInvalidRequest, "the request body could not be read")
+		return nil, formID, oauthError(codeInvalidRequest, "the request body could not be read")
 	}
 	if len(body) == 0 && r.URL.RawQuery != "" {
-		return nil, nil, errParamsInQuery
+		return nil, formID, errParamsInQuery
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/x-www-form-urlencoded" {
-		return nil, nil, oauthError(codeInvalidRequest, "the body must be application/x-www-form-urlencoded")
+	if !isFormContentType(r.Header.Get("Content-Type")) {
+		return nil, formID, oauthError(codeInvalidRequest, "the body must be application/x-www-form-urlencoded")
 	}
 	return parseTokenForm(string(body))
 }
 
-// parseTokenForm is the pure parser behind readTokenForm (fuzzed).
-func parseTokenForm(body string) (p params, values url.Values, err error) {
-	values, qerr := url.ParseQuery(body)
-	if qerr != nil {
-		values = nil
+// formContentType is the one media type of /token, /revoke and /introspect
+// bodies.
+const formContentType = "application/x-www-form-urlencoded"
+
+// isFormContentType reports whether a Content-Type header names
+// formContentType. The header as clients send it is compared first, which
+// spares mime.ParseMediaType (and the map it allocates) on nearly every
+// request; anything else (parameters, case, spaces) it parses.
+func isFormContentType(v string) bool {
+	if v == formContentType {
+		return true
 	}
-	if strings.Count(body, "&") >= maxParams {
-		return nil, values, oauthError(codeInvalidRequest, "the request has too many parameters")
-	}
-	if qerr != nil {
-		return nil, nil, oauthError(codeInvalidRequest, "the body is not valid form encoding")
-	}
-	p, _, perr := singleValues(values)
-	if perr != nil {
-		return nil, values, perr
-	}
-	return p, values, nil
+	mt, _, err := mime.ParseMediaType(v)
+	return err == nil && mt == formContentType
 }
+
+// clientIDParam is the client_id of a form for claimedClientID: set when
+// the form could be read and names exactly one.
+type clientIDParam struct {
+	value string
+	ok    bool
+}
+
+// parseTokenForm is the pure parser behind readTokenForm (fuzzed). It reads
+// the body as url.ParseQuery does, in one pass and without building
+// url.Values: parameters are separated by '&', a segment with ';' or a bad
+// escape makes the form invalid, empty segments are skipped, names and
+// values are unescaped by url.QueryUnescape. Too many parameters (64 '&'
+// or more) are refused first, an invalid form next, then any parameter
+// given more than once (the first of them by name), as singleValues
+// reports it. A value sent empty is treated as omitted (RFC 6749 §3.1).
+// FuzzParseTokenFormSameAsBefore holds it to url.ParseQuery and
+// singleValues.
+func parseTokenForm(body string) (p params, formID clientIDParam, err error) {
+	if strings.Count(body, "&") >= maxParams {
+		// Refused whatever it holds; only a claimed client_id is looked
+		// for, by url.ParseQuery itself (with its own cap on parameters).
+		if values, qerr := url.ParseQuery(body); qerr == nil && len(values["client_id"]) == 1 {
+			formID = clientIDParam{value: values["client_id"][0], ok: true}
+		}
+		return nil, formID, errTooManyParams
+	}
+	p = make(params, 8)
+	var seen map[string]bool // the names sent empty, which p leaves out
+	var repeated []string
+	var clientIDs int
+	bad := false
+	for rest := body; rest != ""; {
+		var seg string
+		seg, rest, _ = strings.Cut(rest, "&")
+		if strings.Contains(seg, ";") {
+			bad = true
+			continue
+		}
+		if seg == "" {
+			continue
+		}
+		rawKey, rawValue, _ := strings.Cut(seg, "=")
+		key, err1 := url.QueryUnescape(rawKey)
+		if err1 != nil {
+			bad = true
+			continue
+		}
+		value, err2 := url.QueryUnescape(rawValue)
+		if err2 != nil {
+			bad = true
+			continue
+		}
+		if key == "client_id" {
+			clientIDs++
+			formID.value = value
+		}
+		_, inP := p[key]
+		switch {
+		case inP || seen[key]:
+			if !slices.Contains(repeated, key) {
+				repeated = append(repeated, key)
+			}
+		case value == "":
+			if seen == nil {
+				seen = map[string]bool{}
+			}
+			seen[key] = true
+		default:
+			p[key] = value
+		}
+	}
+	if bad {
+		return nil, clientIDParam{}, oauthError(codeInvalidRequest, "the body is not valid form encoding")
+	}
+	formID.ok = clientIDs == 1
+	if !formID.ok {
+		formID.value = ""
+	}
+	if len(repeated) > 0 {
+		slices.Sort(repeated)
+		return nil, formID, oauthError(codeInvalidRequest, "the parameter "+safeParamName(repeated[0])+" is repeated")
+	}
+	return p, formID, nil
+}
+
+// errTooManyParams answers a form of more than maxParams parameters.
+var errTooManyParams = oauthError(codeInvalidRequest, "the request has too many parameters")
 
 // claimedClientID is the client a request says it comes from, found the way
 // authenticateClient finds it (the Basic user name, else the form's
 // client_id), before anything is authenticated. It is "" when there is no
 // single client_id to find; the endpoint then answers the request's problem.
-func claimedClientID(r *http.Request, values url.Values) string {
+func claimedClientID(r *http.Request, formID clientIDParam) string {
 	if r.Header.Get("Authorization") != "" {
 		user, _, ok := r.BasicAuth()
 		if !ok {
@@ -109,10 +196,7 @@ func claimedClientID(r *http.Request, values url.Values) string {
 		}
 		return id
 	}
-	if len(values["client_id"]) != 1 {
-		return ""
-	}
-	return values["client_id"][0]
+	return formID.value
 }
 
 // authenticateClient identifies the client by client_secret_basic,
@@ -144,7 +228,11 @@ func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) 
 	}
 	client, known := s.client(id)
 	addr := s.clientAddr(r)
-	wait, end := s.clientThrottle.begin(s.now(), s.clientAuthKeys(id, known, addr)...)
+	var knownAddr string // the mark of a known address, for a known client only
+	if known {
+		knownAddr = knownClientAddress(id, addr)
+	}
+	wait, end := s.clientThrottle.begin(s.now(), s.clientAuthKeys(id, knownAddr, addr)...)
 	if wait > 0 {
 		s.logThrottled(r, s.clientLog, "client authentication throttled", "client_id", truncate(id, 64), "addr", addr)
 		return nil, errClientThrottled.withRetryAfter(wait)
@@ -161,7 +249,7 @@ func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) 
 		return nil, errBadClient
 	}
 	end(now, succeeded)
-	s.clientThrottle.remember(knownClientAddress(id, addr), now, now.Add(knownClientAddressTTL))
+	s.clientThrottle.remember(knownAddr, now, now.Add(knownClientAddressTTL))
 	return client, nil
 }
 
@@ -187,10 +275,13 @@ var (
 // authenticated in the last day has a budget of its own for that client,
 // so that a flood against a client's id from elsewhere does not lock the
 // real client out.
+//
+// They are policy values already, so that naming one in a limitKey on
+// every request does not box a copy.
 var (
-	clientPolicy        = bucketPolicy{every: time.Second, burst: 10}
-	clientAddressPolicy = bucketPolicy{every: time.Second / 2, burst: 20}
-	knownAddressPolicy  = bucketPolicy{every: time.Second, burst: 10}
+	clientPolicy        policy = bucketPolicy{every: time.Second, burst: 10}
+	clientAddressPolicy policy = bucketPolicy{every: time.Second / 2, burst: 20}
+	knownAddressPolicy  policy = bucketPolicy{every: time.Second, burst: 10}
 )
 
 // knownClientAddressTTL is how long a successful authentication makes its
@@ -200,17 +291,17 @@ const knownClientAddressTTL = 24 * time.Hour
 func knownClientAddress(id, addr string) string { return "k:" + id + "|" + addressKey(addr) }
 
 // clientAuthKeys are the throttle keys of an authentication as id from
-// addr. An unknown id counts against the address only: invented ids must
-// not fill the throttle with buckets of their own.
-func (s *Server) clientAuthKeys(id string, known bool, addr string) []limitKey {
-	a := limitKey{"a:" + addressKey(addr), clientAddressPolicy}
+// addr; knownAddr is knownClientAddress(id, addr) for a known id, "" for an
+// unknown one. An unknown id counts against the address only: invented ids
+// must not fill the throttle with buckets of their own.
+func (s *Server) clientAuthKeys(id, knownAddr, addr string) []limitKey {
 	switch {
-	case !known:
-		return []limitKey{a}
-	case s.clientThrottle.remembered(knownClientAddress(id, addr), s.now()):
-		return []limitKey{{knownClientAddress(id, addr), knownAddressPolicy}}
+	case knownAddr != "" && s.clientThrottle.remembered(knownAddr, s.now()):
+		return []limitKey{{knownAddr, knownAddressPolicy}}
+	case knownAddr == "":
+		return []limitKey{{"a:" + addressKey(addr), clientAddressPolicy}}
 	default:
-		return []limitKey{{"c:" + id, clientPolicy}, a}
+		return []limitKey{{"c:" + id, clientPolicy}, {"a:" + addressKey(addr), clientAddressPolicy}}
 	}
 }
 

@@ -38,3 +38,38 @@ func TestWriteJSON(t *testing.T) {
 		}
 	})
 }
+
+// writeJSON puts header values in by name, as http.Header.Set would only
+// for canonical names: a non-canonical one would never be found.
+func TestJSONHeadersCanonical(t *testing.T) {
+	for _, hs := range []jsonHeaders{noStoreJSON, bearerJSON, metadataJSON, jwksJSON} {
+		for k := range hs {
+			if c := http.CanonicalHeaderKey(k); c != k {
+				t.Errorf("header name %q is not canonical (%q)", k, c)
+			}
+		}
+	}
+}
+
+// The token response writes itself as json.Marshal writes the struct.
+func TestTokenResponseJSON(t *testing.T) {
+	for _, r := range []tokenResponse{
+		{AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: 900},
+		{AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: 0, Scope: "openid profile", RefreshToken: "r-_1", IDToken: "x.y.z", alg: AlgES256},
+		{AccessToken: "<&>\u2028\"\\", TokenType: "Bearer", ExpiresIn: -5, Scope: "ü"},
+		{},
+	} {
+		want, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.appendJSON(nil); string(got) != string(want) {
+			t.Errorf("appendJSON\n%s\nwant\n%s", got, want)
+		}
+		rec := httptest.NewRecorder()
+		writeJSON(rec, http.StatusOK, noStoreJSON, &r)
+		if rec.Body.String() != string(want)+"\n" {
+			t.Errorf("writeJSON wrote %q, want %q", rec.Body.String(), string(want)+"\n")
+		}
+	}
+}

@@ -115,11 +115,22 @@ func (r *keyRing) list() []SigningKey {
 
 // lookup returns the key named kid if it verifies now.
 func (r *keyRing) lookup(kid string) (SigningKey, bool) {
+	return r.find(func(k SigningKey) bool { return k.kid == kid })
+}
+
+// lookupHeader is lookup for the key whose access-token header (atHeader)
+// is head.
+func (r *keyRing) lookupHeader(head string) (SigningKey, bool) {
+	return r.find(func(k SigningKey) bool { return k.atHeader == head })
+}
+
+// find returns the first key that verifies now and is the one.
+func (r *keyRing) find(one func(SigningKey) bool) (SigningKey, bool) {
 	now := r.now()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for _, k := range r.keys {
-		if k.key.kid == kid && k.live(now) {
+		if one(k.key) && k.live(now) {
 			return k.key, true
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,6 +67,33 @@ type tokenResponse struct {
 	alg          string // of the access token, for Config.OnEvent
 }
 
+// appendJSON writes r as json.Marshal does (tokenResponseJSON's test holds
+// it to that), without reflection: /token answers one on every request.
+func (r *tokenResponse) appendJSON(b []byte) []byte {
+	// The names, the punctuation, the number and writeJSON's newline fit
+	// in 128 bytes; the strings rarely need escaping.
+	b = slices.Grow(b, 128+len(r.AccessToken)+len(r.TokenType)+len(r.RefreshToken)+len(r.Scope)+len(r.IDToken))
+	b = append(b, `{"access_token":`...)
+	b = appendJSONString(b, r.AccessToken)
+	b = append(b, `,"token_type":`...)
+	b = appendJSONString(b, r.TokenType)
+	b = append(b, `,"expires_in":`...)
+	b = strconv.AppendInt(b, r.ExpiresIn, 10)
+	if r.RefreshToken != "" {
+		b = append(b, `,"refresh_token":`...)
+		b = appendJSONString(b, r.RefreshToken)
+	}
+	if r.Scope != "" {
+		b = append(b, `,"scope":`...)
+		b = appendJSONString(b, r.Scope)
+	}
+	if r.IDToken != "" {
+		b = append(b, `,"id_token":`...)
+		b = appendJSONString(b, r.IDToken)
+	}
+	return append(b, '}')
+}
+
 // mint issues every token of g and builds the token response: the access
 // token, an ID token when a user signed in and the scope holds openid (OIDC
 // Core §3.1.3.3, §12.2), and a refresh token when g names a family. The
@@ -73,7 +101,11 @@ type tokenResponse struct {
 // the store.
 func (s *Server) mint(ctx context.Context, g grant, now time.Time) (*tokenResponse, error) {
 	signer := s.signer()
-	at, err := signer.signAccessToken(s.accessTokenClaims(g, now))
+	payload, err := s.accessTokenPayload(g, now)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	at, err := signer.signAccessPayload(payload)
 	if err != nil {
 		return nil, serverError(err)
 	}
@@ -119,35 +151,6 @@ var registeredClaims = map[string]bool{
 // which custom claims can never override. Config loaders use it to refuse
 // such a claim up front instead of having it silently dropped.
 func IsRegisteredClaim(name string) bool { return registeredClaims[name] }
-
-// accessTokenClaims are the claims of g's RFC 9068 access token (§2.2): the
-// custom claims its audience may see, then the registered ones over them;
-// aud and scope are those of its resource (resources.go).
-func (s *Server) accessTokenClaims(g grant, now time.Time) jwt.MapClaims {
-	claims := jwt.MapClaims{}
-	for k, v := range s.accessClaims(g) {
-		if !registeredClaims[k] {
-			claims[k] = v
-		}
-	}
-	claims["iss"] = s.cfg.Issuer
-	claims["sub"] = g.subject
-	claims["aud"] = s.audience(g)
-	claims["client_id"] = g.client.ID
-	claims["iat"] = now.Unix()
-	claims["exp"] = now.Add(s.cfg.AccessTokenTTL).Unix()
-	claims["jti"] = g.jti
-	if g.jti == "" {
-		claims["jti"] = newSecret()[:22] // 132 bits
-	}
-	if !g.authTime.IsZero() {
-		claims["auth_time"] = g.authTime.Unix()
-	}
-	if scope := s.accessScope(g); len(scope) > 0 {
-		claims["scope"] = strings.Join(scope, " ")
-	}
-	return claims
-}
 
 // idTokenClaims are the claims of g's ID token (OIDC Core §2, §3.1.3.6),
 // signed with alg alongside the access token at:

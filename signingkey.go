@@ -5,17 +5,23 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // Signing algorithms (RFC 7518 §3.1, RFC 8037 §3.1).
@@ -59,6 +65,12 @@ type SigningKey struct {
 	// retired is when the key stopped signing (see Retire); zero for a key
 	// that signs or verifies with no end.
 	retired time.Time
+	// atHeader is the base64url JOSE header of the key's access tokens,
+	// which never changes: encoded once rather than on every /token.
+	atHeader string
+	// macs holds ready HMAC states of an HS256 key (nil otherwise): a new
+	// one hashes the padded key twice before the token is even written.
+	macs *sync.Pool
 }
 
 // NewSigningKey returns the SigningKey for key, whose Go type chooses the
@@ -98,12 +110,15 @@ func newHS256Key(secret []byte) (SigningKey, error) {
 	}
 	s := slices.Clone(secret)
 	sum := sha256.Sum256(append([]byte("keystile-hs256-kid:"), s...))
+	kid := base64.RawURLEncoding.EncodeToString(sum[:])[:16]
 	return SigningKey{
-		alg:    AlgHS256,
-		kid:    base64.RawURLEncoding.EncodeToString(sum[:])[:16],
-		method: jwt.SigningMethodHS256,
-		sign:   s,
-		verify: s,
+		alg:      AlgHS256,
+		kid:      kid,
+		method:   jwt.SigningMethodHS256,
+		sign:     s,
+		verify:   s,
+		atHeader: encodedHeader(AlgHS256, kid, accessTokenType),
+		macs:     &sync.Pool{New: func() any { return &pooledMAC{mac: hmac.New(sha256.New, s)} }},
 	}, nil
 }
 
@@ -146,7 +161,8 @@ func newAsymmetricKey(alg string, method jwt.SigningMethod, priv any, pub crypto
 	if err != nil {
 		return SigningKey{}, fmt.Errorf("keystile: %s key id: %w", alg, err)
 	}
-	return SigningKey{alg: alg, kid: kid, method: method, sign: priv, verify: pub, public: pub}, nil
+	return SigningKey{alg: alg, kid: kid, method: method, sign: priv, verify: pub, public: pub,
+		atHeader: encodedHeader(alg, kid, accessTokenType)}, nil
 }
 
 // thumbprint is the RFC 7638 JWK thumbprint of a public key with SHA-256,
@@ -225,6 +241,20 @@ func (k SigningKey) signAccessToken(claims jwt.MapClaims) (string, error) {
 	return k.signJWT(accessTokenType, claims)
 }
 
+// signAccessPayload signs payload, a JSON claims set, as signAccessToken
+// signs the same claims (accessTokenPayload writes them as json.Marshal
+// writes a jwt.MapClaims), with the header encoded when the key was made.
+func (k SigningKey) signAccessPayload(payload []byte) (string, error) {
+	if k.method == nil {
+		return "", errors.New("keystile: signing with an uninitialised SigningKey")
+	}
+	s, err := k.signPayload(k.atHeader, payload)
+	if err != nil {
+		return "", fmt.Errorf("keystile: signing a %s token with %s key %s: %w", accessTokenType, k.alg, k.kid, err)
+	}
+	return s, nil
+}
+
 // signIDToken signs claims as an ID token: typ "JWT" and the key's kid. The
 // distinct typ is what keeps an ID token from passing as an access token.
 func (k SigningKey) signIDToken(claims jwt.MapClaims) (string, error) {
@@ -234,39 +264,114 @@ func (k SigningKey) signIDToken(claims jwt.MapClaims) (string, error) {
 // signJWT is jwt.Token.SignedString, byte for byte, without its header
 // map: the header is three fixed strings, so it is marshalled from a struct
 // (fields in the map's sorted order) and the token is built in one buffer.
-// That saves a third of the allocations of a client_credentials /token
-// request (docs/performance.md).
 func (k SigningKey) signJWT(typ string, claims jwt.MapClaims) (string, error) {
 	if k.method == nil {
 		return "", errors.New("keystile: signing with an uninitialised SigningKey")
 	}
-	s, err := k.signedString(typ, claims)
+	body, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("keystile: signing a %s token with %s key %s: %w", typ, k.alg, k.kid, err)
+	}
+	header := k.atHeader
+	if typ != accessTokenType {
+		header = encodedHeader(k.alg, k.kid, typ)
+	}
+	s, err := k.signPayload(header, body)
 	if err != nil {
 		return "", fmt.Errorf("keystile: signing a %s token with %s key %s: %w", typ, k.alg, k.kid, err)
 	}
 	return s, nil
 }
 
-func (k SigningKey) signedString(typ string, claims jwt.MapClaims) (string, error) {
-	header, err := json.Marshal(jwtHeader{Alg: k.method.Alg(), Kid: k.kid, Typ: typ})
-	if err != nil {
-		return "", err
-	}
-	body, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
+// signPayload builds the compact JWS of an encoded header and a payload
+// in one buffer.
+func (k SigningKey) signPayload(header string, payload []byte) (string, error) {
 	enc := base64.RawURLEncoding
-	buf := make([]byte, 0, enc.EncodedLen(len(header))+enc.EncodedLen(len(body))+2+enc.EncodedLen(512))
-	buf = enc.AppendEncode(buf, header)
+	buf := make([]byte, 0, len(header)+enc.EncodedLen(len(payload))+2+enc.EncodedLen(512))
+	buf = append(buf, header...)
 	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, body)
-	sig, err := k.method.Sign(string(buf), k.sign)
+	buf = enc.AppendEncode(buf, payload)
+	if k.macs != nil {
+		// HS256, as jwt.SigningMethodHS256 computes it, from a pooled state.
+		m := k.macs.Get().(*pooledMAC)
+		m.mac.Reset()
+		m.mac.Write(buf)
+		sig := m.mac.Sum(m.sum[:0])
+		buf = append(buf, '.')
+		buf = enc.AppendEncode(buf, sig)
+		k.macs.Put(m)
+		return string(buf), nil
+	}
+	var sig []byte
+	var err error
+	switch key := k.sign.(type) {
+	case ed25519.PrivateKey:
+		// What jwt.SigningMethodEdDSA signs, without copying the public
+		// key out to check it: newEdDSAKey did.
+		sig = ed25519.Sign(key, buf)
+	case *ecdsa.PrivateKey:
+		sig, err = signES256(key, buf)
+	default:
+		sig, err = k.method.Sign(string(buf), k.sign)
+	}
 	if err != nil {
 		return "", err
 	}
 	buf = append(buf, '.')
 	return string(enc.AppendEncode(buf, sig)), nil
+}
+
+// signES256 is jwt.SigningMethodES256's signature (RFC 7518 §3.4: r and s,
+// 32 bytes each, big-endian) from ecdsa.SignASN1, without the big.Int
+// values ecdsa.Sign makes of the same signature.
+func signES256(key *ecdsa.PrivateKey, signed []byte) ([]byte, error) {
+	digest := sha256.Sum256(signed)
+	der, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	if err != nil {
+		return nil, err
+	}
+	var r, s cryptobyte.String
+	in, inner := cryptobyte.String(der), cryptobyte.String(nil)
+	if !in.ReadASN1(&inner, asn1.SEQUENCE) || !in.Empty() ||
+		!inner.ReadASN1(&r, asn1.INTEGER) || !inner.ReadASN1(&s, asn1.INTEGER) || !inner.Empty() {
+		return nil, errors.New("ecdsa.SignASN1 gave a malformed signature")
+	}
+	out := make([]byte, 64)
+	if !fillFixed(out[:32], r) || !fillFixed(out[32:], s) {
+		return nil, errors.New("ecdsa.SignASN1 gave an out-of-range signature")
+	}
+	return out, nil
+}
+
+// fillFixed writes the DER INTEGER contents n (positive, minimal: at most
+// one leading zero byte) right-aligned into out, which it fits.
+func fillFixed(out []byte, n []byte) bool {
+	for len(n) > 0 && n[0] == 0 {
+		n = n[1:]
+	}
+	if len(n) > len(out) {
+		return false
+	}
+	copy(out[len(out)-len(n):], n)
+	return true
+}
+
+// encodedHeader is the base64url JOSE header Keystile signs: alg, kid and
+// typ, in the order encoding/json writes a map's keys (as golang-jwt
+// writes its header map).
+func encodedHeader(alg, kid, typ string) string {
+	h, err := json.Marshal(jwtHeader{Alg: alg, Kid: kid, Typ: typ})
+	if err != nil { // three strings always marshal
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(h)
+}
+
+// pooledMAC is an HS256 key's HMAC state and room for its sum, which
+// would otherwise escape through the hash.Hash interface.
+type pooledMAC struct {
+	mac hash.Hash
+	sum [sha256.Size]byte
 }
 
 // jwtHeader is the JOSE header Keystile signs: alg, kid and typ, in the

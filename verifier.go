@@ -1,13 +1,18 @@
 package keystile
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -114,9 +119,12 @@ type Verifier struct {
 	issuer    string
 	audiences []string // the accepted aud values; one, except for the server's own lookups
 	now       func() time.Time
-	parser    *jwt.Parser
-	opts      []jwt.ParserOption // parser's options but the audience (withAudiences)
-	resource  resourceMetadata   // RFC 9728; zero without VerifierConfig.Resource
+	methods   []string // the algorithms any trusted key has: a first, coarse allow-list
+	// validator checks iss, aud, exp, nbf and iat as golang-jwt's parser
+	// does; opts are its options but the audience (withAudiences).
+	validator *jwt.Validator
+	opts      []jwt.ParserOption
+	resource  resourceMetadata // RFC 9728; zero without VerifierConfig.Resource
 	// Exactly one source of keys is set: keys (the configured keys), ring
 	// (a Server's key ring) or jwks.
 	keys map[string]verificationKey
@@ -133,6 +141,17 @@ type Verifier struct {
 type verificationKey struct {
 	alg string
 	key any // []byte for HS256, else the public key
+	// macs are the HMAC states of an HS256 key (SigningKey.macs); nil for
+	// the others.
+	macs *sync.Pool
+	// header is the encoded header of the key's own access tokens
+	// (SigningKey.atHeader); "" for a key from a JWKS.
+	header string
+}
+
+// verificationKeyOf is the verification half of a SigningKey.
+func verificationKeyOf(k SigningKey) verificationKey {
+	return verificationKey{alg: k.alg, key: k.verify, macs: k.macs, header: k.atHeader}
 }
 
 // NewVerifier validates cfg and returns a Verifier. The error names the bad
@@ -220,23 +239,17 @@ func newVerifier(cfg VerifierConfig, ring *keyRing, revoked func(ctx context.Con
 		}
 		v.keys = make(map[string]verificationKey, len(keys))
 		for _, k := range keys {
-			v.keys[k.kid] = verificationKey{alg: k.alg, key: k.verify}
+			v.keys[k.kid] = verificationKeyOf(k)
 		}
 		methods = signingAlgs(keys)
 	}
+	v.methods = methods
 	v.opts = []jwt.ParserOption{
-		jwt.WithValidMethods(methods),
 		jwt.WithIssuer(cfg.Issuer),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithLeeway(cfg.Leeway),
 		jwt.WithTimeFunc(cfg.Now),
-		// Strict base64 makes a token's text canonical: a signature with
-		// altered padding bits is a different string and must not verify.
-		jwt.WithStrictDecoding(),
-		// Numbers stay exact (json.Number), so RequireClaim never compares
-		// rounded values.
-		jwt.WithJSONNumber(),
 	}
 	return v.withAudiences(cfg.Audience), nil
 }
@@ -246,7 +259,7 @@ func newVerifier(cfg VerifierConfig, ring *keyRing, revoked func(ctx context.Con
 func (v *Verifier) withAudiences(audiences ...string) *Verifier {
 	c := *v
 	c.audiences = slices.Clone(audiences)
-	c.parser = jwt.NewParser(append(slices.Clone(v.opts), jwt.WithAudience(audiences...))...)
+	c.validator = jwt.NewValidator(append(slices.Clone(v.opts), jwt.WithAudience(audiences...))...)
 	return &c
 }
 
@@ -260,10 +273,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	if len(token) > maxTokenBytes {
 		return nil, fmt.Errorf("%w: token is %d bytes, the limit is %d", ErrInvalidToken, len(token), maxTokenBytes)
 	}
-	claims := jwt.MapClaims{}
-	_, err := v.parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
-		return v.keyFor(ctx, t)
-	})
+	claims, err := v.parse(ctx, token)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
@@ -285,45 +295,153 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	return Claims(claims), nil
 }
 
+// parse is golang-jwt's Parser.ParseWithClaims as Verify used it (strict
+// base64, json.Number claims, the same checks in the same order, errors
+// wrapping the same jwt.Err values), without what it spends besides:
+// its split and its re-joined signing input, and a new HMAC per HS256
+// token, whose state (the key hashed twice) comes from the key's pool.
+func (v *Verifier) parse(ctx context.Context, token string) (jwt.MapClaims, error) {
+	head, rest, ok := strings.Cut(token, ".")
+	body, sig, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || strings.Contains(sig, ".") {
+		return nil, fmt.Errorf("%w: token contains an invalid number of segments", jwt.ErrTokenMalformed)
+	}
+	// Strict base64 makes a token's text canonical: a signature with
+	// altered padding bits is a different string and must not verify.
+	enc := base64.RawURLEncoding.Strict()
+	// A header that is, byte for byte, the one a trusted key puts on its
+	// own access tokens decodes to that key's alg and kid, typ at+jwt and
+	// nothing else: every header check passes, and that key is the one.
+	known, isKnown := v.headerKey(head)
+	var header map[string]any
+	if !isKnown {
+		headerJSON, err := enc.DecodeString(head)
+		if err != nil {
+			return nil, fmt.Errorf("%w: could not base64 decode header: %w", jwt.ErrTokenMalformed, err)
+		}
+		if err := json.Unmarshal(headerJSON, &header); err != nil {
+			return nil, fmt.Errorf("%w: could not JSON decode header: %w", jwt.ErrTokenMalformed, err)
+		}
+	}
+	claimsJSON, err := enc.DecodeString(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: could not base64 decode claim: %w", jwt.ErrTokenMalformed, err)
+	}
+	// Numbers stay exact (json.Number), so RequireClaim never compares
+	// rounded values. Like golang-jwt, the first JSON value is the claims.
+	claims := jwt.MapClaims{}
+	dec := json.NewDecoder(bytes.NewReader(claimsJSON))
+	dec.UseNumber()
+	if err := dec.Decode(&claims); err != nil {
+		return nil, fmt.Errorf("%w: could not JSON decode claim: %w", jwt.ErrTokenMalformed, err)
+	}
+	alg, _ := header["alg"].(string)
+	if isKnown {
+		alg = known.alg
+	}
+	method := jwt.GetSigningMethod(alg)
+	if method == nil {
+		return nil, fmt.Errorf("%w: signing method (alg) is unavailable", jwt.ErrTokenUnverifiable)
+	}
+	signature, err := enc.DecodeString(sig)
+	if err != nil {
+		return nil, fmt.Errorf("%w: could not base64 decode signature: %w", jwt.ErrTokenMalformed, err)
+	}
+	if !slices.Contains(v.methods, alg) {
+		return nil, fmt.Errorf("%w: signing method %v is invalid", jwt.ErrTokenSignatureInvalid, alg)
+	}
+	k := known
+	if !isKnown {
+		if k, err = v.keyFor(ctx, &jwt.Token{Header: header, Method: method}); err != nil {
+			return nil, fmt.Errorf("%w: error while executing keyfunc: %w", jwt.ErrTokenUnverifiable, err)
+		}
+	}
+	if err := k.verify(method, token[:len(head)+1+len(body)], signature); err != nil {
+		return nil, fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, err)
+	}
+	if err := v.validator.Validate(claims); err != nil {
+		return nil, fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
+	}
+	return claims, nil
+}
+
+// headerKey returns the trusted key whose own access-token header is head,
+// the first segment of a token, exactly; a retired key only while it still
+// verifies (keyRing.lookup). Keys from a JWKS have no such header.
+func (v *Verifier) headerKey(head string) (verificationKey, bool) {
+	switch {
+	case head == "":
+	case v.ring != nil:
+		if sk, ok := v.ring.lookupHeader(head); ok {
+			return verificationKeyOf(sk), true
+		}
+	case v.keys != nil:
+		for _, k := range v.keys {
+			if k.header != "" && k.header == head {
+				return k, true
+			}
+		}
+	}
+	return verificationKey{}, false
+}
+
+// verify checks sig over signed with k, for method, which keyFor has held
+// to k's algorithm. An HS256 key compares, in constant time, against the
+// HMAC computed from a pooled state, as jwt.SigningMethodHS256 does from a
+// new one.
+func (k verificationKey) verify(method jwt.SigningMethod, signed string, sig []byte) error {
+	if k.macs == nil || method != jwt.SigningMethodHS256 {
+		return method.Verify(signed, sig, k.key)
+	}
+	m := k.macs.Get().(*pooledMAC)
+	defer k.macs.Put(m)
+	m.mac.Reset()
+	m.mac.Write([]byte(signed))
+	if !hmac.Equal(sig, m.mac.Sum(m.sum[:0])) {
+		return jwt.ErrSignatureInvalid
+	}
+	return nil
+}
+
 // keyFor checks the header of a parsed, not yet verified token and returns
 // the key that must have signed it. The key only ever comes from the
 // configuration or the configured JWKS, never from the token (RFC 8725 §3.10).
-func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
+func (v *Verifier) keyFor(ctx context.Context, t *jwt.Token) (verificationKey, error) {
 	typ, _ := t.Header["typ"].(string)
 	if !isAccessTokenType(typ) {
-		return nil, errors.New(`header typ is not "at+jwt"`)
+		return verificationKey{}, errors.New(`header typ is not "at+jwt"`)
 	}
 	if err := checkHeaderParams(t.Header); err != nil {
-		return nil, err
+		return verificationKey{}, err
 	}
 	kid, ok := t.Header["kid"].(string)
 	if !ok || kid == "" {
-		return nil, errors.New("header has no kid")
+		return verificationKey{}, errors.New("header has no kid")
 	}
 	var k verificationKey
 	switch {
 	case v.jwks != nil:
 		var err error
 		if k, err = v.jwks.key(ctx, kid); err != nil {
-			return nil, err
+			return verificationKey{}, err
 		}
 	case v.ring != nil:
 		sk, ok := v.ring.lookup(kid)
 		if !ok {
-			return nil, errors.New("unknown kid")
+			return verificationKey{}, errors.New("unknown kid")
 		}
-		k = verificationKey{alg: sk.alg, key: sk.verify}
+		k = verificationKeyOf(sk)
 	default:
 		if k, ok = v.keys[kid]; !ok {
-			return nil, errors.New("unknown kid")
+			return verificationKey{}, errors.New("unknown kid")
 		}
 	}
 	// The allow-list is per key: an RSA key verifies RS256 only and an HMAC
 	// secret HS256 only, so a public key can never become an HMAC secret.
 	if alg := t.Method.Alg(); alg != k.alg {
-		return nil, fmt.Errorf("alg %q does not match the key's %q", alg, k.alg)
+		return verificationKey{}, fmt.Errorf("alg %q does not match the key's %q", alg, k.alg)
 	}
-	return k.key, nil
+	return k, nil
 }
 
 // checkHeaderParams refuses the JOSE header parameters Keystile never sets,

@@ -119,23 +119,23 @@ func accessLog(log *slog.Logger, next http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
-			attrs := []slog.Attr{
-				slog.String("method", truncate(r.Method, 16)),
-				slog.String("path", truncate(r.URL.Path, 256)),
-				slog.Int("status", sw.statusCode()),
-				slog.Float64("duration_ms", milliseconds(time.Since(start))),
-				slog.String("remote", r.RemoteAddr),
+			end := time.Now()
+			line := requestLine{
+				at:         end,
+				method:     truncate(r.Method, 16),
+				path:       truncate(r.URL.Path, 256),
+				status:     sw.statusCode(),
+				durationMS: milliseconds(end.Sub(start)),
+				remote:     r.RemoteAddr,
 			}
-			if sw.statusCode() == http.StatusTooManyRequests {
+			if line.status == http.StatusTooManyRequests {
 				ok, held := throttled.take()
 				if !ok {
 					return
 				}
-				if held > 0 {
-					attrs = append(attrs, slog.Int("suppressed", held))
-				}
+				line.suppressed = held
 			}
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+			line.write(r.Context(), log)
 		}()
 		next.ServeHTTP(sw, r)
 	})

@@ -121,7 +121,11 @@ func route(path string) string {
 func (m *metrics) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		// Behind the access log, w already remembers its status.
+		sw, ok := w.(*statusWriter)
+		if !ok {
+			sw = &statusWriter{ResponseWriter: w}
+		}
 		next.ServeHTTP(sw, r)
 		rt, status := route(r.URL.Path), sw.statusCode()
 		m.requests.WithLabelValues(rt, strconv.Itoa(status)).Observe(time.Since(start).Seconds())

@@ -315,5 +315,5 @@ func newLogger(w io.Writer, level slog.Leveler) *slog.Logger {
 	if isTerminal(w) {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(newJSONLog(w, opts)) // access_log_line.go
 }

@@ -1,0 +1,64 @@
+package keystile
+
+import (
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// parseTokenFormBefore is parseTokenForm as it was, on url.ParseQuery and
+// singleValues, with the client_id claimedClientID took from its values.
+func parseTokenFormBefore(body string) (params, clientIDParam, error) {
+	values, qerr := url.ParseQuery(body)
+	if qerr != nil {
+		values = nil
+	}
+	var id clientIDParam
+	if len(values["client_id"]) == 1 {
+		id = clientIDParam{value: values["client_id"][0], ok: true}
+	}
+	if strings.Count(body, "&") >= maxParams {
+		return nil, id, oauthError(codeInvalidRequest, "the request has too many parameters")
+	}
+	if qerr != nil {
+		return nil, clientIDParam{}, oauthError(codeInvalidRequest, "the body is not valid form encoding")
+	}
+	p, _, perr := singleValues(values)
+	if perr != nil {
+		return nil, id, perr
+	}
+	return p, id, nil
+}
+
+var formSeeds = []string{
+	"grant_type=client_credentials&scope=reports%3Aread",
+	"grant_type=client_credentials&client_id=svc&client_secret=a%2Bb+c",
+	"client_id=a&client_id=b", "client_id=&client_id=x", "code=&code=", "code=a&code=&scope=x&scope=y",
+	"%zz", "a=%zz&client_id=x", "a=b;c=d", "&&&=&=", "=x", "=x&=y", "a", "a&a", "a=&b", "+=+",
+	"client_id=x&" + strings.Repeat("a=b&", 70), strings.Repeat("&", 63), strings.Repeat("&", 64),
+	"z=1&y=2&z=3&y=4&x", "client_id=%E2%82%AC", "client_id=%",
+}
+
+// TestParseTokenFormSameAsBefore and its fuzz target: the one-pass parser
+// gives what url.ParseQuery and singleValues gave, error text included.
+func TestParseTokenFormSameAsBefore(t *testing.T) {
+	for _, body := range formSeeds {
+		sameAsBefore(t, body)
+	}
+}
+
+func FuzzParseTokenFormSameAsBefore(f *testing.F) {
+	for _, s := range formSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(sameAsBefore)
+}
+
+func sameAsBefore(t *testing.T, body string) {
+	p, id, err := parseTokenForm(body)
+	wp, wid, werr := parseTokenFormBefore(body)
+	if !reflect.DeepEqual(p, wp) || id != wid || (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
+		t.Fatalf("%q: parsed %v, %+v, %v; before %v, %+v, %v", body, p, id, err, wp, wid, werr)
+	}
+}
