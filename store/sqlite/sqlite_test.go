@@ -209,6 +209,16 @@ func BenchmarkRotateRefreshToken(b *testing.B) {
 	}
 }
 
+func BenchmarkSignIn(b *testing.B) {
+	for _, separate := range []bool{true, false} {
+		b.Run(map[bool]string{true: "separate", false: "one-step"}[separate], func(b *testing.B) {
+			s := openFile(b, filepath.Join(b.TempDir(), "keystile.db"))
+			defer s.Close()
+			storetest.BenchSignIn(b, s, separate)
+		})
+	}
+}
+
 func BenchmarkRecordFailure(b *testing.B) {
 	s := openFile(b, filepath.Join(b.TempDir(), "keystile.db"))
 	defer s.Close()
