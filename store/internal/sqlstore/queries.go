@@ -23,8 +23,8 @@ const (
 	createFamily
 	createRefreshToken
 	getRefreshToken
+	rotate
 	rotateCheck
-	markRefreshUsed
 	revokeFamily
 	tombstoneFamily
 
@@ -79,11 +79,11 @@ var statements = [numQueries]struct{ sql, lock string }{
 	createFamily:       {sql: createFamilySQL},
 	createRefreshToken: {sql: createRefreshTokenSQL},
 	getRefreshToken:    {sql: getRefreshTokenSQL},
+	rotate:             {sql: rotateSQL},
 	// FOR NO KEY UPDATE: the token's and the family's rows are locked
 	// against updates, not against the foreign-key check of a token
 	// inserted in the family meanwhile.
 	rotateCheck:     {sql: rotateCheckSQL, lock: "FOR NO KEY UPDATE OF t, f"},
-	markRefreshUsed: {sql: markRefreshUsedSQL},
 	revokeFamily:    {sql: revokeFamilySQL},
 	tombstoneFamily: {sql: tombstoneFamilySQL},
 
