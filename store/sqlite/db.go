@@ -57,6 +57,9 @@ func prepare(ctx context.Context, db *sql.DB) (*pool, error) {
 		return st, nil
 	}
 	for q, text := range texts {
+		if text == "" { // a statement SQLite has no use for (sqlstore.Dialect.WritingCTEs)
+			continue
+		}
 		if p.stmts[q], err = prep(text); err != nil {
 			return nil, err
 		}

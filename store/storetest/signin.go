@@ -231,12 +231,19 @@ func testSignInRefused(t *testing.T, s store.Store) {
 			in.Session.Claims = map[string]any{"n": math.Inf(1)}
 		}, nil, false},
 	} {
-		for _, renew := range []bool{true, false} {
-			name := fmt.Sprintf("%s, renew=%v", tc.name, renew)
+		// The browser's previous session is renewed, ended, or not
+		// brought at all (then it is only there to stay untouched).
+		for _, mode := range []string{"renew", "end", "none"} {
+			if mode == "none" && tc.name == "new session id is the previous one" {
+				continue
+			}
+			name := fmt.Sprintf("%s, previous session: %s", tc.name, mode)
 			t.Run(name, func(t *testing.T) {
 				prev, r, _ := storePrevious(t, s, name)
 				in := sampleSignIn(name)
-				in.Previous, in.RenewPrevious = prev.IDHash, renew
+				if mode != "none" {
+					in.Previous, in.RenewPrevious = prev.IDHash, mode == "renew"
+				}
 				tc.edit(t, &in)
 				code, sess := in.Code.Hash, in.Session.IDHash
 

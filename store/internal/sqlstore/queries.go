@@ -8,6 +8,8 @@ type Query int
 const (
 	useRequest Query = iota
 
+	signIn
+
 	createCode
 	consumeCode
 	usedCode
@@ -24,6 +26,7 @@ const (
 	createRefreshToken
 	getRefreshToken
 	rotate
+	rotateInsert
 	rotateCheck
 	revokeFamily
 	tombstoneFamily
@@ -59,10 +62,15 @@ const (
 )
 
 // statements holds each Query's text and, for a statement that decides a
-// race by locking rows, its lock clause (see [Dialect.RowLocks]). The texts
-// live next to the methods that run them.
-var statements = [numQueries]struct{ sql, lock string }{
+// race by locking rows, its lock clause (see [Dialect.RowLocks]); a
+// statement that writes inside WITH is marked writingCTE (see
+// [Dialect.WritingCTEs]). The texts live next to the methods that run them.
+var statements = [numQueries]struct {
+	sql, lock  string
+	writingCTE bool
+}{
 	useRequest: {sql: useRequestSQL},
+	signIn:     {sql: signInSQL, writingCTE: true},
 
 	createCode:  {sql: createCodeSQL},
 	consumeCode: {sql: consumeCodeSQL},
@@ -80,6 +88,7 @@ var statements = [numQueries]struct{ sql, lock string }{
 	createRefreshToken: {sql: createRefreshTokenSQL},
 	getRefreshToken:    {sql: getRefreshTokenSQL},
 	rotate:             {sql: rotateSQL},
+	rotateInsert:       {sql: rotateInsertSQL, writingCTE: true},
 	// FOR NO KEY UPDATE: the token's and the family's rows are locked
 	// against updates, not against the foreign-key check of a token
 	// inserted in the family meanwhile.

@@ -121,17 +121,34 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next sto
 	if err != nil {
 		return s.fail(op, err)
 	}
+	at := s.timeArg(now)
+	rotateArgs := []any{at, oldHash, at, next.FamilyID, next.FamilyID, at}
+	if s.d.WritingCTEs {
+		// One statement for the rotation that succeeds; a refused one
+		// changed nothing and is looked into below.
+		n, err := s.db.Exec(ctx, rotateInsert, append(rotateArgs, args...)...)
+		switch {
+		case err != nil && s.d.Duplicate(err):
+			return s.fail(op, store.ErrDuplicate)
+		case err != nil:
+			return s.fail(op, err)
+		case n == 1:
+			return nil
+		}
+	}
 	var reused bool
 	err = s.db.InTx(ctx, func(tx Querier) error {
-		at := s.timeArg(now)
-		n, err := tx.Exec(ctx, rotate, at, oldHash, at, next.FamilyID, next.FamilyID, at)
-		if err != nil {
-			return err
+		if !s.d.WritingCTEs {
+			n, err := tx.Exec(ctx, rotate, rotateArgs...)
+			if err != nil {
+				return err
+			}
+			if n == 1 {
+				// The family exists: only the token is new.
+				return insertRefresh(ctx, tx, args)
+			}
 		}
-		if n == 1 {
-			// The family exists: only the token is new.
-			return insertRefresh(ctx, tx, args)
-		}
+		var err error
 		reused, err = s.refuseRotation(ctx, tx, oldHash, next.FamilyID, now)
 		return err
 	})

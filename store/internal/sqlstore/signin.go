@@ -34,6 +34,12 @@ func (s *Store) CompleteSignIn(ctx context.Context, in store.SignIn, now time.Ti
 			return s.fail(op, err)
 		}
 	}
+	if s.d.WritingCTEs && len(in.Previous) == 0 {
+		if err := s.signInStatement(ctx, in, now, claims, codeArgs); err != nil {
+			return s.fail(op, err)
+		}
+		return nil
+	}
 	err = s.db.InTx(ctx, func(tx Querier) error {
 		if err := s.useRequest(ctx, tx, in.RequestIDHash, in.RequestExpiresAt, now); err != nil {
 			return err
@@ -69,4 +75,23 @@ func (s *Store) replaceSession(ctx context.Context, tx Querier, in store.SignIn,
 		}
 	}
 	return s.insertSession(ctx, tx, in.Session, claims)
+}
+
+// signInStatement is CompleteSignIn without a previous session as one
+// statement (signInSQL): ErrReused if it stored no code, which it does only
+// when the request was not live.
+func (s *Store) signInStatement(ctx context.Context, in store.SignIn, now time.Time, claims string, codeArgs []any) error {
+	sess := in.Session
+	args := append([]any{in.RequestIDHash, s.timeArg(in.RequestExpiresAt), s.timeArg(now)},
+		sess.IDHash, sess.Subject, claims, s.timeArg(sess.AuthTime), s.timeArg(sess.ExpiresAt), len(sess.IDHash) > 0)
+	n, err := s.db.Exec(ctx, signIn, append(args, codeArgs...)...)
+	switch {
+	case err != nil && s.d.Duplicate(err):
+		return store.ErrDuplicate
+	case err != nil:
+		return err
+	case n == 0:
+		return store.ErrReused
+	}
+	return nil
 }
