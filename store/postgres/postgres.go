@@ -12,8 +12,9 @@
 // statement locks the rows it decides on, so two concurrent redemptions of
 // one credential cannot both win, whichever replica they come from: DELETE …
 // RETURNING for a request, UPDATE … WHERE used_at IS NULL RETURNING for a
-// code, SELECT … FOR NO KEY UPDATE of the token and its family for a
-// refresh-token rotation. At PostgreSQL's default READ COMMITTED isolation, a
+// code, UPDATE … WHERE used_at IS NULL for a refresh-token rotation (with
+// the successor's INSERT in one statement, through a data-modifying WITH).
+// At PostgreSQL's default READ COMMITTED isolation, a
 // statement that waited for another transaction's row lock re-reads the row
 // as that transaction left it, so the loser sees the credential used.
 package postgres

@@ -7,8 +7,8 @@
 // as BLOB primary keys, times are unix milliseconds, scopes and claims are
 // JSON text. Every single-use step is one statement (DELETE … RETURNING for a
 // request, UPDATE … RETURNING for a code) or one transaction that takes the
-// write lock at BEGIN (a refresh-token rotation, a replay's revocation, a
-// sign-out, a session renewal), so two concurrent redemptions of one
+// write lock at BEGIN (a sign-in, a refresh-token rotation, a replay's
+// revocation, a sign-out, a session renewal), so two concurrent redemptions of one
 // credential cannot both win, whichever connection or process they come
 // from.
 package sqlite
