@@ -183,9 +183,12 @@ func (p *pool) ping(ctx context.Context) error {
 }
 
 // close waits for the call in progress, then closes the connection (which
-// closes its statements) and the database.
+// closes its statements) and the database. It hands the turn back: a call
+// made after it fails with database/sql's "closed" error instead of
+// waiting forever.
 func (p *pool) close() error {
 	p.turn <- struct{}{}
+	defer p.give()
 	return errors.Join(p.conn.Close(), p.db.Close())
 }
 
