@@ -30,4 +30,11 @@ const (
 		INSERT INTO refresh_tokens (` + refreshColumns + `)
 		SELECT $7::bytea, $8::text, $9::text, $10::text, $11::text, $12::text, $13::bytea,
 			$14::timestamptz, $15::timestamptz, $16::timestamptz, $17::text FROM used`
+	// createFamilyTokenSQL is CreateRefreshToken: the family, unless it
+	// exists, and the token, which fails the statement if its hash is
+	// taken. The foreign key is checked at the statement's end, when the
+	// family's row is there.
+	createFamilyTokenSQL = `WITH family AS (` + createFamilySQL + `)
+		INSERT INTO refresh_tokens (` + refreshColumns + `)
+		VALUES ($4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 )

@@ -24,6 +24,7 @@ const (
 
 	createFamily
 	createRefreshToken
+	createFamilyToken
 	getRefreshToken
 	rotate
 	rotateInsert
@@ -86,6 +87,7 @@ var statements = [numQueries]struct {
 
 	createFamily:       {sql: createFamilySQL},
 	createRefreshToken: {sql: createRefreshTokenSQL},
+	createFamilyToken:  {sql: createFamilyTokenSQL, writingCTE: true},
 	getRefreshToken:    {sql: getRefreshTokenSQL},
 	rotate:             {sql: rotateSQL},
 	rotateInsert:       {sql: rotateInsertSQL, writingCTE: true},

@@ -57,16 +57,27 @@ var errOtherFamily = errors.New("next token is in another family")
 // family creates it, with the token's SessionIDHash and FamilyExpiresAt; a
 // token created in a family that exists takes the family's, and one created
 // in a revoked family is revoked from birth. t.UsedAt is ignored: a new
-// token is unused.
+// token is unused. The family and the token are one transaction, or on
+// PostgreSQL one statement (createFamilyTokenSQL).
 func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
 	const op = "create refresh token"
 	args, err := s.refreshArgs(t)
 	if err != nil {
 		return s.fail(op, err)
 	}
+	familyArgs := []any{t.FamilyID, t.SessionIDHash, s.timeArg(t.FamilyExpiresAt)}
+	if s.d.WritingCTEs {
+		_, err := s.db.Exec(ctx, createFamilyToken, append(familyArgs, args...)...)
+		if err != nil && s.d.Duplicate(err) {
+			err = store.ErrDuplicate
+		}
+		if err != nil {
+			return s.fail(op, err)
+		}
+		return nil
+	}
 	err = s.db.InTx(ctx, func(tx Querier) error {
-		if _, err := tx.Exec(ctx, createFamily,
-			t.FamilyID, t.SessionIDHash, s.timeArg(t.FamilyExpiresAt)); err != nil {
+		if _, err := tx.Exec(ctx, createFamily, familyArgs...); err != nil {
 			return fmt.Errorf("create family: %w", err)
 		}
 		return insertRefresh(ctx, tx, args)
