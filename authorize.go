@@ -1,7 +1,6 @@
 package keystile
 
 import (
-	"context"
 	"crypto/rand"
 	"errors"
 	"net/http"
@@ -136,22 +135,26 @@ func (ar *authRequest) codeGrant(id Identity, authTime time.Time, sessionHash []
 // finishAuthorization issues a code for g and sends the browser back to the
 // client with code, state and iss (RFC 6749 §4.1.2, RFC 9207).
 func (s *Server) finishAuthorization(w http.ResponseWriter, r *http.Request, g codeGrant) {
-	code, err := s.issueCode(r.Context(), g)
-	if err != nil {
+	code, rec := s.newCode(g)
+	if err := s.store.CreateCode(r.Context(), rec); err != nil {
 		s.redirectError(w, r, g.redirectURI, g.state, serverError(err))
 		return
 	}
+	s.redirectCode(w, r, g, code)
+}
+
+// redirectCode sends the browser back to the client with the stored code.
+func (s *Server) redirectCode(w http.ResponseWriter, r *http.Request, g codeGrant, code string) {
 	s.log.InfoContext(r.Context(), "authorization granted", "client_id", g.client.ID, "sub", g.subject)
 	s.redirectWith(w, r, g.redirectURI, g.state, url.Values{"code": {code}})
 }
 
-// issueCode stores a new single-use code for g and returns it. Only its hash
-// is stored. The code names a new refresh-token family, so that a replay of
-// the code can revoke every token issued from it.
-func (s *Server) issueCode(ctx context.Context, g codeGrant) (string, error) {
+// newCode returns a new single-use code for g and the record to store for
+// it, which holds only its hash. The code names a new refresh-token family,
+// so that a replay of the code can revoke every token issued from it.
+func (s *Server) newCode(g codeGrant) (string, store.AuthCode) {
 	code := newSecret()
-	now := s.now()
-	err := s.store.CreateCode(ctx, store.AuthCode{
+	return code, store.AuthCode{
 		Hash:          hashSecret(code),
 		ClientID:      g.client.ID,
 		RedirectURI:   g.redirectURI,
@@ -162,11 +165,10 @@ func (s *Server) issueCode(ctx context.Context, g codeGrant) (string, error) {
 		Resources:     g.resources,
 		Nonce:         g.nonce,
 		AuthTime:      g.authTime,
-		ExpiresAt:     now.Add(s.cfg.CodeTTL),
+		ExpiresAt:     s.now().Add(s.cfg.CodeTTL),
 		FamilyID:      newSecret(),
 		SessionIDHash: g.sessionHash,
-	})
-	return code, err
+	}
 }
 
 // authorizeValues reads the query of a GET or the form body of a POST.

@@ -58,25 +58,21 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, refused.status, view)
 		return
 	}
-	// Record the request as used, atomically: one sign-in, one code, even
-	// if the form is posted twice at once or replayed later. Only a
+	// One store step records the request as used, starts the browser's
+	// session and stores the code, atomically: one sign-in, one code, even
+	// if the form is posted twice at once or replayed later, and a failure
+	// leaves nothing half-written (the form can be posted again). Only a
 	// successful sign-in writes to the store.
-	state := string(pending.State)
-	err = s.store.UseRequest(ctx, pending.usedKey(), pending.expiresAt(), now)
-	switch {
-	case errors.Is(err, store.ErrReused):
-		s.errorPage(w, r, errLoginExpired)
-		return
-	case err != nil:
-		s.errorPage(w, r, serverError(err))
-		return
+	in := store.SignIn{RequestIDHash: pending.usedKey(), RequestExpiresAt: pending.expiresAt()}
+	var cookie string
+	if s.ssoEnabled() {
+		cookie, in.Session = s.newSession(id, now)
+		if in.Previous, in.RenewPrevious, err = s.previousSession(r, id.Subject); err != nil {
+			s.errorPage(w, r, serverError(err))
+			return
+		}
 	}
-	sessionHash, err := s.startSession(w, r, id, now)
-	if err != nil {
-		s.redirectError(w, r, pending.RedirectURI, state, serverError(err))
-		return
-	}
-	s.finishAuthorization(w, r, codeGrant{
+	g := codeGrant{
 		grant: grant{
 			client:    client,
 			subject:   id.Subject,
@@ -87,10 +83,25 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			nonce:     string(pending.Nonce),
 		},
 		redirectURI: pending.RedirectURI,
-		state:       state,
+		state:       string(pending.State),
 		challenge:   pending.Challenge,
-		sessionHash: sessionHash,
-	})
+		sessionHash: in.Session.IDHash,
+	}
+	code, rec := s.newCode(g)
+	in.Code = rec
+	err = s.store.CompleteSignIn(ctx, in, now)
+	switch {
+	case errors.Is(err, store.ErrReused):
+		s.errorPage(w, r, errLoginExpired)
+		return
+	case err != nil:
+		s.errorPage(w, r, serverError(err))
+		return
+	}
+	if cookie != "" {
+		s.setSessionCookie(w, cookie)
+	}
+	s.redirectCode(w, r, g, code)
 }
 
 // sameBrowser reports whether the request carries the binding cookie of the

@@ -62,22 +62,36 @@ func (s *Server) currentSession(r *http.Request) (sess store.Session, cookie str
 //     would let the second keep using them, with no sign-out left that could
 //     end them.
 //
-// A session that is missing or expired is simply replaced.
+// A session that is missing or expired is simply replaced. The login form
+// does the same through [store.SignIns.CompleteSignIn], together with its
+// code, as one store step (handleLogin).
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, id Identity, authTime time.Time) ([]byte, error) {
 	if !s.ssoEnabled() {
 		return nil, nil
 	}
+	value, next := s.newSession(id, authTime)
+	if err := s.replaceSession(r, next); err != nil {
+		return nil, err
+	}
+	s.setSessionCookie(w, value)
+	return next.IDHash, nil
+}
+
+// newSession returns a new session for id, signed in at authTime, and the
+// cookie value that names it.
+func (s *Server) newSession(id Identity, authTime time.Time) (string, store.Session) {
 	value := newSecret()
-	next := store.Session{
+	return value, store.Session{
 		IDHash:    hashSecret(value),
 		Subject:   id.Subject,
 		Claims:    id.Claims,
 		AuthTime:  authTime,
 		ExpiresAt: authTime.Add(s.cfg.SessionTTL),
 	}
-	if err := s.replaceSession(r, next); err != nil {
-		return nil, err
-	}
+}
+
+// setSessionCookie gives the browser its session, once the store has it.
+func (s *Server) setSessionCookie(w http.ResponseWriter, value string) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     s.sessionCookieName(),
 		Value:    value,
@@ -87,20 +101,33 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, id Identit
 		Secure:   s.secure,
 		SameSite: http.SameSiteLaxMode,
 	})
-	return next.IDHash, nil
+}
+
+// previousSession reads the live session the browser brings, if any, and
+// says whether a sign-in by subject renews it (the same user) or ends it
+// (another), as startSession describes.
+func (s *Server) previousSession(r *http.Request, subject string) (idHash []byte, renew bool, err error) {
+	old, _, ok, err := s.currentSession(r)
+	if err != nil {
+		return nil, false, fmt.Errorf("read the browser's session: %w", err)
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	return old.IDHash, old.Subject == subject, nil
 }
 
 // replaceSession stores next in place of the session the browser brings, as
 // startSession describes.
 func (s *Server) replaceSession(r *http.Request, next store.Session) error {
 	ctx := r.Context()
-	old, _, ok, err := s.currentSession(r)
+	old, renew, err := s.previousSession(r, next.Subject)
 	if err != nil {
-		return fmt.Errorf("read the browser's session: %w", err)
+		return err
 	}
 	switch {
-	case ok && old.Subject == next.Subject:
-		err := s.store.RenewSession(ctx, old.IDHash, next, s.now())
+	case old != nil && renew:
+		err := s.store.RenewSession(ctx, old, next, s.now())
 		switch {
 		case err == nil:
 			return nil
@@ -110,8 +137,8 @@ func (s *Server) replaceSession(r *http.Request, next store.Session) error {
 		// The old session ended or expired since it was read (a sign-out
 		// or another sign-in in another tab won the race): nothing is left
 		// to carry over.
-	case ok:
-		if err := s.store.EndSession(ctx, old.IDHash, true); err != nil {
+	case old != nil:
+		if err := s.store.EndSession(ctx, old, true); err != nil {
 			return fmt.Errorf("end the previous user's session: %w", err)
 		}
 	}

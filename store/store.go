@@ -265,11 +265,47 @@ type Throttles interface {
 	FailuresOf(ctx context.Context, keyHash []byte, now time.Time) (Failures, error)
 }
 
+// SignIn is everything one successful sign-in at the login form writes:
+// the used authorization request, the browser's new session, and the code.
+type SignIn struct {
+	// RequestIDHash is recorded used until RequestExpiresAt, as by
+	// [UsedRequests.UseRequest].
+	RequestIDHash    []byte
+	RequestExpiresAt time.Time
+	// Session is the browser's new session; a zero IDHash: none (single
+	// sign-on is off), and Previous is then ignored.
+	Session Session
+	// Previous is the session the browser brought, if any. With
+	// RenewPrevious (the same user signed in again) it is renewed into
+	// Session as by [Sessions.RenewSession], or, if it has ended or
+	// expired at now, Session is simply created; without, it is ended and
+	// its refresh-token families are revoked, as by [Sessions.EndSession]
+	// with revokeTokens.
+	Previous      []byte
+	RenewPrevious bool
+	// Code is the authorization code issued; its SessionIDHash names
+	// Session.
+	Code AuthCode
+}
+
+// SignIns completes a sign-in as one step, so that a database writes it in
+// one transaction rather than one per record.
+type SignIns interface {
+	// CompleteSignIn records s in one atomic step: of concurrent sign-ins
+	// with one RequestIDHash exactly one succeeds, and the others fail with
+	// ErrReused, as does any later one while the request's record is live.
+	// ErrDuplicate if the session's or the code's hash is taken, or the
+	// session's is Previous; an empty
+	// RequestIDHash or code Hash fails. On any error nothing changes.
+	CompleteSignIn(ctx context.Context, s SignIn, now time.Time) error
+}
+
 // Store is everything a Keystile server needs from its storage.
 type Store interface {
 	UsedRequests
 	Codes
 	Sessions
+	SignIns
 	RefreshTokens
 	AccessTokenRevocations
 	DeviceCodes

@@ -67,6 +67,11 @@ func (c *countingStore) GetSession(ctx context.Context, h []byte, now time.Time)
 	return c.Store.GetSession(ctx, h, now)
 }
 
+func (c *countingStore) CompleteSignIn(ctx context.Context, in store.SignIn, now time.Time) error {
+	c.count("CompleteSignIn")
+	return c.Store.CompleteSignIn(ctx, in, now)
+}
+
 func (c *countingStore) RenewSession(ctx context.Context, old []byte, next store.Session, now time.Time) error {
 	c.count("RenewSession")
 	return c.Store.RenewSession(ctx, old, next, now)
@@ -113,7 +118,7 @@ func TestStoreCallsPerStep(t *testing.T) {
 	}
 	refresh := cs.take()
 	for _, step := range []struct{ name, got, want string }{
-		{"sign-in", signIn, "CreateCode×1 CreateSession×1 UseRequest×1"},
+		{"sign-in", signIn, "CompleteSignIn×1"},
 		{"code exchange", exchange, "ConsumeCode×1 CreateRefreshToken×1 GetSession×1"},
 		{"refresh", refresh, "GetRefreshToken×1 RotateRefreshToken×1"},
 	} {

@@ -60,6 +60,11 @@ func (s measuredStore) EndSession(ctx context.Context, idHash []byte, revokeToke
 	return s.sharedStore.EndSession(ctx, idHash, revokeTokens)
 }
 
+func (s measuredStore) CompleteSignIn(ctx context.Context, in store.SignIn, now time.Time) (err error) {
+	defer func(t time.Time) { s.done("complete_sign_in", t, err) }(time.Now())
+	return s.sharedStore.CompleteSignIn(ctx, in, now)
+}
+
 func (s measuredStore) RenewSession(ctx context.Context, oldIDHash []byte, next store.Session, now time.Time) (err error) {
 	defer func(t time.Time) { s.done("renew_session", t, err) }(time.Now())
 	return s.sharedStore.RenewSession(ctx, oldIDHash, next, now)

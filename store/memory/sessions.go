@@ -65,11 +65,17 @@ func (s *Store) EndSession(ctx context.Context, idHash []byte, revokeTokens bool
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.endSessionLocked(idHash, revokeTokens)
+	return nil
+}
+
+// endSessionLocked is EndSession with s.mu held.
+func (s *Store) endSessionLocked(idHash []byte, revokeTokens bool) {
 	delete(s.sessions, string(idHash))
 	// An empty hash names no session; it must not match the families that
 	// were issued outside any session.
 	if !revokeTokens || len(idHash) == 0 {
-		return nil
+		return
 	}
 	for id, f := range s.families {
 		if bytes.Equal(f.sessionHash, idHash) {
@@ -77,7 +83,6 @@ func (s *Store) EndSession(ctx context.Context, idHash []byte, revokeTokens bool
 			s.families[id] = f
 		}
 	}
-	return nil
 }
 
 // RenewSession implements [store.Sessions]. Every check and change happens
@@ -98,20 +103,33 @@ func (s *Store) RenewSession(ctx context.Context, oldIDHash []byte, next store.S
 	next.Claims = nil
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// An empty hash names no session, so it is never found and never
-	// matches the families and codes issued outside any session.
-	old, ok := s.sessions[string(oldIDHash)]
-	if len(oldIDHash) == 0 || !ok || !live(old.session.ExpiresAt, now) {
+	if !s.liveSessionLocked(oldIDHash, now) {
 		return store.ErrNotFound
 	}
-	k := string(next.IDHash)
-	if _, ok := s.sessions[k]; ok {
+	if _, ok := s.sessions[string(next.IDHash)]; ok {
 		return store.ErrDuplicate
 	}
-	s.sessions[k] = sessionEntry{session: next, claims: claims}
+	s.renewSessionLocked(oldIDHash, sessionEntry{session: next, claims: claims})
+	return nil
+}
+
+// liveSessionLocked reports whether the session idHash is live at now, with
+// s.mu held. An empty hash names no session, so it is never found and never
+// matches the families and codes issued outside any session.
+func (s *Store) liveSessionLocked(idHash []byte, now time.Time) bool {
+	e, ok := s.sessions[string(idHash)]
+	return len(idHash) > 0 && ok && live(e.session.ExpiresAt, now)
+}
+
+// renewSessionLocked moves the grants of the live session oldIDHash to
+// next, stores next and deletes the old one, with s.mu held; the caller has
+// checked that next's id is free.
+func (s *Store) renewSessionLocked(oldIDHash []byte, next sessionEntry) {
+	nextID := next.session.IDHash
+	s.sessions[string(nextID)] = next
 	for id, f := range s.families {
 		if bytes.Equal(f.sessionHash, oldIDHash) {
-			f.sessionHash = cloneBytes(next.IDHash)
+			f.sessionHash = cloneBytes(nextID)
 			s.families[id] = f
 		}
 	}
@@ -119,12 +137,11 @@ func (s *Store) RenewSession(ctx context.Context, oldIDHash []byte, next store.S
 		if bytes.Equal(e.code.SessionIDHash, oldIDHash) {
 			// Entries are replaced, never changed in place (see codeEntry).
 			e.code = copyCode(e.code)
-			e.code.SessionIDHash = cloneBytes(next.IDHash)
+			e.code.SessionIDHash = cloneBytes(nextID)
 			s.codes[h] = e
 		}
 	}
 	delete(s.sessions, string(oldIDHash))
-	return nil
 }
 
 func copySession(sess store.Session) store.Session {

@@ -12,8 +12,9 @@
 // statement locks the rows it decides on, so two concurrent redemptions of
 // one credential cannot both win, whichever replica they come from: DELETE …
 // RETURNING for a request, UPDATE … WHERE used_at IS NULL RETURNING for a
-// code, SELECT … FOR NO KEY UPDATE of the token and its family for a
-// refresh-token rotation. At PostgreSQL's default READ COMMITTED isolation, a
+// code, UPDATE … WHERE used_at IS NULL for a refresh-token rotation (with
+// the successor's INSERT in one statement, through a data-modifying WITH).
+// At PostgreSQL's default READ COMMITTED isolation, a
 // statement that waited for another transaction's row lock re-reads the row
 // as that transaction left it, so the loser sees the credential used.
 package postgres
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -75,12 +77,20 @@ type rules = sqlstore.Store
 // since timestamptz reaches back to 4713 BC. Client strings are bytea, byte
 // for byte, and never nil, which pgx would send as NULL.
 var dialect = sqlstore.Dialect{
-	Name:     "postgres",
-	Param:    "$",
-	RowLocks: true,
-	Time:     func(t time.Time) any { return t.Truncate(time.Millisecond) },
-	Text:     func(s string) any { return append([]byte{}, s...) },
+	Name:        "postgres",
+	Param:       "$",
+	RowLocks:    true,
+	WritingCTEs: true,
+	Duplicate: func(err error) bool {
+		var pgErr *pgconn.PgError
+		return errors.As(err, &pgErr) && pgErr.Code == uniqueViolation
+	},
+	Time: func(t time.Time) any { return t.Truncate(time.Millisecond) },
+	Text: func(s string) any { return append([]byte{}, s...) },
 }
+
+// uniqueViolation is PostgreSQL's SQLSTATE for a taken key.
+const uniqueViolation = "23505"
 
 // statements are the dialect's texts, indexed by sqlstore.Query. Each new
 // connection prepares them all (see Open), so that a typo in any query

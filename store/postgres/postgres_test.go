@@ -206,6 +206,16 @@ func BenchmarkRotateRefreshToken(b *testing.B) {
 	storetest.BenchRotateRefreshToken(b, s)
 }
 
+func BenchmarkSignIn(b *testing.B) {
+	for _, separate := range []bool{true, false} {
+		b.Run(map[bool]string{true: "separate", false: "one-step"}[separate], func(b *testing.B) {
+			s := open(b, postgrestest.URL(b))
+			defer s.Close()
+			storetest.BenchSignIn(b, s, separate)
+		})
+	}
+}
+
 func BenchmarkRecordFailure(b *testing.B) {
 	s := open(b, postgrestest.URL(b))
 	defer s.Close()

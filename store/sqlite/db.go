@@ -3,78 +3,193 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/keystile/keystile/store/internal/sqlstore"
 )
 
-// pool runs the shared store's statements on a database/sql pool, each as a
-// statement prepared once at Open: parsing a statement costs more than
-// running it (two thirds of a create-and-consume was spent in
-// sqlite3_prepare before statements were prepared), and preparing eagerly
-// means a typo in any query fails Open, hence every test, rather than one
-// request in production. The pool has one connection (see Open), so each is
-// prepared exactly once.
+// pool runs the shared store's statements on the database's one connection
+// (see Open), held for the Store's life, each as a statement prepared on it
+// once at Open: parsing a statement costs more than running it (two thirds
+// of a create-and-consume was spent in sqlite3_prepare before statements
+// were prepared), and preparing eagerly means a typo in any query fails
+// Open, hence every test, rather than one request in production.
+//
+// Transactions are the prepared BEGIN IMMEDIATE, COMMIT and ROLLBACK on
+// that connection, not database/sql's Tx: a Tx cost a goroutine watching
+// its context, a Stmt re-bound to it per statement and a BEGIN and COMMIT
+// parsed anew by the driver every time — more than the statements of a
+// refresh-token rotation themselves.
+//
+// The caller's context is checked before a call takes the connection and
+// while it waits for it, but the statements run on a context that is never
+// done: the driver would otherwise start a goroutine per statement to
+// interrupt it on cancellation. A statement here is a point read or write
+// that takes microseconds; the longest it can wait is busy_timeout, for a
+// writer in another process.
 type pool struct {
-	db    *sql.DB
-	stmts []*sql.Stmt // indexed by sqlstore.Query
+	db   *sql.DB
+	conn *sql.Conn
+	// turn holds the connection's turn: one caller, or one transaction, at
+	// a time, as a database/sql pool of one connection would queue them.
+	turn                    chan struct{}
+	stmts                   []*sql.Stmt // indexed by sqlstore.Query
+	begin, commit, rollback *sql.Stmt
 }
 
 var _ sqlstore.DB = (*pool)(nil)
 
-// prepare prepares every statement of the dialect on db.
+// prepare takes db's connection and prepares every statement of the
+// dialect on it.
 func prepare(ctx context.Context, db *sql.DB) (*pool, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
 	texts := dialect.Render()
-	p := &pool{db: db, stmts: make([]*sql.Stmt, len(texts))}
-	for q, text := range texts {
-		st, err := db.PrepareContext(ctx, text)
+	p := &pool{db: db, conn: conn, turn: make(chan struct{}, 1), stmts: make([]*sql.Stmt, len(texts))}
+	prep := func(text string) (*sql.Stmt, error) {
+		st, err := conn.PrepareContext(ctx, text)
 		if err != nil {
 			return nil, fmt.Errorf("prepare %q: %w", text, err)
 		}
-		p.stmts[q] = st
+		return st, nil
+	}
+	for q, text := range texts {
+		if text == "" { // a statement SQLite has no use for (sqlstore.Dialect.WritingCTEs)
+			continue
+		}
+		if p.stmts[q], err = prep(text); err != nil {
+			return nil, err
+		}
+	}
+	// IMMEDIATE: the transaction takes the write lock at BEGIN, so that
+	// two read-then-write transactions (of two processes sharing the file)
+	// cannot deadlock on upgrading their locks, and the first statement's
+	// read stays true until the commit.
+	if p.begin, err = prep("BEGIN IMMEDIATE"); err != nil {
+		return nil, err
+	}
+	if p.commit, err = prep("COMMIT"); err != nil {
+		return nil, err
+	}
+	if p.rollback, err = prep("ROLLBACK"); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
 
+// take waits for the connection's turn, or for ctx to be done.
+func (p *pool) take(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case p.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := ctx.Err(); err != nil {
+		p.give()
+		return err
+	}
+	return nil
+}
+
+func (p *pool) give() { <-p.turn }
+
+// run is the context the statements run on: never done (see pool).
+func run(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 func (p *pool) Exec(ctx context.Context, q sqlstore.Query, args ...any) (int64, error) {
-	return rowsAffected(p.stmts[q].ExecContext(ctx, args...))
+	if err := p.take(ctx); err != nil {
+		return 0, err
+	}
+	defer p.give()
+	return rowsAffected(p.stmts[q].ExecContext(run(ctx), args...))
 }
 
+// QueryRow holds the connection's turn until the row is scanned: every
+// caller scans the row it asked for at once.
 func (p *pool) QueryRow(ctx context.Context, q sqlstore.Query, args ...any) sqlstore.Row {
-	return p.stmts[q].QueryRowContext(ctx, args...)
+	if err := p.take(ctx); err != nil {
+		return errRow{err}
+	}
+	return turnRow{p.stmts[q].QueryRowContext(run(ctx), args...), p}
 }
 
-// InTx runs fn in a transaction, which takes the write lock at BEGIN
-// (_txlock=immediate): of concurrent transactions, in this process or
-// another sharing the file, one runs at a time, so the first statement's
-// read stays true until the commit.
+type turnRow struct {
+	row *sql.Row
+	p   *pool
+}
+
+func (r turnRow) Scan(dest ...any) error {
+	defer r.p.give()
+	return r.row.Scan(dest...)
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// InTx runs fn in a transaction that holds the connection's turn and
+// SQLite's write lock from BEGIN IMMEDIATE to COMMIT: of concurrent
+// transactions, in this process or another sharing the file, one runs at a
+// time, so the first statement's read stays true until the commit.
 func (p *pool) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error {
-	tx, err := p.db.BeginTx(ctx, nil)
+	if err := p.take(ctx); err != nil {
+		return err
+	}
+	defer p.give()
+	ctx = run(ctx)
+	if _, err := p.begin.ExecContext(ctx); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	err := fn(inTx{p.stmts})
+	if err == nil {
+		if _, err = p.commit.ExecContext(ctx); err != nil {
+			err = fmt.Errorf("commit: %w", err)
+		}
+	}
 	if err != nil {
-		return err
+		// A failed COMMIT (SQLITE_BUSY) leaves the transaction open; an
+		// error SQLite rolled back itself leaves none, and the ROLLBACK
+		// then fails with "no transaction is active", which is harmless.
+		p.rollback.ExecContext(ctx) //nolint:errcheck // the first error is the one to report
 	}
-	// After a Commit, Rollback does nothing.
-	defer tx.Rollback()
-	if err := fn(inTx{tx, p.stmts}); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return err
 }
 
-// inTx runs the prepared statements inside tx. Code inside a transaction
-// must use only tx: a call on the pool there would wait for the connection
-// the transaction itself holds, forever.
-type inTx struct {
-	tx    *sql.Tx
-	stmts []*sql.Stmt
-}
+// inTx runs the prepared statements inside InTx, which holds the turn.
+type inTx struct{ stmts []*sql.Stmt }
 
 func (t inTx) Exec(ctx context.Context, q sqlstore.Query, args ...any) (int64, error) {
-	return rowsAffected(t.tx.StmtContext(ctx, t.stmts[q]).ExecContext(ctx, args...))
+	return rowsAffected(t.stmts[q].ExecContext(run(ctx), args...))
 }
 
 func (t inTx) QueryRow(ctx context.Context, q sqlstore.Query, args ...any) sqlstore.Row {
-	return t.tx.StmtContext(ctx, t.stmts[q]).QueryRowContext(ctx, args...)
+	return t.stmts[q].QueryRowContext(run(ctx), args...)
+}
+
+// ping checks that the connection answers, in its turn, so that a ping
+// that answers also says that the database is not stuck.
+func (p *pool) ping(ctx context.Context) error {
+	if err := p.take(ctx); err != nil {
+		return err
+	}
+	defer p.give()
+	return p.conn.PingContext(ctx)
+}
+
+// close waits for the call in progress, then closes the connection (which
+// closes its statements) and the database. It hands the turn back: a call
+// made after it fails with database/sql's "closed" error instead of
+// waiting forever.
+func (p *pool) close() error {
+	p.turn <- struct{}{}
+	defer p.give()
+	return errors.Join(p.conn.Close(), p.db.Close())
 }
 
 func rowsAffected(res sql.Result, err error) (int64, error) {

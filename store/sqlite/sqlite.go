@@ -7,8 +7,8 @@
 // as BLOB primary keys, times are unix milliseconds, scopes and claims are
 // JSON text. Every single-use step is one statement (DELETE … RETURNING for a
 // request, UPDATE … RETURNING for a code) or one transaction that takes the
-// write lock at BEGIN (a refresh-token rotation, a replay's revocation, a
-// sign-out, a session renewal), so two concurrent redemptions of one
+// write lock at BEGIN (a sign-in, a refresh-token rotation, a replay's
+// revocation, a sign-out, a session renewal), so two concurrent redemptions of one
 // credential cannot both win, whichever connection or process they come
 // from.
 package sqlite
@@ -50,8 +50,10 @@ var migrations embed.FS
 //     live for minutes, so that trade is worth the fsync it saves per write.
 //   - foreign_keys: off by default in SQLite; on, so that tables referring
 //     to others (refresh-token families) keep their references whole.
-//   - _txlock=immediate: a transaction takes the write lock at BEGIN, so two
-//     read-then-write transactions cannot deadlock on upgrading their locks.
+//   - _txlock=immediate: a database/sql transaction (the migrations') takes
+//     the write lock at BEGIN, as the store's own do (BEGIN IMMEDIATE, see
+//     pool), so two read-then-write transactions cannot deadlock on
+//     upgrading their locks.
 const pragmas = "_pragma=busy_timeout(5000)" +
 	"&_pragma=journal_mode(WAL)" +
 	"&_pragma=synchronous(NORMAL)" +
@@ -62,7 +64,7 @@ const pragmas = "_pragma=busy_timeout(5000)" +
 // and several processes may share one database file.
 type Store struct {
 	*rules // every operation but Close, shared with the postgres backend
-	db     *sql.DB
+	pool   *pool
 }
 
 // rules names sqlstore.Store for embedding: the field is unexported, so its
@@ -72,7 +74,7 @@ type rules = sqlstore.Store
 // dialect is how SQLite differs from the statements' PostgreSQL spelling.
 // Times are unix milliseconds in INTEGER columns; client strings are TEXT,
 // which in SQLite holds any bytes. SQLite has no row locks: every
-// transaction takes the write lock at BEGIN instead (_txlock=immediate).
+// transaction takes the write lock at BEGIN instead (BEGIN IMMEDIATE).
 var dialect = sqlstore.Dialect{
 	Name:     "sqlite",
 	Param:    "?",
@@ -103,8 +105,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// write: with more connections, the extra writers do not
 	// run in parallel, they sleep in SQLite's busy handler, whose back-off
 	// made 50 concurrent consumes of one code take 4–20 s under -race on a
-	// 2-core machine, against 0.4 s when they queue for the one connection in
-	// database/sql. It is also what ":memory:" needs, where every connection
+	// 2-core machine, against 0.4 s when they queue for the one connection
+	// (today in pool, which holds it). It is also what ":memory:" needs, where every connection
 	// would be a database of its own, so the connection is never retired.
 	// (If reads ever dominate, add a second, query_only pool for them.)
 	db.SetMaxOpenConns(1)
@@ -117,12 +119,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	p, err := prepare(ctx, db)
 	if err != nil {
-		// Closing the pool closes the statements prepared so far.
+		// Closing the database closes the connection and the statements
+		// prepared so far.
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	privateSidecars(path)
-	return &Store{rules: sqlstore.New(p, &dialect), db: db}, nil
+	return &Store{rules: sqlstore.New(p, &dialect), pool: p}, nil
 }
 
 // migrate applies the pending embedded migrations.
@@ -146,7 +149,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // Close closes the database, which finalizes the prepared statements too; the
 // Store must not be used afterwards.
 func (s *Store) Close() error {
-	if err := s.db.Close(); err != nil {
+	if err := s.pool.close(); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
 	return nil
@@ -155,7 +158,7 @@ func (s *Store) Close() error {
 // Ping implements [store.Store]. It waits for the one connection, so a ping
 // that answers also says that the database is not stuck.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.db.PingContext(ctx); err != nil {
+	if err := s.pool.ping(ctx); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
 	}
 	return nil

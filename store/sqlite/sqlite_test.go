@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -172,6 +173,32 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
+// TestUseAfterClose: the store holds its connection, so a call after Close
+// must fail with an error rather than wait for a connection that will not
+// come back (the deadline only keeps a regression from hanging the suite).
+func TestUseAfterClose(t *testing.T) {
+	s := openFile(t, filepath.Join(t.TempDir(), "keystile.db"))
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	now := time.Now()
+	for _, tc := range []struct {
+		op  string
+		err error
+	}{
+		{"UseRequest", s.UseRequest(ctx, []byte("id"), now.Add(time.Minute), now)},
+		{"GetSession", func() error { _, err := s.GetSession(ctx, []byte("id"), now); return err }()},
+		{"EndSession", s.EndSession(ctx, []byte("id"), true)},
+		{"Ping", s.Ping(ctx)},
+	} {
+		if tc.err == nil || errors.Is(tc.err, context.DeadlineExceeded) {
+			t.Errorf("%s after Close: err = %v, want the closed database's error", tc.op, tc.err)
+		}
+	}
+}
+
 func BenchmarkCreateConsumeCode(b *testing.B) {
 	for _, bc := range []struct {
 		name string
@@ -205,6 +232,16 @@ func BenchmarkRotateRefreshToken(b *testing.B) {
 			s := openFile(b, bc.path(b))
 			defer s.Close()
 			storetest.BenchRotateRefreshToken(b, s)
+		})
+	}
+}
+
+func BenchmarkSignIn(b *testing.B) {
+	for _, separate := range []bool{true, false} {
+		b.Run(map[bool]string{true: "separate", false: "one-step"}[separate], func(b *testing.B) {
+			s := openFile(b, filepath.Join(b.TempDir(), "keystile.db"))
+			defer s.Close()
+			storetest.BenchSignIn(b, s, separate)
 		})
 	}
 }

@@ -43,6 +43,9 @@ func testCancelled(t *testing.T, s store.Store) {
 	check("EndSession", s.EndSession(ctx, sess.IDHash, true))
 	check("RenewSession", s.RenewSession(ctx, sess.IDHash, sampleSession("cancel renewed"), t0))
 	check("RevokeAccessToken", s.RevokeAccessToken(ctx, "jti cancel new", t0.Add(time.Hour)))
+	signIn := sampleSignIn("cancel sign-in")
+	signIn.Previous = sess.IDHash
+	check("CompleteSignIn", s.CompleteSignIn(ctx, signIn, t0))
 	check("UseRequest of a used id", s.UseRequest(ctx, requestID("cancel"), t0.Add(time.Hour), t0))
 	_, err := s.ConsumeCode(ctx, c.Hash, t0)
 	check("ConsumeCode", err)
@@ -79,10 +82,16 @@ func testCancelled(t *testing.T, s store.Store) {
 	if _, err := s.ConsumeCode(live, sampleCode("cancel new").Hash, t0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("code created with a cancelled context: err = %v, want ErrNotFound", err)
 	}
-	for _, name := range []string{"cancel new", "cancel renewed"} {
-		if _, err := s.GetSession(live, sampleSession(name).IDHash, t0); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("session %q created with a cancelled context: err = %v, want ErrNotFound", name, err)
+	for _, h := range [][]byte{sampleSession("cancel new").IDHash, sampleSession("cancel renewed").IDHash, signIn.Session.IDHash} {
+		if _, err := s.GetSession(live, h, t0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("session %x created with a cancelled context: err = %v, want ErrNotFound", h, err)
 		}
+	}
+	if err := s.UseRequest(live, signIn.RequestIDHash, t0.Add(time.Hour), t0); err != nil {
+		t.Errorf("a sign-in with a cancelled context used its request: UseRequest = %v, want nil", err)
+	}
+	if _, err := s.ConsumeCode(live, signIn.Code.Hash, t0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a sign-in with a cancelled context stored its code: err = %v, want ErrNotFound", err)
 	}
 	for _, h := range [][]byte{sampleRefresh("cancel new").Hash, nextRefresh(rt, "cancel next").Hash} {
 		if _, err := s.GetRefreshToken(live, h, t0); !errors.Is(err, store.ErrNotFound) {

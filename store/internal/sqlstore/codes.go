@@ -29,31 +29,45 @@ const (
 // CreateCode implements [store.Codes].
 func (s *Store) CreateCode(ctx context.Context, c store.AuthCode) error {
 	const op = "create code"
-	if len(c.Hash) == 0 {
-		return s.fail(op, errEmptyKey)
-	}
-	claims, err := encodeJSON("claims", c.Claims)
-	if err != nil {
-		return s.fail(op, err)
-	}
-	scope, err := encodeJSON("scope", c.Scope)
-	if err != nil {
-		return s.fail(op, err)
-	}
-	resources, err := encodeJSON("resources", c.Resources)
-	if err != nil {
-		return s.fail(op, err)
-	}
-	n, err := s.db.Exec(ctx, createCode,
-		c.Hash, c.ClientID, c.RedirectURI, c.Challenge, c.Subject, claims, scope,
-		s.textArg(c.Nonce), s.timeArg(c.AuthTime), s.timeArg(c.ExpiresAt), c.FamilyID, c.SessionIDHash, resources)
+	args, err := s.codeArgs(c)
 	if err == nil {
-		err = inserted(n)
+		err = insertCode(ctx, s.db, args)
 	}
 	if err != nil {
 		return s.fail(op, err)
 	}
 	return nil
+}
+
+// insertCode stores a code, given codeArgs' arguments, with q; ErrDuplicate
+// if its hash is taken.
+func insertCode(ctx context.Context, q Querier, args []any) error {
+	n, err := q.Exec(ctx, createCode, args...)
+	if err != nil {
+		return err
+	}
+	return inserted(n)
+}
+
+// codeArgs validates c and returns createCodeSQL's arguments.
+func (s *Store) codeArgs(c store.AuthCode) ([]any, error) {
+	if len(c.Hash) == 0 {
+		return nil, errEmptyKey
+	}
+	claims, err := encodeJSON("claims", c.Claims)
+	if err != nil {
+		return nil, err
+	}
+	scope, err := encodeJSON("scope", c.Scope)
+	if err != nil {
+		return nil, err
+	}
+	resources, err := encodeJSON("resources", c.Resources)
+	if err != nil {
+		return nil, err
+	}
+	return []any{c.Hash, c.ClientID, c.RedirectURI, c.Challenge, c.Subject, claims, scope,
+		s.textArg(c.Nonce), s.timeArg(c.AuthTime), s.timeArg(c.ExpiresAt), c.FamilyID, c.SessionIDHash, resources}, nil
 }
 
 // ConsumeCode implements [store.Codes]. The winning redemption is a single

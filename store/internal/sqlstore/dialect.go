@@ -29,6 +29,15 @@ type Dialect struct {
 	// a time.Time for a timestamp column, or as int64 unix milliseconds.
 	// Either scans back (see timeDest).
 	Time func(time.Time) any
+	// WritingCTEs reports that the database runs INSERT and UPDATE inside
+	// WITH, so that a step of several writes can be one statement
+	// (onestatement.go); the statements that need it are rendered only
+	// then, as "".
+	WritingCTEs bool
+	// Duplicate reports whether err is a unique violation, which is how a
+	// one-statement step learns that a key was taken. Needed only with
+	// WritingCTEs.
+	Duplicate func(err error) bool
 	// Text binds a string a client sent unchecked (state, nonce), which may
 	// be any bytes: PostgreSQL keeps those in bytea, since text refuses NUL
 	// and invalid UTF-8; SQLite's TEXT keeps any bytes. They scan back as
@@ -41,6 +50,9 @@ type Dialect struct {
 func (d *Dialect) Render() []string {
 	texts := make([]string, len(statements))
 	for q, st := range statements {
+		if st.writingCTE && !d.WritingCTEs {
+			continue
+		}
 		if st.sql == "" {
 			// A Query added without its statement: fail as the backend
 			// starts, in every test, not in one request in production.

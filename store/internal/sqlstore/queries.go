@@ -8,6 +8,8 @@ type Query int
 const (
 	useRequest Query = iota
 
+	signIn
+
 	createCode
 	consumeCode
 	usedCode
@@ -22,9 +24,11 @@ const (
 
 	createFamily
 	createRefreshToken
+	createFamilyToken
 	getRefreshToken
+	rotate
+	rotateInsert
 	rotateCheck
-	markRefreshUsed
 	revokeFamily
 	tombstoneFamily
 
@@ -59,10 +63,15 @@ const (
 )
 
 // statements holds each Query's text and, for a statement that decides a
-// race by locking rows, its lock clause (see [Dialect.RowLocks]). The texts
-// live next to the methods that run them.
-var statements = [numQueries]struct{ sql, lock string }{
+// race by locking rows, its lock clause (see [Dialect.RowLocks]); a
+// statement that writes inside WITH is marked writingCTE (see
+// [Dialect.WritingCTEs]). The texts live next to the methods that run them.
+var statements = [numQueries]struct {
+	sql, lock  string
+	writingCTE bool
+}{
 	useRequest: {sql: useRequestSQL},
+	signIn:     {sql: signInSQL, writingCTE: true},
 
 	createCode:  {sql: createCodeSQL},
 	consumeCode: {sql: consumeCodeSQL},
@@ -78,12 +87,14 @@ var statements = [numQueries]struct{ sql, lock string }{
 
 	createFamily:       {sql: createFamilySQL},
 	createRefreshToken: {sql: createRefreshTokenSQL},
+	createFamilyToken:  {sql: createFamilyTokenSQL, writingCTE: true},
 	getRefreshToken:    {sql: getRefreshTokenSQL},
+	rotate:             {sql: rotateSQL},
+	rotateInsert:       {sql: rotateInsertSQL, writingCTE: true},
 	// FOR NO KEY UPDATE: the token's and the family's rows are locked
 	// against updates, not against the foreign-key check of a token
 	// inserted in the family meanwhile.
 	rotateCheck:     {sql: rotateCheckSQL, lock: "FOR NO KEY UPDATE OF t, f"},
-	markRefreshUsed: {sql: markRefreshUsedSQL},
 	revokeFamily:    {sql: revokeFamilySQL},
 	tombstoneFamily: {sql: tombstoneFamilySQL},
 

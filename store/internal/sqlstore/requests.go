@@ -17,16 +17,23 @@ const useRequestSQL = `INSERT INTO used_requests (id_hash, expires_at) VALUES ($
 
 // UseRequest implements [store.UsedRequests].
 func (s *Store) UseRequest(ctx context.Context, idHash []byte, expiresAt, now time.Time) error {
-	const op = "use request"
-	if len(idHash) == 0 {
-		return s.fail(op, errEmptyKey)
+	if err := s.useRequest(ctx, s.db, idHash, expiresAt, now); err != nil {
+		return s.fail("use request", err)
 	}
-	n, err := s.db.Exec(ctx, useRequest, idHash, s.timeArg(expiresAt), s.timeArg(now))
+	return nil
+}
+
+// useRequest records idHash used with q; ErrReused if it is live.
+func (s *Store) useRequest(ctx context.Context, q Querier, idHash []byte, expiresAt, now time.Time) error {
+	if len(idHash) == 0 {
+		return errEmptyKey
+	}
+	n, err := q.Exec(ctx, useRequest, idHash, s.timeArg(expiresAt), s.timeArg(now))
 	if err != nil {
-		return s.fail(op, err)
+		return err
 	}
 	if n == 0 {
-		return s.fail(op, store.ErrReused)
+		return store.ErrReused
 	}
 	return nil
 }

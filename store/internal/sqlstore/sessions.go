@@ -92,13 +92,7 @@ func (s *Store) EndSession(ctx context.Context, idHash []byte, revokeTokens bool
 		return nil
 	}
 	err := s.db.InTx(ctx, func(tx Querier) error {
-		if _, err := tx.Exec(ctx, endSession, idHash); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, revokeSessionFamilies, idHash); err != nil {
-			return fmt.Errorf("revoke families: %w", err)
-		}
-		return nil
+		return endSessionRevoking(ctx, tx, idHash)
 	})
 	if err != nil {
 		return s.fail(op, err)
@@ -126,30 +120,53 @@ func (s *Store) RenewSession(ctx context.Context, oldIDHash []byte, next store.S
 		return s.fail(op, err)
 	}
 	err = s.db.InTx(ctx, func(tx Querier) error {
-		var one int
-		err := tx.QueryRow(ctx, lockSession, oldIDHash, s.timeArg(now)).Scan(&one)
-		if isNoRows(err) {
-			return store.ErrNotFound
+		found, err := s.renewSession(ctx, tx, oldIDHash, next, claims, now)
+		if err == nil && !found {
+			err = store.ErrNotFound
 		}
-		if err != nil {
-			return err
-		}
-		if err := s.insertSession(ctx, tx, next, claims); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, moveSessionFamilies, next.IDHash, oldIDHash); err != nil {
-			return fmt.Errorf("move families: %w", err)
-		}
-		if _, err := tx.Exec(ctx, moveSessionCodes, next.IDHash, oldIDHash); err != nil {
-			return fmt.Errorf("move codes: %w", err)
-		}
-		if _, err := tx.Exec(ctx, endSession, oldIDHash); err != nil {
-			return fmt.Errorf("end the old session: %w", err)
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return s.fail(op, err)
+	}
+	return nil
+}
+
+// renewSession renews the session oldIDHash into next inside tx, as
+// RenewSession describes, and reports whether the old session was live at
+// now; if it was not, it changes nothing.
+func (s *Store) renewSession(ctx context.Context, tx Querier, oldIDHash []byte, next store.Session, claims string, now time.Time) (found bool, err error) {
+	var one int
+	err = tx.QueryRow(ctx, lockSession, oldIDHash, s.timeArg(now)).Scan(&one)
+	if isNoRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := s.insertSession(ctx, tx, next, claims); err != nil {
+		return false, err
+	}
+	if _, err := tx.Exec(ctx, moveSessionFamilies, next.IDHash, oldIDHash); err != nil {
+		return false, fmt.Errorf("move families: %w", err)
+	}
+	if _, err := tx.Exec(ctx, moveSessionCodes, next.IDHash, oldIDHash); err != nil {
+		return false, fmt.Errorf("move codes: %w", err)
+	}
+	if _, err := tx.Exec(ctx, endSession, oldIDHash); err != nil {
+		return false, fmt.Errorf("end the old session: %w", err)
+	}
+	return true, nil
+}
+
+// endSessionRevoking deletes the session idHash and revokes its
+// refresh-token families inside tx.
+func endSessionRevoking(ctx context.Context, tx Querier, idHash []byte) error {
+	if _, err := tx.Exec(ctx, endSession, idHash); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, revokeSessionFamilies, idHash); err != nil {
+		return fmt.Errorf("revoke families: %w", err)
 	}
 	return nil
 }

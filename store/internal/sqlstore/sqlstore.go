@@ -10,9 +10,11 @@
 // Every single-use step is one statement or one transaction that locks what
 // it decides on before it reads it, so two concurrent redemptions of one
 // credential cannot both win, whichever connection, process or replica they
-// come from: DELETE … RETURNING for a request, UPDATE … WHERE used_at IS NULL
-// RETURNING for a code, and a transaction for a refresh-token rotation, a
-// replay's revocation, a sign-out and a session renewal. On a database with
+// come from: an upsert that changes no live row for a request, UPDATE …
+// WHERE used_at IS NULL RETURNING for a code and for a refresh token's
+// rotation, and a transaction for a sign-in, a rotation, a replay's
+// revocation, a sign-out and a session renewal (on PostgreSQL a sign-in and
+// a successful rotation are one statement: onestatement.go). On a database with
 // row locks ([Dialect.RowLocks]) the transaction's first statement takes
 // them; on one without (SQLite), the backend's transactions must take the
 // database's write lock at BEGIN.
