@@ -62,6 +62,9 @@ const migrationLockID int64 = 0x6a4c0c15
 type Store struct {
 	*rules // every operation but Close, shared with the sqlite backend
 	pool   *pgxpool.Pool
+	// connConfig opens the connections that are not the pool's: each
+	// revocation follower's listener (revocation_feed.go).
+	connConfig *pgx.ConnConfig
 }
 
 // rules names sqlstore.Store for embedding: the field is unexported, so its
@@ -121,7 +124,8 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{rules: sqlstore.New(pgxDB{pgxQuerier{pool}, pool}, &dialect), pool: pool}, nil
+	return &Store{rules: sqlstore.New(pgxDB{pgxQuerier{pool}, pool}, &dialect), pool: pool,
+		connConfig: cfg.ConnConfig.Copy()}, nil
 }
 
 // prepare prepares every statement on a new connection. Naming each after
