@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -33,6 +34,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/keystile/keystile/store"
+	"github.com/keystile/keystile/store/internal/schema"
 	"github.com/keystile/keystile/store/internal/sqlstore"
 )
 
@@ -109,23 +111,82 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, errors.New("postgres: the database URL cannot be parsed; " +
 			"want postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?PARAM=VALUE&…]")
 	}
-	if err := migrate(ctx, cfg.ConnConfig); err != nil {
-		return nil, fmt.Errorf("postgres: open: %w", err)
+	// Every connection prepares the statements once the schema is known
+	// to have their tables: all but the first, which checks the schema
+	// first.
+	var ready atomic.Bool
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		if !ready.Load() {
+			return nil
+		}
+		return prepare(ctx, conn)
 	}
-	cfg.AfterConnect = prepare
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	// The pool connects lazily: make the first connection now, which
-	// prepares every statement, so that a broken query or an unreachable
-	// server fails here.
-	if err := pool.Ping(ctx); err != nil {
+	// The pool connects lazily: make the first connection now, so that an
+	// unreachable server, a missing migration or a broken query fails here.
+	if err := firstConnection(ctx, pool, cfg.ConnConfig); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
+	ready.Store(true)
 	return &Store{rules: sqlstore.New(pgxDB{pgxQuerier{pool}, pool}, &dialect), pool: pool,
 		connConfig: cfg.ConnConfig.Copy()}, nil
+}
+
+// firstConnection opens the pool's first connection, brings the schema up
+// to date if it is not (goose, under the migration lock), and prepares the
+// statements on it. A schema that is current costs one query: the restart
+// of a replica, or another replica starting, waits for nothing else.
+func firstConnection(ctx context.Context, pool *pgxpool.Pool, cc *pgx.ConnConfig) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	current, err := schemaCurrent(ctx, conn.Conn())
+	if err != nil {
+		return err
+	}
+	if !current {
+		if err := migrate(ctx, cc); err != nil {
+			return err
+		}
+	}
+	return prepare(ctx, conn.Conn())
+}
+
+// schemaCurrent reports whether every embedded migration is applied. No
+// version table yet is a schema to create, not an error.
+func schemaCurrent(ctx context.Context, conn *pgx.Conn) (bool, error) {
+	embedded, err := schema.Versions(migrationFiles())
+	if err != nil {
+		return false, err
+	}
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, versionTable).Scan(&exists); err != nil || !exists {
+		return false, err
+	}
+	rows, err := conn.Query(ctx, `SELECT version_id FROM `+versionTable+` WHERE is_applied`)
+	if err != nil {
+		return false, fmt.Errorf("read the schema version: %w", err)
+	}
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return false, fmt.Errorf("read the schema version: %w", err)
+	}
+	return schema.Current(embedded, applied), nil
+}
+
+// migrationFiles is the embedded migrations directory.
+func migrationFiles() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // a constant, valid path into an embedded FS
+	}
+	return sub
 }
 
 // prepare prepares every statement on a new connection. Naming each after
@@ -142,10 +203,7 @@ func prepare(ctx context.Context, conn *pgx.Conn) error {
 // migrate applies the pending embedded migrations through database/sql,
 // which goose needs, on connections of its own that it closes afterwards.
 func migrate(ctx context.Context, cc *pgx.ConnConfig) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
+	sub := migrationFiles()
 	db := stdlib.OpenDB(*cc.Copy())
 	defer db.Close()
 	// The global registry holds Go migrations other packages may register

@@ -3,11 +3,14 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
 
 	"github.com/keystile/keystile/store"
 	"github.com/keystile/keystile/store/postgres/postgrestest"
@@ -106,4 +109,42 @@ func TestRevocationListenerReconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.until(t, "the revocation after the reconnect", func(s *sink) bool { return s.jtis["jti after"] })
+}
+
+// TestOpenAppliesTheLatestMigration: Open skips goose only when every
+// embedded migration is applied; a schema one migration behind (here the
+// revocation trigger) is brought up to date.
+func TestOpenAppliesTheLatestMigration(t *testing.T) {
+	ctx := t.Context()
+	url := postgrestest.URL(t)
+	open(t, url).Close()
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("migrations"),
+		goose.WithDisableGlobalRegistry(true), goose.WithTableName("keystile_goose_db_version"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Down(ctx); err != nil {
+		t.Fatalf("migrate one down: %v", err)
+	}
+	trigger := func() bool {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_trigger WHERE tgname = 'revoked_access_tokens_notify'
+			AND tgrelid = 'revoked_access_tokens'::regclass`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	if trigger() {
+		t.Fatal("the trigger is still there after migrating one down")
+	}
+	open(t, url).Close()
+	if !trigger() {
+		t.Fatal("Open did not apply the missing latest migration")
+	}
 }
