@@ -25,7 +25,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -87,9 +86,9 @@ var dialect = sqlstore.Dialect{
 	Text:     func(s string) any { return append([]byte{}, s...) },
 }
 
-// statements are the dialect's texts, indexed by sqlstore.Query. Each new
-// connection prepares them all (see Open), so that a typo in any query
-// fails Open, hence every test, rather than one request in production.
+// statements are the dialect's texts, indexed by sqlstore.Query. Open checks
+// them all (see check), so that a typo in any query fails Open, hence every
+// test, rather than one request in production.
 var statements = dialect.Render()
 
 // Open connects to the PostgreSQL database at url and brings its schema up
@@ -111,16 +110,6 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, errors.New("postgres: the database URL cannot be parsed; " +
 			"want postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?PARAM=VALUE&…]")
 	}
-	// Every connection prepares the statements once the schema is known
-	// to have their tables: all but the first, which checks the schema
-	// first.
-	var ready atomic.Bool
-	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
-		if !ready.Load() {
-			return nil
-		}
-		return prepare(ctx, conn)
-	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
@@ -131,15 +120,15 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	ready.Store(true)
 	return &Store{rules: sqlstore.New(pgxDB{pgxQuerier{pool}, pool}, &dialect), pool: pool,
 		connConfig: cfg.ConnConfig.Copy()}, nil
 }
 
 // firstConnection opens the pool's first connection, brings the schema up
-// to date if it is not (goose, under the migration lock), and prepares the
-// statements on it. A schema that is current costs one query: the restart
-// of a replica, or another replica starting, waits for nothing else.
+// to date if it is not (goose, under the migration lock), and checks every
+// statement against it. A schema that is current costs one query: the
+// restart of a replica, or another replica starting, waits for nothing
+// else.
 func firstConnection(ctx context.Context, pool *pgxpool.Pool, cc *pgx.ConnConfig) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
@@ -155,7 +144,7 @@ func firstConnection(ctx context.Context, pool *pgxpool.Pool, cc *pgx.ConnConfig
 			return err
 		}
 	}
-	return prepare(ctx, conn.Conn())
+	return check(ctx, conn.Conn(), statements)
 }
 
 // schemaCurrent reports whether every embedded migration is applied. No
@@ -189,15 +178,28 @@ func migrationFiles() fs.FS {
 	return sub
 }
 
-// prepare prepares every statement on a new connection. Naming each after
-// its own text makes pgx use the prepared statement when that text is run.
-func prepare(ctx context.Context, conn *pgx.Conn) error {
+// check has the server parse and describe every statement, all in one
+// round trip (a pipeline of unnamed prepares, each replacing the last), so
+// that a typo in any query fails Open, hence every test, rather than one
+// request in production. Each connection then prepares a statement when it
+// first runs it, and keeps it in pgx's statement cache: no connection pays
+// for the statements it never runs, nor one round trip per statement
+// before its first query.
+func check(ctx context.Context, conn *pgx.Conn, statements []string) error {
+	p := conn.PgConn().StartPipeline(ctx)
 	for _, q := range statements {
-		if _, err := conn.Prepare(ctx, q, q); err != nil {
-			return fmt.Errorf("prepare %q: %w", q, err)
+		p.SendPrepare("", q, nil)
+	}
+	err := p.Sync()
+	for i := 0; err == nil && i < len(statements); i++ {
+		if _, err = p.GetResults(); err != nil {
+			err = fmt.Errorf("prepare %q: %w", statements[i], err)
 		}
 	}
-	return nil
+	if cerr := p.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // migrate applies the pending embedded migrations through database/sql,
