@@ -4,7 +4,10 @@
 //
 // The schema is created and upgraded at [Open] by versioned migrations
 // (pressly/goose) embedded from migrations/, under a PostgreSQL advisory lock
-// so that of replicas starting together one migrates and the others wait. Keys are SHA-256 hashes
+// so that of replicas starting together one migrates and the others wait; a
+// schema that already has every migration is recognised in one query, and
+// goose is not run. Every revocation is announced by NOTIFY, which
+// [Store.FollowRevocations] listens for. Keys are SHA-256 hashes
 // stored as bytea primary keys, times are timestamptz kept to the
 // millisecond, scopes and claims are JSON text.
 //
