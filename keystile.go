@@ -48,8 +48,11 @@ type Server struct {
 	clientLog      *logBudget
 	// devices throttles device authorizations per address (each stores a
 	// record) and wrong user codes at /device per user and address.
-	devices  *throttle
-	verifier *Verifier
+	devices *throttle
+	// revocations is the deny-list the verifiers consult, kept in memory
+	// while FollowRevocations runs (revocations.go).
+	revocations *revocations
+	verifier    *Verifier
 	// issued verifies every access token this server mints, whatever its
 	// audience: /revoke and /introspect take them all.
 	issued *Verifier
@@ -126,12 +129,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.clients.Store(clients)
 	s.derived = newDerivedKeys(s.keys)
+	s.revocations = newRevocations(cfg.Store, cfg.Now, cfg.Logger)
 	v, err := newVerifier(VerifierConfig{
 		Issuer:   cfg.Issuer,
 		Audience: cfg.Audience,
 		Now:      cfg.Now,
 		Logger:   cfg.Logger,
-	}, s.keys, cfg.Store.AccessTokenRevoked)
+	}, s.keys, s.revocations.revoked)
 	if err != nil {
 		return nil, fmt.Errorf("keystile: building the verifier: %w", err)
 	}

@@ -56,7 +56,7 @@ func (s *Server) revoke(r *http.Request, client *Client, tok string) error {
 		if jti == "" || err != nil {
 			return nil
 		}
-		if err := s.store.RevokeAccessToken(ctx, jti, exp); err != nil {
+		if err := s.revokeAccessToken(ctx, jti, exp); err != nil {
 			return errStoreUnavailable.withCause(err)
 		}
 	}

@@ -163,10 +163,10 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 // newVerifier is NewVerifier for a Server's own verifier, which New builds
 // with two sources a caller cannot provide. ring is the Server's key ring,
 // read on every Verify so that a key rotation is seen at once; it counts as
-// the source of keys, like cfg.Keys. revoked, when set (the store's
-// deny-list), is asked about every token that verifies, so that a token
-// revoked at /revoke is refused at once in the same process; an error
-// refuses the token.
+// the source of keys, like cfg.Keys. revoked, when set (the server's
+// deny-list, kept in memory or read from the store: revocations.go), is
+// asked about every token that verifies, so that a token revoked at /revoke
+// is refused at once; an error refuses the token.
 func newVerifier(cfg VerifierConfig, ring *keyRing, revoked func(ctx context.Context, jti string) (bool, error)) (*Verifier, error) {
 	if cfg.Issuer == "" {
 		return nil, errors.New("keystile: VerifierConfig.Issuer is required")

@@ -201,6 +201,42 @@ type AccessTokenRevocations interface {
 	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
 }
 
+// Revocation is one entry of the deny-list: a revoked jti and when its
+// entry lapses (the token would have expired by then anyway).
+type Revocation struct {
+	JTI       string
+	ExpiresAt time.Time
+}
+
+// RevocationFeed is the optional role of a backend that can keep a copy of
+// the deny-list current in a process's memory, so that verifying a token
+// reads no store: it tells a follower of every revocation committed by any
+// process sharing the store, and says so whenever it cannot. A backend
+// without the role (SQLite: another process writing the same file cannot
+// be heard) leaves the verifier reading AccessTokenRevoked per token.
+type RevocationFeed interface {
+	// FollowRevocations keeps sink current until ctx is done, and then
+	// returns ctx's error. It first calls sink.Reset with every revocation
+	// the store holds (lapsed ones may be among them), read after it
+	// started listening, so that none committed in between is missed; then sink.Add for each
+	// revocation committed afterwards (one already given may come again).
+	// When it can no longer promise that every revocation reaches sink (a
+	// lost connection), it calls sink.Lost before anything else, and
+	// sink.Reset again once it can. Calls to sink come from one goroutine
+	// at a time.
+	FollowRevocations(ctx context.Context, sink RevocationSink) error
+}
+
+// RevocationSink is what a RevocationFeed keeps current.
+type RevocationSink interface {
+	// Reset replaces everything the sink holds by live, which is complete.
+	Reset(live []Revocation)
+	// Add adds one revocation.
+	Add(r Revocation)
+	// Lost says that revocations may be missed until the next Reset.
+	Lost(err error)
+}
+
 // StoredKey is one signing key kept in the store, so that replicas sharing
 // the store share their keys. The store keeps Material as given: the caller
 // encodes the private key, and may seal it with a key it alone holds.

@@ -107,7 +107,7 @@ var sitePasswordHashes = struct {
 	m map[string]string
 }{m: map[string]string{}}
 
-func sitePasswordHash(t *testing.T, password string) string {
+func sitePasswordHash(t testing.TB, password string) string {
 	t.Helper()
 	sitePasswordHashes.Lock()
 	defer sitePasswordHashes.Unlock()

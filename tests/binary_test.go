@@ -23,13 +23,13 @@ import (
 
 func TestMain(m *testing.M) { testutil.Main(m) }
 
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	return testutil.Keystile(t)
 }
 
 // runBinary runs a short keystile command to completion.
-func runBinary(t *testing.T, stdin string, args ...string) string {
+func runBinary(t testing.TB, stdin string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -46,7 +46,7 @@ func runBinary(t *testing.T, stdin string, args ...string) string {
 
 // newClientSecret runs `keystile client-secret` and returns the secret and
 // its secret_hash line.
-func newClientSecret(t *testing.T) (secret, hash string) {
+func newClientSecret(t testing.TB) (secret, hash string) {
 	t.Helper()
 	out := runBinary(t, "", "client-secret")
 	s := regexp.MustCompile(`(?m)^client_secret: (\S+)$`).FindStringSubmatch(out)
@@ -143,7 +143,7 @@ var listeningRe = regexp.MustCompile(`keystile: listening on (http://\S+)`)
 // freePort finds a loopback port nobody listens on. The binary needs its
 // issuer (which contains the port) before it listens, so the port is chosen
 // here; the window in which another process could take it is tiny.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -156,7 +156,7 @@ func freePort(t *testing.T) string {
 	return addr
 }
 
-func writeFile(t *testing.T, path, content string) {
+func writeFile(t testing.TB, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatalf("writing %s: %v", path, err)

@@ -17,10 +17,25 @@ type measuredThrottles struct {
 }
 
 // measure wraps opened so that its calls are timed and counted in m.
+// The deny-list feed (store.RevocationFeed) passes through untimed: it is
+// one call for the life of the server, not a call per request.
 func measure(opened sharedStore, m *metrics) sharedStore {
 	st := measuredStore{sharedStore: opened, m: m}
-	if th, ok := opened.(store.Throttles); ok {
+	th, throttles := opened.(store.Throttles)
+	feed, follows := opened.(store.RevocationFeed)
+	switch {
+	case throttles && follows:
+		return struct {
+			measuredThrottles
+			store.RevocationFeed
+		}{measuredThrottles{measuredStore: st, th: th}, feed}
+	case throttles:
 		return measuredThrottles{measuredStore: st, th: th}
+	case follows:
+		return struct {
+			measuredStore
+			store.RevocationFeed
+		}{st, feed}
 	}
 	return st
 }

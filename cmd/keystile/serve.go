@@ -100,6 +100,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if keeper != nil {
 		go keeper.Run(hupCtx, srv.SetKeys)
 	}
+	// Until the feed's first read of the deny-list, and whenever it is
+	// down, verifications read the store: serving need not wait for it.
+	go srv.FollowRevocations(hupCtx)
 	log.Info("keystile started", "issuer", s.Issuer, "store", s.Store.Kind, "algorithm", key.Algorithm(),
 		"kid", key.KeyID(), "clients", len(s.Clients), "users", s.Users.Len())
 	if s.MetricsListen != "" {

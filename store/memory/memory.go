@@ -21,8 +21,9 @@ import (
 )
 
 var (
-	_ store.Store       = (*Store)(nil)
-	_ store.SigningKeys = (*Store)(nil)
+	_ store.Store          = (*Store)(nil)
+	_ store.SigningKeys    = (*Store)(nil)
+	_ store.RevocationFeed = (*Store)(nil)
 )
 
 // Store is an in-memory [store.Store]. It is safe for concurrent use; one
@@ -41,6 +42,8 @@ type Store struct {
 	// to string(Hash).
 	userCodes map[string]string
 	keys      []store.StoredKey
+	// followers are told of every revocation, under mu (revocations.go).
+	followers map[*store.RevocationSink]struct{}
 }
 
 // New returns an empty Store.
@@ -54,6 +57,7 @@ func New() *Store {
 		revoked:   make(map[string]time.Time),
 		devices:   make(map[string]deviceEntry),
 		userCodes: make(map[string]string),
+		followers: make(map[*store.RevocationSink]struct{}),
 	}
 }
 

@@ -3,6 +3,8 @@ package memory
 import (
 	"context"
 	"time"
+
+	"github.com/keystile/keystile/store"
 )
 
 // RevokeAccessToken implements [store.AccessTokenRevocations]. Revoking again
@@ -21,7 +23,32 @@ func (s *Store) RevokeAccessToken(ctx context.Context, jti string, expiresAt tim
 	if old, ok := s.revoked[jti]; !ok || expiresAt.After(old) {
 		s.revoked[jti] = expiresAt
 	}
+	// Under mu, so that followers hear of revocations one at a time and
+	// none between a follower's Reset and its registration.
+	for f := range s.followers {
+		(*f).Add(store.Revocation{JTI: jti, ExpiresAt: s.revoked[jti]})
+	}
 	return nil
+}
+
+// FollowRevocations implements [store.RevocationFeed]: every revocation is
+// in this process, so a follower is told of each as it is made, and is
+// never lost.
+func (s *Store) FollowRevocations(ctx context.Context, sink store.RevocationSink) error {
+	s.mu.Lock()
+	live := make([]store.Revocation, 0, len(s.revoked))
+	for jti, exp := range s.revoked {
+		live = append(live, store.Revocation{JTI: jti, ExpiresAt: exp})
+	}
+	sink.Reset(live)
+	key := &sink // any sink, comparable or not, has a key of its own
+	s.followers[key] = struct{}{}
+	s.mu.Unlock()
+	<-ctx.Done()
+	s.mu.Lock()
+	delete(s.followers, key)
+	s.mu.Unlock()
+	return ctx.Err()
 }
 
 // AccessTokenRevoked implements [store.AccessTokenRevocations].

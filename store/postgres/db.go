@@ -12,12 +12,13 @@ import (
 
 // The shared store runs on pgx's own pool, not on database/sql through
 // pgx/v5/stdlib: the native pool prepares each statement once per
-// connection and runs it in one round trip, with no database/sql
+// connection, when the connection first runs it (pgx's statement cache),
+// and runs it in one round trip from then on, with no database/sql
 // connection bookkeeping around every call.
 
 // pgxQuerier runs the shared store's statements on a pool or a transaction,
-// whose Exec and QueryRow pgx spells alike. Running a statement by its text
-// makes pgx use the statement prepared under that name (see prepare).
+// whose Exec and QueryRow pgx spells alike. pgx's statement cache is keyed
+// by the text, so each statement is prepared once per connection.
 type pgxQuerier struct {
 	q interface {
 		Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)

@@ -4,7 +4,10 @@
 //
 // The schema is created and upgraded at [Open] by versioned migrations
 // (pressly/goose) embedded from migrations/, under a PostgreSQL advisory lock
-// so that of replicas starting together one migrates and the others wait. Keys are SHA-256 hashes
+// so that of replicas starting together one migrates and the others wait; a
+// schema that already has every migration is recognised in one query, and
+// goose is not run. Every revocation is announced by NOTIFY, which
+// [Store.FollowRevocations] listens for. Keys are SHA-256 hashes
 // stored as bytea primary keys, times are timestamptz kept to the
 // millisecond, scopes and claims are JSON text.
 //
@@ -35,6 +38,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/keystile/keystile/store"
+	"github.com/keystile/keystile/store/internal/schema"
 	"github.com/keystile/keystile/store/internal/sqlstore"
 )
 
@@ -64,6 +68,9 @@ const migrationLockID int64 = 0x6a4c0c15
 type Store struct {
 	*rules // every operation but Close, shared with the sqlite backend
 	pool   *pgxpool.Pool
+	// connConfig opens the connections that are not the pool's: each
+	// revocation follower's listener (revocation_feed.go).
+	connConfig *pgx.ConnConfig
 }
 
 // rules names sqlstore.Store for embedding: the field is unexported, so its
@@ -92,9 +99,9 @@ var dialect = sqlstore.Dialect{
 // uniqueViolation is PostgreSQL's SQLSTATE for a taken key.
 const uniqueViolation = "23505"
 
-// statements are the dialect's texts, indexed by sqlstore.Query. Each new
-// connection prepares them all (see Open), so that a typo in any query
-// fails Open, hence every test, rather than one request in production.
+// statements are the dialect's texts, indexed by sqlstore.Query. Open checks
+// them all (see check), so that a typo in any query fails Open, hence every
+// test, rather than one request in production.
 var statements = dialect.Render()
 
 // Open connects to the PostgreSQL database at url and brings its schema up
@@ -116,42 +123,102 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, errors.New("postgres: the database URL cannot be parsed; " +
 			"want postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?PARAM=VALUE&…]")
 	}
-	if err := migrate(ctx, cfg.ConnConfig); err != nil {
-		return nil, fmt.Errorf("postgres: open: %w", err)
-	}
-	cfg.AfterConnect = prepare
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	// The pool connects lazily: make the first connection now, which
-	// prepares every statement, so that a broken query or an unreachable
-	// server fails here.
-	if err := pool.Ping(ctx); err != nil {
+	// The pool connects lazily: make the first connection now, so that an
+	// unreachable server, a missing migration or a broken query fails here.
+	if err := firstConnection(ctx, pool, cfg.ConnConfig); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	return &Store{rules: sqlstore.New(pgxDB{pgxQuerier{pool}, pool}, &dialect), pool: pool}, nil
+	return &Store{rules: sqlstore.New(pgxDB{pgxQuerier{pool}, pool}, &dialect), pool: pool,
+		connConfig: cfg.ConnConfig.Copy()}, nil
 }
 
-// prepare prepares every statement on a new connection. Naming each after
-// its own text makes pgx use the prepared statement when that text is run.
-func prepare(ctx context.Context, conn *pgx.Conn) error {
-	for _, q := range statements {
-		if _, err := conn.Prepare(ctx, q, q); err != nil {
-			return fmt.Errorf("prepare %q: %w", q, err)
+// firstConnection opens the pool's first connection, brings the schema up
+// to date if it is not (goose, under the migration lock), and checks every
+// statement against it. A schema that is current costs one query: the
+// restart of a replica, or another replica starting, waits for nothing
+// else.
+func firstConnection(ctx context.Context, pool *pgxpool.Pool, cc *pgx.ConnConfig) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	current, err := schemaCurrent(ctx, conn.Conn())
+	if err != nil {
+		return err
+	}
+	if !current {
+		if err := migrate(ctx, cc); err != nil {
+			return err
 		}
 	}
-	return nil
+	return check(ctx, conn.Conn(), statements)
+}
+
+// schemaCurrent reports whether every embedded migration is applied. No
+// version table yet is a schema to create, not an error.
+func schemaCurrent(ctx context.Context, conn *pgx.Conn) (bool, error) {
+	embedded, err := schema.Versions(migrationFiles())
+	if err != nil {
+		return false, err
+	}
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, versionTable).Scan(&exists); err != nil || !exists {
+		return false, err
+	}
+	rows, err := conn.Query(ctx, `SELECT version_id FROM `+versionTable+` WHERE is_applied`)
+	if err != nil {
+		return false, fmt.Errorf("read the schema version: %w", err)
+	}
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return false, fmt.Errorf("read the schema version: %w", err)
+	}
+	return schema.Current(embedded, applied), nil
+}
+
+// migrationFiles is the embedded migrations directory.
+func migrationFiles() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // a constant, valid path into an embedded FS
+	}
+	return sub
+}
+
+// check has the server parse and describe every statement, all in one
+// round trip (a pipeline of unnamed prepares, each replacing the last), so
+// that a typo in any query fails Open, hence every test, rather than one
+// request in production. Each connection then prepares a statement when it
+// first runs it, and keeps it in pgx's statement cache: no connection pays
+// for the statements it never runs, nor one round trip per statement
+// before its first query.
+func check(ctx context.Context, conn *pgx.Conn, statements []string) error {
+	p := conn.PgConn().StartPipeline(ctx)
+	for _, q := range statements {
+		p.SendPrepare("", q, nil)
+	}
+	err := p.Sync()
+	for i := 0; err == nil && i < len(statements); i++ {
+		if _, err = p.GetResults(); err != nil {
+			err = fmt.Errorf("prepare %q: %w", statements[i], err)
+		}
+	}
+	if cerr := p.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // migrate applies the pending embedded migrations through database/sql,
 // which goose needs, on connections of its own that it closes afterwards.
 func migrate(ctx context.Context, cc *pgx.ConnConfig) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
+	sub := migrationFiles()
 	db := stdlib.OpenDB(*cc.Copy())
 	defer db.Close()
 	// The global registry holds Go migrations other packages may register

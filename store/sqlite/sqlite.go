@@ -27,6 +27,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/keystile/keystile/store"
+	"github.com/keystile/keystile/store/internal/schema"
 	"github.com/keystile/keystile/store/internal/sqlstore"
 )
 
@@ -128,11 +129,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return &Store{rules: sqlstore.New(p, &dialect), pool: p}, nil
 }
 
-// migrate applies the pending embedded migrations.
+// migrate applies the pending embedded migrations. A schema that has them
+// all costs one query, where goose's Up takes several even when nothing is
+// pending.
 func migrate(ctx context.Context, db *sql.DB) error {
 	sub, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
+	}
+	if current, err := schemaCurrent(ctx, db, sub); err != nil || current {
+		return err
 	}
 	// The global registry holds Go migrations other packages may register
 	// for their own databases; this schema is SQL files only.
@@ -144,6 +150,33 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	return nil
+}
+
+// schemaCurrent reports whether every migration in fsys is applied. No
+// version table yet (a new file) is a schema to create, not an error.
+func schemaCurrent(ctx context.Context, db *sql.DB, fsys fs.FS) (bool, error) {
+	embedded, err := schema.Versions(fsys)
+	if err != nil {
+		return false, err
+	}
+	// goose's default table; SQLite's files hold one application each.
+	rows, err := db.QueryContext(ctx, `SELECT version_id FROM goose_db_version WHERE is_applied`)
+	if err != nil {
+		return false, nil // no table yet, or another failure: goose, which reports it, decides
+	}
+	defer rows.Close()
+	var applied []int64
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return false, fmt.Errorf("read the schema version: %w", err)
+		}
+		applied = append(applied, v)
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("read the schema version: %w", err)
+	}
+	return schema.Current(embedded, applied), nil
 }
 
 // Close closes the database, which finalizes the prepared statements too; the

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	probe := open(t)
 	_, hasSigningKeys := probe.(store.SigningKeys)
 	_, hasThrottles := probe.(store.Throttles)
+	_, hasFeed := probe.(store.RevocationFeed)
 	for _, tc := range []struct {
 		name string
 		run  func(t *testing.T, s store.Store)
@@ -88,6 +89,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"throttle failures are counted in a window", testThrottles, hasThrottles},
 		{"DeleteExpired removes lapsed throttle failures", testThrottlesExpire, hasThrottles},
 		{"concurrent failures of one throttle key: none is lost", testConcurrentFailures, hasThrottles},
+		{"a revocation follower hears of every revocation", testRevocationFeed, hasFeed},
 		{"Ping answers", testPing, true},
 	} {
 		if !tc.has {
