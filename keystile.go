@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/keystile/keystile/internal/check"
 	"github.com/keystile/keystile/internal/hook"
@@ -181,7 +180,7 @@ func (s *Server) Handler() http.Handler {
 	r.Use(recoverer(s.log))
 	r.Use(limitRequest)
 	// HEAD works wherever GET does (RFC 9110 §9.3.2), for health checks.
-	r.Use(middleware.GetHead)
+	r.Use(getHead)
 
 	pages := r.With(pageHeaders)
 	pages.Get("/authorize", s.handleAuthorize)

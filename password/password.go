@@ -4,7 +4,8 @@
 //
 // Every argon2id computation runs in one of a bounded number of slots (one
 // per CPU), so that a flood of sign-ins costs queueing time, never unbounded
-// memory.
+// memory; a few seconds after the last one ends, that memory goes back to
+// the operating system (release.go).
 package password
 
 import (
@@ -194,6 +195,8 @@ func (p argonParams) derive(ctx context.Context, password string, keyLen uint32)
 		return nil, fmt.Errorf("keystile: waiting to check a password: %w", ctx.Err())
 	}
 	defer func() { <-argonSlots }()
+	argonMemory.start()
+	defer argonMemory.done()
 	return argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, keyLen), nil
 }
 

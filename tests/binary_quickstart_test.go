@@ -1,11 +1,9 @@
 package tests
 
 import (
-	"bufio"
 	"encoding/json"
 	"net"
 	"net/http"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,29 +25,6 @@ func startQuickstart(t *testing.T, flags ...string) (p *process, issuer, passwor
 	return p, issuer, m[1]
 }
 
-// peakRSS is a process's peak resident memory in KiB (VmHWM in
-// /proc/PID/status).
-func peakRSS(t *testing.T, pid int) int {
-	t.Helper()
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		t.Fatalf("reading the process status: %v", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kib, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			if err != nil {
-				t.Fatalf("VmHWM %q: %v", v, err)
-			}
-			return kib
-		}
-	}
-	t.Fatal("no VmHWM in /proc/PID/status")
-	return 0
-}
-
 // TestBinaryQuickstartFirstHour: what a newcomer sees in the quickstart's
 // first minutes. The banner's password is not scrolled away by request
 // lines, start-up does not spend 64 MiB on hashing the demo password, and
@@ -61,7 +36,7 @@ func TestBinaryQuickstartFirstHour(t *testing.T) {
 
 	// An argon2id hash at the default settings takes 64 MiB; the rest of
 	// the quickstart, signing key generation included, about 20.
-	if kib := peakRSS(t, p.cmd.Process.Pid); kib > 48<<10 {
+	if kib := statusKiB(t, p.cmd.Process.Pid, "VmHWM"); kib > 48<<10 {
 		t.Errorf("the quickstart's peak memory after start is %d KiB, want under 48 MiB", kib)
 	}
 

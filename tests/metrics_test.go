@@ -13,8 +13,8 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// scrape reads a Prometheus text exposition into "name{labels}" → value.
-func scrape(t *testing.T, metricsURL string) map[string]float64 {
+// exposition GETs the metrics listener's text exposition.
+func exposition(t *testing.T, metricsURL string) string {
 	t.Helper()
 	resp, err := http.Get(metricsURL)
 	if err != nil {
@@ -25,8 +25,14 @@ func scrape(t *testing.T, metricsURL string) map[string]float64 {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %d\n%s", metricsURL, resp.StatusCode, body)
 	}
+	return string(body)
+}
+
+// scrape reads a Prometheus text exposition into "name{labels}" → value.
+func scrape(t *testing.T, metricsURL string) map[string]float64 {
+	t.Helper()
 	out := map[string]float64{}
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range strings.Split(exposition(t, metricsURL), "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -38,6 +44,20 @@ func scrape(t *testing.T, metricsURL string) map[string]float64 {
 		out[line[:i]] = v
 	}
 	return out
+}
+
+// metricTypes reads the "# TYPE name type" lines of a text exposition:
+// what a Prometheus server goes by to treat a series as a counter or a
+// histogram.
+func metricTypes(t *testing.T, metricsURL string) map[string]string {
+	t.Helper()
+	types := map[string]string{}
+	for _, line := range strings.Split(exposition(t, metricsURL), "\n") {
+		if f := strings.Fields(line); len(f) == 4 && f[0] == "#" && f[1] == "TYPE" {
+			types[f[2]] = f[3]
+		}
+	}
+	return types
 }
 
 // TestBinaryMetrics runs `keystile serve` with metrics_listen, drives a
@@ -103,7 +123,21 @@ func TestBinaryMetrics(t *testing.T) {
 			t.Errorf("%s = %v (present %v), want %v", series, got, ok, want)
 		}
 	}
-	for _, name := range []string{"keystile_signing_key_age_seconds", "go_goroutines", "process_resident_memory_bytes"} {
+	types := metricTypes(t, metricsURL)
+	for name, want := range map[string]string{
+		"keystile_http_request_duration_seconds": "histogram",
+		"keystile_tokens_issued_total":           "counter",
+		"keystile_sign_ins_total":                "counter",
+		"keystile_credential_reuse_total":        "counter",
+		"keystile_store_call_duration_seconds":   "histogram",
+		"keystile_store_errors_total":            "counter",
+		"keystile_signing_key_age_seconds":       "gauge",
+	} {
+		if types[name] != want {
+			t.Errorf("# TYPE of %s is %q, want %q", name, types[name], want)
+		}
+	}
+	for _, name := range []string{"keystile_signing_key_age_seconds", "go_goroutines", "process_resident_memory_bytes", "process_open_fds"} {
 		if _, ok := m[name]; !ok {
 			t.Errorf("%s is missing", name)
 		}

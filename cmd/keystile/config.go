@@ -682,6 +682,9 @@ func parseStoreSpec(raw string) (storeSpec, error) {
 	}
 	switch scheme {
 	case "sqlite":
+		if !withSQLite {
+			return storeSpec{}, storeLeftOut("SQLite", "nosqlite")
+		}
 		if rest == "" {
 			return storeSpec{}, errors.New(`sqlite: needs a file, e.g. sqlite:keystile.db`)
 		}
@@ -692,12 +695,21 @@ func parseStoreSpec(raw string) (storeSpec, error) {
 		}
 		return storeSpec{Kind: "memory"}, nil
 	case "postgres", "postgresql":
+		if !withPostgres {
+			return storeSpec{}, storeLeftOut("PostgreSQL", "nopostgres")
+		}
 		// The URL is checked when the store opens it, whose errors leave
 		// it out.
 		return storeSpec{Kind: "postgres", URL: raw}, nil
 	default:
 		return storeSpec{}, fmt.Errorf("unknown store scheme %q (use sqlite:PATH, postgres://… or memory)", truncate(scheme, 20))
 	}
+}
+
+// storeLeftOut is the error for a store that a build tag left out of this
+// binary (store_sqlite.go, store_postgres.go).
+func storeLeftOut(name, tag string) error {
+	return fmt.Errorf("this keystile was built with -tags %s, without the %s store: use a build without that tag, or another store", tag, name)
 }
 
 // readBounded reads a file the configuration names, refusing huge ones.

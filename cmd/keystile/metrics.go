@@ -12,9 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	vm "github.com/VictoriaMetrics/metrics"
 
 	"github.com/keystile/keystile"
 )
@@ -26,14 +24,19 @@ import (
 // ValidateUser, and issued tokens and reused credentials through
 // keystile.Config.OnEvent.
 // docs/service.md lists every metric.
+//
+// They are kept by github.com/VictoriaMetrics/metrics, which writes the
+// same text exposition as Prometheus' client_golang for about a tenth of
+// the binary size (client_golang brings protobuf and procfs: 3.4 MB);
+// metric_family.go adds the HELP and TYPE lines it leaves out.
 type metrics struct {
-	reg         *prometheus.Registry
-	requests    *prometheus.HistogramVec
-	tokens      *prometheus.CounterVec
-	signIns     *prometheus.CounterVec
-	reuse       *prometheus.CounterVec
-	storeCalls  *prometheus.HistogramVec
-	storeErrors *prometheus.CounterVec
+	families    []*family // in the order of the exposition
+	requests    *family
+	tokens      *family
+	signIns     *family
+	reuse       *family
+	storeCalls  *family
+	storeErrors *family
 }
 
 // Sign-in outcomes (keystile_sign_ins_total's outcome label).
@@ -44,55 +47,50 @@ const (
 	signInError          = "error"
 )
 
-// newMetrics registers every metric, the Go runtime's and the process's;
-// keyAge reports the age of the key that signs now, in seconds.
+// newMetrics registers every metric; keyAge reports the age of the key
+// that signs now, in seconds. The Go runtime's and the process's metrics
+// are written at every scrape (write).
 func newMetrics(keyAge func() float64) *metrics {
 	m := &metrics{
-		reg: prometheus.NewRegistry(),
-		requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "keystile_http_request_duration_seconds",
-			Help: "HTTP requests by route and status, and how long they took.",
+		requests: newHistogram("keystile_http_request_duration_seconds",
+			"HTTP requests by route and status, and how long they took.",
 			// From a cached JWKS (well under 1 ms) to a login that hashes a
 			// password behind others (seconds).
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"route", "status"}),
-		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keystile_tokens_issued_total",
-			Help: "Successful /token answers by grant type and access-token algorithm.",
-		}, []string{"grant_type", "algorithm"}),
-		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keystile_sign_ins_total",
-			Help: "Sign-in attempts at the login form by outcome: ok, bad_credentials, throttled, error.",
-		}, []string{"outcome"}),
-		reuse: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keystile_credential_reuse_total",
-			Help: "Replays of a used refresh token or authorization code, each of which revoked its family.",
-		}, []string{"grant_type"}),
-		storeCalls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "keystile_store_call_duration_seconds",
-			Help:    "Store calls by operation, and how long they took.",
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
-		}, []string{"operation"}),
-		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "keystile_store_errors_total",
-			Help: "Store calls that failed by operation (not found, duplicate and reuse are answers, not failures).",
-		}, []string{"operation"}),
+			[]float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}),
+		tokens: newFamily("keystile_tokens_issued_total", typeCounter,
+			"Successful /token answers by grant type and access-token algorithm."),
+		signIns: newFamily("keystile_sign_ins_total", typeCounter,
+			"Sign-in attempts at the login form by outcome: ok, bad_credentials, throttled, error."),
+		reuse: newFamily("keystile_credential_reuse_total", typeCounter,
+			"Replays of a used refresh token or authorization code, each of which revoked its family."),
+		storeCalls: newHistogram("keystile_store_call_duration_seconds",
+			"Store calls by operation, and how long they took.",
+			[]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1}),
+		storeErrors: newFamily("keystile_store_errors_total", typeCounter,
+			"Store calls that failed by operation (not found, duplicate and reuse are answers, not failures)."),
 	}
-	m.reg.MustRegister(m.requests, m.tokens, m.signIns, m.reuse, m.storeCalls, m.storeErrors,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "keystile_signing_key_age_seconds",
-			Help: "Time since the key that signs now started signing.",
-		}, keyAge),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	)
+	keyAgeGauge := newFamily("keystile_signing_key_age_seconds", typeGauge,
+		"Time since the key that signs now started signing.")
+	keyAgeGauge.set.NewGauge(keyAgeGauge.name, keyAge)
+	m.families = []*family{m.requests, m.tokens, m.signIns, m.reuse, m.storeCalls, m.storeErrors, keyAgeGauge}
 	for _, o := range []string{signInOK, signInBadCredentials, signInThrottled, signInError} {
-		m.signIns.WithLabelValues(o) // present at 0, so that rate() works from the start
+		m.signIns.counter("outcome", o) // present at 0, so that rate() works from the start
 	}
 	for _, c := range []string{keystile.GrantRefreshToken, keystile.GrantAuthorizationCode} {
-		m.reuse.WithLabelValues(c)
+		m.reuse.counter("grant_type", c)
 	}
 	return m
+}
+
+// write writes every metric in the Prometheus text format, then the Go
+// runtime's (go_*) and the process's (process_*, open files among them).
+func (m *metrics) write(w io.Writer) {
+	for _, f := range m.families {
+		f.write(w)
+	}
+	vm.WriteGoMetrics(w)
+	vm.WriteProcMetrics(w)
+	vm.WriteFDMetrics(w)
 }
 
 // routes are the route labels: the library's routes (keystile.go's
@@ -128,9 +126,9 @@ func (m *metrics) wrap(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(sw, r)
 		rt, status := route(r.URL.Path), sw.statusCode()
-		m.requests.WithLabelValues(rt, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
+		m.requests.histogram("route", rt, "status", strconv.Itoa(status)).Update(time.Since(start).Seconds())
 		if rt == "/login" && r.Method == http.MethodPost && status == http.StatusTooManyRequests {
-			m.signIns.WithLabelValues(signInThrottled).Inc()
+			m.signIns.counter("outcome", signInThrottled).Inc()
 		}
 	})
 }
@@ -139,9 +137,9 @@ func (m *metrics) wrap(next http.Handler) http.Handler {
 func (m *metrics) event(e keystile.Event) {
 	switch e.Kind {
 	case keystile.EventTokenIssued:
-		m.tokens.WithLabelValues(e.GrantType, e.Algorithm).Inc()
+		m.tokens.counter("algorithm", e.Algorithm, "grant_type", e.GrantType).Inc()
 	case keystile.EventCredentialReused:
-		m.reuse.WithLabelValues(e.GrantType).Inc()
+		m.reuse.counter("grant_type", e.GrantType).Inc()
 	}
 }
 
@@ -151,11 +149,11 @@ func (m *metrics) validate(next keystile.ValidateUserFunc) keystile.ValidateUser
 		id, err := next(ctx, username, password)
 		switch {
 		case err == nil:
-			m.signIns.WithLabelValues(signInOK).Inc()
+			m.signIns.counter("outcome", signInOK).Inc()
 		case errors.Is(err, keystile.ErrInvalidCredentials):
-			m.signIns.WithLabelValues(signInBadCredentials).Inc()
+			m.signIns.counter("outcome", signInBadCredentials).Inc()
 		default:
-			m.signIns.WithLabelValues(signInError).Inc()
+			m.signIns.counter("outcome", signInError).Inc()
 		}
 		return id, err
 	}
@@ -166,7 +164,10 @@ func (m *metrics) validate(next keystile.ValidateUserFunc) keystile.ValidateUser
 // its listening line.
 func (m *metrics) serve(ctx context.Context, ln net.Listener, log *slog.Logger, stdout io.Writer) {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		m.write(w)
+	})
 	hs := newHTTPServer(mux, log)
 	fmt.Fprintf(stdout, "keystile: metrics on http://%s/metrics\n", ln.Addr())
 	go func() {

@@ -17,7 +17,7 @@ type measuredStore struct {
 
 // done records one call that started at start and ended with err.
 func (s measuredStore) done(op string, start time.Time, err error) {
-	s.m.storeCalls.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	s.m.storeCalls.histogram("operation", op).Update(time.Since(start).Seconds())
 	// The store's sentinels are answers (not found, taken, reused,
 	// expired), not failures.
 	for _, answer := range []error{store.ErrNotFound, store.ErrDuplicate, store.ErrReused, store.ErrExpired} {
@@ -26,7 +26,7 @@ func (s measuredStore) done(op string, start time.Time, err error) {
 		}
 	}
 	if err != nil {
-		s.m.storeErrors.WithLabelValues(op).Inc()
+		s.m.storeErrors.counter("operation", op).Inc()
 	}
 }
 

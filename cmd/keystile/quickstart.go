@@ -15,7 +15,6 @@ import (
 	"github.com/keystile/keystile"
 	"github.com/keystile/keystile/keyfile"
 	"github.com/keystile/keystile/password"
-	"github.com/keystile/keystile/store/sqlite"
 )
 
 // Quickstart settings. The files go in --dir, the working directory by
@@ -46,6 +45,10 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if !withSQLite {
+		// Before the signing key is made: nothing is left behind.
+		return fmt.Errorf("the quickstart keeps its data in SQLite: %w", storeLeftOut("SQLite", "nosqlite"))
+	}
 	if err := requireLoopback(*listen, "the quickstart"); err != nil {
 		return err
 	}
@@ -60,7 +63,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fmt.Errorf("signing key %s: %w", keyPath, err)
 	}
 	dbPath := filepath.Join(*dir, quickstartDB)
-	st, err := sqlite.Open(ctx, dbPath)
+	st, err := openSQLite(ctx, dbPath)
 	if err != nil {
 		return fmt.Errorf("opening the SQLite store %s: %w", dbPath, err)
 	}

@@ -19,8 +19,6 @@ import (
 	"github.com/keystile/keystile/internal/storekeys"
 	"github.com/keystile/keystile/keyfile"
 	"github.com/keystile/keystile/store/memory"
-	"github.com/keystile/keystile/store/postgres"
-	"github.com/keystile/keystile/store/sqlite"
 )
 
 // runServe is `keystile serve --config FILE`: the server for real use.
@@ -269,7 +267,7 @@ func reloadKeys(srv *keystile.Server, s *settings, log *slog.Logger) error {
 func openStore(ctx context.Context, spec storeSpec) (sharedStore, error) {
 	switch spec.Kind {
 	case "sqlite":
-		st, err := sqlite.Open(ctx, spec.Path)
+		st, err := openSQLite(ctx, spec.Path)
 		if err != nil {
 			return nil, fmt.Errorf("opening the SQLite store %s: %w", spec.Path, err)
 		}
@@ -277,7 +275,7 @@ func openStore(ctx context.Context, spec storeSpec) (sharedStore, error) {
 	case "postgres":
 		// Not the URL: it may hold a password. postgres.Open's errors
 		// leave it out too.
-		st, err := postgres.Open(ctx, spec.URL)
+		st, err := openPostgres(ctx, spec.URL)
 		if err != nil {
 			return nil, fmt.Errorf("opening the PostgreSQL store: %w", err)
 		}

@@ -1,0 +1,18 @@
+//go:build !nosqlite
+
+package main
+
+import (
+	"context"
+
+	"github.com/keystile/keystile/store/sqlite"
+)
+
+// withSQLite: this build has the SQLite store. Build with -tags nosqlite
+// to leave it out (store_sqlite_off.go): modernc.org/sqlite is about 6 MB of
+// the binary (docs/performance.md).
+const withSQLite = true
+
+func openSQLite(ctx context.Context, path string) (sharedStore, error) {
+	return sqlite.Open(ctx, path)
+}

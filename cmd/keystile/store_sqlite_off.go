@@ -1,0 +1,12 @@
+//go:build nosqlite
+
+package main
+
+import "context"
+
+// withSQLite: this build was made with -tags nosqlite (store_sqlite.go).
+const withSQLite = false
+
+func openSQLite(context.Context, string) (sharedStore, error) {
+	return nil, storeLeftOut("SQLite", "nosqlite")
+}
