@@ -26,7 +26,11 @@ var errDeviceResource = oauthError(codeInvalidTarget, "the device authorization 
 // deviceCode serves grant_type=urn:ietf:params:oauth:grant-type:device_code
 // (RFC 8628 §3.4): one poll of a device code. The store records the poll
 // and, once the user has decided, hands the decision to exactly one poll,
-// which consumes the code: an approved code yields tokens once.
+// which consumes the code: an approved code yields tokens once. Only the
+// client the code was issued to polls it: another client's request is
+// invalid_grant and changes nothing (the store checks the client before it
+// records or consumes), so it can neither spend the user's approval nor
+// make the device slow down.
 func (s *Server) deviceCode(ctx context.Context, client *Client, p params) (grant, error) {
 	code := p["device_code"]
 	if code == "" {
@@ -39,7 +43,7 @@ func (s *Server) deviceCode(ctx context.Context, client *Client, p params) (gran
 		return grant{}, errBadDeviceCode
 	}
 	now := s.now()
-	d, err := s.store.PollDeviceCode(ctx, hashSecret(code), now)
+	d, err := s.store.PollDeviceCode(ctx, hashSecret(code), client.ID, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return grant{}, errBadDeviceCode
@@ -47,9 +51,6 @@ func (s *Server) deviceCode(ctx context.Context, client *Client, p params) (gran
 		return grant{}, errDeviceExpired
 	case err != nil:
 		return grant{}, serverError(err)
-	}
-	if d.ClientID != client.ID {
-		return grant{}, errBadDeviceCode
 	}
 	switch d.Status {
 	case store.DeviceDenied:

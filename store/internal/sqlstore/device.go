@@ -86,8 +86,8 @@ func (s *Store) DecideDeviceCode(ctx context.Context, userCodeHash []byte, d sto
 // PollDeviceCode implements [store.DeviceCodes] in one transaction that
 // locks the row before it reads it (or holds the database's write lock):
 // of concurrent polls of a decided code, exactly one reads it, and deletes
-// it.
-func (s *Store) PollDeviceCode(ctx context.Context, hash []byte, now time.Time) (store.DeviceCode, error) {
+// it. Another client's poll writes nothing.
+func (s *Store) PollDeviceCode(ctx context.Context, hash []byte, clientID string, now time.Time) (store.DeviceCode, error) {
 	const op = "poll device code"
 	var before store.DeviceCode
 	err := s.db.InTx(ctx, func(tx Querier) error {
@@ -98,6 +98,8 @@ func (s *Store) PollDeviceCode(ctx context.Context, hash []byte, now time.Time) 
 			return store.ErrNotFound
 		case err != nil:
 			return err
+		case before.ClientID != clientID:
+			return store.ErrNotFound
 		case before.ExpiresAt.UnixMilli() <= now.UnixMilli():
 			return store.ErrExpired
 		case before.Status != store.DevicePending:
