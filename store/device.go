@@ -30,7 +30,10 @@ type DeviceCode struct {
 	UserCodeHash []byte // SHA-256 of the normalised user_code
 	ClientID     string
 	Scope        []string
-	ExpiresAt    time.Time
+	// Resources are the RFC 8707 resources granted: the one the device
+	// authorization named, or every one the client may use.
+	Resources []string
+	ExpiresAt time.Time
 	// Interval is the least time between two polls (RFC 8628 §3.5); kept
 	// to the second.
 	Interval time.Duration

@@ -245,8 +245,8 @@ func TestBinaryDeviceFlow(t *testing.T) {
 	if _, err := backend.DeviceAuth(ctx); !errors.As(err, &re) || re.ErrorCode != "invalid_client" {
 		t.Fatalf("DeviceAuth by a client with a wrong secret: %v", err)
 	}
-	// The device code records no resource (RFC 8707) yet: asking for one
-	// is refused, never answered with a token for another audience.
+	// No resource is configured: asking for one (RFC 8707) is refused,
+	// never answered with a token for another audience.
 	if _, err := cfg.DeviceAuth(ctx, oauth2.SetAuthURLParam("resource", "https://api.example.com")); !errors.As(err, &re) || re.ErrorCode != "invalid_target" {
 		t.Fatalf("DeviceAuth with a resource: %v, want invalid_target", err)
 	}

@@ -16,7 +16,7 @@ type deviceEntry struct {
 
 func (e deviceEntry) value() (store.DeviceCode, error) {
 	d := e.code
-	d.Hash, d.UserCodeHash, d.Scope = cloneBytes(d.Hash), cloneBytes(d.UserCodeHash), cloneStrings(d.Scope)
+	d.Hash, d.UserCodeHash, d.Scope, d.Resources = cloneBytes(d.Hash), cloneBytes(d.UserCodeHash), cloneStrings(d.Scope), cloneStrings(d.Resources)
 	var err error
 	d.Claims, err = decodeClaims(e.claims)
 	return d, err
@@ -32,7 +32,7 @@ func (s *Store) CreateDeviceCode(ctx context.Context, d store.DeviceCode) error 
 	}
 	d = store.DeviceCode{
 		Hash: cloneBytes(d.Hash), UserCodeHash: cloneBytes(d.UserCodeHash), ClientID: d.ClientID,
-		Scope: cloneStrings(d.Scope), ExpiresAt: normTime(d.ExpiresAt), Interval: d.Interval.Truncate(time.Second),
+		Scope: cloneStrings(d.Scope), Resources: cloneStrings(d.Resources), ExpiresAt: normTime(d.ExpiresAt), Interval: d.Interval.Truncate(time.Second),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

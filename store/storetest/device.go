@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ func sampleDevice(name string) store.DeviceCode {
 		UserCodeHash: hash("user code " + name),
 		ClientID:     "cli",
 		Scope:        []string{"openid", "offline_access"},
+		Resources:    []string{"https://api.example.com/", "https://photos.example.com/"},
 		ExpiresAt:    t0.Add(10 * time.Minute),
 		Interval:     5 * time.Second,
 	}
@@ -37,13 +39,8 @@ func checkDevice(t *testing.T, what string, got, want store.DeviceCode) {
 	t.Helper()
 	if string(got.Hash) != string(want.Hash) || string(got.UserCodeHash) != string(want.UserCodeHash) ||
 		got.ClientID != want.ClientID || got.Interval != want.Interval || got.Status != want.Status ||
-		got.Subject != want.Subject || len(got.Scope) != len(want.Scope) {
+		got.Subject != want.Subject || !slices.Equal(got.Scope, want.Scope) || !slices.Equal(got.Resources, want.Resources) {
 		t.Errorf("%s = %+v, want %+v", what, got, want)
-	}
-	for i := range want.Scope {
-		if got.Scope[i] != want.Scope[i] {
-			t.Errorf("%s: scope %v, want %v", what, got.Scope, want.Scope)
-		}
 	}
 	checkTime(t, what+" ExpiresAt", got.ExpiresAt, want.ExpiresAt)
 	checkTime(t, what+" LastPolledAt", got.LastPolledAt, want.LastPolledAt)
