@@ -17,7 +17,8 @@ import (
 type originRule bool
 
 const (
-	// originBound: /token and /revoke, which browser apps call (cors.go).
+	// originBound: /token, /device_authorization and /revoke, which
+	// browser apps call (cors.go).
 	originBound originRule = true
 	// anyOrigin: /introspect, which no browser app calls.
 	anyOrigin originRule = false

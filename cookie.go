@@ -1,6 +1,8 @@
 package keystile
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 )
 
@@ -47,4 +49,27 @@ func validCookieSecret(v string) bool {
 		}
 	}
 	return true
+}
+
+// The forms whose CSRF token is derived from a cookie, each with its own
+// prefix so that one form's token never passes at the other. The values are
+// the ones tokens have always been made with: a page opened before an
+// upgrade still posts.
+const (
+	deviceForm = "keystile-device-csrf:" // /device, from the browser-binding cookie
+	logoutForm = "keystile-logout-csrf:" // /logout, from the session cookie
+)
+
+// cookieCSRF derives a form's CSRF token from an HttpOnly cookie that only
+// this browser holds: a page elsewhere can neither read the cookie nor
+// compute the token, and the server keeps nothing per form.
+func cookieCSRF(form, cookie string) string {
+	sum := sha256.Sum256([]byte(form + cookie))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// postedCSRF reports whether the posted csrf_token is cookieCSRF's for this
+// form and cookie, compared in constant time; a missing one never is.
+func postedCSRF(p params, form, cookie string) bool {
+	return equalHash([]byte(p["csrf_token"]), []byte(cookieCSRF(form, cookie)))
 }

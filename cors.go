@@ -9,7 +9,7 @@ import (
 
 // CORS (the Fetch standard, "CORS protocol") lets a single-page app on
 // another origin call the endpoints a browser client needs: /token,
-// /userinfo and /revoke, for the origins that clients registered in
+// /device_authorization, /userinfo and /revoke, for the origins that clients registered in
 // Client.AllowedOrigins, and the JWKS and discovery documents, which are
 // public. /authorize, /login and /logout are navigations, never fetches:
 // they get no CORS headers at all, so no page elsewhere can read them.

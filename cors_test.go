@@ -15,12 +15,15 @@ import (
 )
 
 const (
-	spaOrigin   = "https://spa.example.com"
-	otherOrigin = "https://other.example.com"
+	spaOrigin     = "https://spa.example.com"
+	otherOrigin   = "https://other.example.com"
+	consoleOrigin = "https://console.example.com"
 )
 
 // newCORSEnv is a real server on loopback with two browser clients, each
-// with its own origin, and a confidential client with none.
+// with its own origin, a browser client of the device grant ("console",
+// a web console that shows a code to enter on a phone) with its own, and a
+// confidential client with none.
 func newCORSEnv(t *testing.T) *testEnv {
 	t.Helper()
 	pk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -35,6 +38,7 @@ func newCORSEnv(t *testing.T) *testEnv {
 		cfg.Clients = []Client{
 			{ID: "spa", Public: true, RedirectURIs: []string{spaRedirect}, AllowedOrigins: []string{spaOrigin}, Scopes: []string{"openid", "read"}},
 			{ID: "other", Public: true, RedirectURIs: []string{otherOrigin + "/cb"}, AllowedOrigins: []string{otherOrigin}},
+			{ID: "console", Public: true, GrantTypes: []string{GrantDeviceCode}, AllowedOrigins: []string{consoleOrigin}, Scopes: []string{"read"}},
 			{ID: "backend", SecretHash: password.HashClientSecret(testClientSecret), RedirectURIs: []string{backendRedirect}},
 		}
 		cfg.Keys = []SigningKey{key}
@@ -72,6 +76,10 @@ func TestCORSPreflight(t *testing.T) {
 		{"token: wrong method PUT", "/token", spaOrigin, "PUT", "content-type", ""},
 		{"token: wrong method GET", "/token", spaOrigin, "GET", "", ""},
 		{"token: header not allowed", "/token", spaOrigin, "POST", "content-type,x-requested-with", ""},
+		{"device authorization: registered origin", "/device_authorization", consoleOrigin, "POST", "content-type", consoleOrigin},
+		{"device authorization: Authorization header", "/device_authorization", consoleOrigin, "POST", "authorization,content-type", consoleOrigin},
+		{"device authorization: unknown origin", "/device_authorization", "https://evil.example", "POST", "content-type", ""},
+		{"device authorization: wrong method GET", "/device_authorization", consoleOrigin, "GET", "", ""},
 		{"revoke: registered origin", "/revoke", spaOrigin, "POST", "content-type", spaOrigin},
 		{"revoke: unknown origin", "/revoke", "https://evil.example", "POST", "content-type", ""},
 		{"userinfo: GET with a bearer token", "/userinfo", spaOrigin, "GET", "authorization", spaOrigin},
@@ -197,6 +205,64 @@ func TestCORSTokenOrigin(t *testing.T) {
 			}
 			if got := resp.Header.Get("Cache-Control"); got != "no-store" {
 				t.Errorf("Cache-Control = %q, want no-store", got)
+			}
+		})
+	}
+}
+
+// TestCORSDeviceAuthorization: after its preflight, a browser client's
+// /device_authorization request gets the device code with the CORS headers
+// that let the page read it, as /token's answer does; from another client's
+// origin it is refused as /token refuses it, and from an unregistered one
+// the browser may read nothing. The device code it gets is good for /token
+// from the same origin.
+func TestCORSDeviceAuthorization(t *testing.T) {
+	e := newCORSEnv(t)
+	form := url.Values{"client_id": {"console"}, "scope": {"read"}}
+	for _, tc := range []struct {
+		name, origin string
+		status       int
+		wantACAO     string
+	}{
+		{"the client's own origin", consoleOrigin, http.StatusOK, consoleOrigin},
+		{"another client's origin", spaOrigin, http.StatusUnauthorized, spaOrigin},
+		{"an unregistered origin", "https://evil.example", http.StatusUnauthorized, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, body := e.postForm(e.http.Client(), "/device_authorization", form, http.Header{"Origin": {tc.origin}})
+			var m map[string]any
+			if err := json.Unmarshal([]byte(body), &m); err != nil {
+				t.Fatalf("status %d, body %q is not JSON", resp.StatusCode, body)
+			}
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d (%v), want %d", resp.StatusCode, m, tc.status)
+			}
+			h := resp.Header
+			if got := h.Values("Access-Control-Allow-Origin"); tc.wantACAO == "" && len(got) != 0 || tc.wantACAO != "" && (len(got) != 1 || got[0] != tc.wantACAO) {
+				t.Errorf("Access-Control-Allow-Origin = %q, want %q", got, tc.wantACAO)
+			}
+			if !strings.Contains(strings.Join(h.Values("Vary"), ","), "Origin") {
+				t.Errorf("Vary = %q: a shared cache could give one origin's answer to another", h.Values("Vary"))
+			}
+			if got := h.Get("Access-Control-Allow-Credentials"); got != "" {
+				t.Errorf("Access-Control-Allow-Credentials = %q, want none", got)
+			}
+			if got := h.Get("Cache-Control"); got != "no-store" {
+				t.Errorf("Cache-Control = %q, want no-store", got)
+			}
+			if tc.status != http.StatusOK {
+				if m["error"] != "invalid_client" || m["device_code"] != nil {
+					t.Errorf("refused with %v, want invalid_client and no device code", m)
+				}
+				return
+			}
+			dc, _ := m["device_code"].(string)
+			if dc == "" || m["user_code"] == nil {
+				t.Fatalf("no device code: %v", m)
+			}
+			resp, body = e.postForm(e.http.Client(), "/token", url.Values{"grant_type": {GrantDeviceCode}, "client_id": {"console"}, "device_code": {dc}}, http.Header{"Origin": {consoleOrigin}})
+			if !strings.Contains(body, "authorization_pending") || resp.Header.Get("Access-Control-Allow-Origin") != consoleOrigin {
+				t.Errorf("poll from the console: status %d, %s, Access-Control-Allow-Origin %q", resp.StatusCode, body, resp.Header.Get("Access-Control-Allow-Origin"))
 			}
 		})
 	}

@@ -51,8 +51,11 @@ func (s *Server) handleDeviceAuthorization(w http.ResponseWriter, r *http.Reques
 		s.writeJSONError(w, r, e)
 		return
 	}
-	if _, ok := p["resource"]; ok {
-		s.writeJSONError(w, r, errDeviceResource)
+	// RFC 8707 as at /authorize: the resource named, or every one the
+	// client may use, from which /token picks.
+	resources, e := s.authorizeResources(client, p)
+	if e != nil {
+		s.writeJSONError(w, r, e)
 		return
 	}
 	now := s.now()
@@ -72,6 +75,7 @@ func (s *Server) handleDeviceAuthorization(w http.ResponseWriter, r *http.Reques
 			UserCodeHash: hashSecret(canonical),
 			ClientID:     client.ID,
 			Scope:        scope,
+			Resources:    resources,
 			ExpiresAt:    now.Add(s.cfg.DeviceCodeTTL),
 			Interval:     devicePollInterval,
 		})

@@ -1,8 +1,6 @@
 package keystile
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"time"
@@ -36,15 +34,6 @@ func (s *Server) renderDevice(w http.ResponseWriter, status int, v deviceView) {
 	s.renderPage(w, status, ps.device, devicePage{deviceView: v, Product: s.productName(), Title: "Connect a device", LogoURL: ps.logoURL, ScopeLines: scopeLines(v.Scopes)})
 }
 
-// deviceCSRF derives the /device form's token from the browser-binding
-// cookie, which only this browser holds (HttpOnly): a page elsewhere can
-// neither read the cookie nor compute the token. The POST is also
-// same-origin only (sameOriginForm).
-func deviceCSRF(browserCookie string) string {
-	sum := sha256.Sum256([]byte("keystile-device-csrf:" + browserCookie))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
 // handleDevicePage serves GET and POST /device (RFC 8628 §3.3), where a
 // signed-in user enters the code a device shows, sees which client asks for
 // what, and approves or denies it. A user without a session signs in on the
@@ -54,7 +43,9 @@ func deviceCSRF(browserCookie string) string {
 // (RFC 8628 §5.1).
 func (s *Server) handleDevicePage(w http.ResponseWriter, r *http.Request) {
 	browser := s.browserID(w, r)
-	v := deviceView{CSRFToken: deviceCSRF(browser)}
+	// The form's token comes from the browser-binding cookie; the POST is
+	// also same-origin only (sameOriginForm).
+	v := deviceView{CSRFToken: cookieCSRF(deviceForm, browser)}
 	sess, _, signedIn, err := s.currentSession(r)
 	if err != nil {
 		s.errorPage(w, r, serverError(err))
@@ -81,7 +72,7 @@ func (s *Server) handleDevicePage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !equalHash([]byte(p["csrf_token"]), []byte(deviceCSRF(browser))) {
+	if !postedCSRF(p, deviceForm, browser) {
 		s.errorPage(w, r, oauthError(codeAccessDenied, "This form was not opened in this browser. Open the device page again.").withStatus(http.StatusForbidden))
 		return
 	}

@@ -40,7 +40,7 @@ func TestDeviceAuthorizationRefusals(t *testing.T) {
 		{"scope the client may not have", url.Values{"client_id": {"tv"}, "scope": {"admin"}}, 400, "invalid_scope"},
 		{"scope twice", url.Values{"client_id": {"tv"}, "scope": {"read", "read"}}, 400, "invalid_request"},
 		{"no client", url.Values{}, 401, "invalid_client"},
-		// The device code records no resource (yet): refused, not ignored.
+		// No resource is configured: an unknown one is refused, not ignored.
 		{"a resource", url.Values{"client_id": {"tv"}, "resource": {"https://api.example.com"}}, 400, "invalid_target"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -198,6 +198,7 @@ func (s *Server) Handler() http.Handler {
 	post := r.With(s.clientCORS(http.MethodPost))
 	post.Options("/token", preflightOnly(http.MethodPost))
 	post.Post("/token", s.handleToken)
+	post.Options("/device_authorization", preflightOnly(http.MethodPost))
 	post.Post("/device_authorization", s.handleDeviceAuthorization)
 	post.Options("/revoke", preflightOnly(http.MethodPost))
 	post.Post("/revoke", s.handleRevoke)

@@ -1,8 +1,6 @@
 package keystile
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"net/http"
 	"net/url"
 	"slices"
@@ -54,7 +52,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost || p["csrf_token"] == "" {
 		v := logoutView{
 			Subject:               displayName(sess.Subject, sess.Claims),
-			CSRFToken:             logoutCSRF(cookie),
+			CSRFToken:             cookieCSRF(logoutForm, cookie),
 			PostLogoutRedirectURI: returnTo,
 			State:                 p["state"],
 			IDTokenHint:           p["id_token_hint"],
@@ -65,7 +63,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.renderLogout(w, v)
 		return
 	}
-	if !equalHash([]byte(p["csrf_token"]), []byte(logoutCSRF(cookie))) {
+	if !postedCSRF(p, logoutForm, cookie) {
 		s.errorPage(w, r, oauthError(codeAccessDenied, "This sign-out form is out of date. Reload the page and try again.").withStatus(http.StatusForbidden))
 		return
 	}
@@ -142,13 +140,6 @@ func (s *Server) afterLogout(w http.ResponseWriter, r *http.Request, returnTo, s
 		u.RawQuery = q.Encode()
 	}
 	http.Redirect(w, r, u.String(), http.StatusSeeOther)
-}
-
-// logoutCSRF derives the sign-out form's token from the session cookie: only
-// a page that can read the cookie's value, which is HttpOnly, could make it.
-func logoutCSRF(sessionCookie string) string {
-	sum := sha256.Sum256([]byte("keystile-logout-csrf:" + sessionCookie))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // displayName is how the sign-out page names the user: a name they would

@@ -16,30 +16,32 @@ var (
 	errBadDeviceCode        = oauthError(codeInvalidGrant, "the device code is not valid or was already used")
 )
 
-// errDeviceResource refuses RFC 8707 resource indicators in the device
-// grant, at /device_authorization and at /token: the device code does not
-// record a resource yet, so a token would silently get the default audience
-// instead of the one asked for. Refusing keeps the rule that a resource is
-// honoured or refused, never ignored.
-var errDeviceResource = oauthError(codeInvalidTarget, "the device authorization grant does not take a resource parameter yet; ask without one")
-
 // deviceCode serves grant_type=urn:ietf:params:oauth:grant-type:device_code
 // (RFC 8628 §3.4): one poll of a device code. The store records the poll
 // and, once the user has decided, hands the decision to exactly one poll,
-// which consumes the code: an approved code yields tokens once.
+// which consumes the code: an approved code yields tokens once. Only the
+// client the code was issued to polls it: another client's request is
+// invalid_grant and changes nothing (the store checks the client before it
+// records or consumes), so it can neither spend the user's approval nor
+// make the device slow down.
 func (s *Server) deviceCode(ctx context.Context, client *Client, p params) (grant, error) {
 	code := p["device_code"]
 	if code == "" {
 		return grant{}, oauthError(codeInvalidRequest, "device_code is required")
 	}
-	if _, ok := p["resource"]; ok {
-		return grant{}, errDeviceResource
+	// A resource this client may never have is refused before the poll,
+	// which would record it or spend an approval; whether the user's grant
+	// holds it is known only from the code (tokenResource, below).
+	if id, ok, e := requestedResource(p); e != nil {
+		return grant{}, e
+	} else if ok && id != s.cfg.Audience && !s.mayUse(client, id) {
+		return grant{}, errNotTarget
 	}
 	if len(code) > maxSecretLen {
 		return grant{}, errBadDeviceCode
 	}
 	now := s.now()
-	d, err := s.store.PollDeviceCode(ctx, hashSecret(code), now)
+	d, err := s.store.PollDeviceCode(ctx, hashSecret(code), client.ID, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return grant{}, errBadDeviceCode
@@ -47,9 +49,6 @@ func (s *Server) deviceCode(ctx context.Context, client *Client, p params) (gran
 		return grant{}, errDeviceExpired
 	case err != nil:
 		return grant{}, serverError(err)
-	}
-	if d.ClientID != client.ID {
-		return grant{}, errBadDeviceCode
 	}
 	switch d.Status {
 	case store.DeviceDenied:
@@ -60,9 +59,15 @@ func (s *Server) deviceCode(ctx context.Context, client *Client, p params) (gran
 		}
 		return grant{}, errAuthorizationPending
 	}
-	g := grant{client: client, subject: d.Subject, claims: d.Claims, scope: d.Scope, authTime: d.AuthTime}
+	// As at the code grant's /token: the resource named, if granted, or
+	// the only one granted (resources.go).
+	resource, e := s.tokenResource(client, d.Resources, p)
+	if e != nil {
+		return grant{}, e
+	}
+	g := grant{client: client, subject: d.Subject, claims: d.Claims, scope: d.Scope, resources: d.Resources, resource: resource, authTime: d.AuthTime}
 	if client.getsRefreshTokens(d.Scope) {
-		g.family = &family{id: newSecret(), scope: d.Scope, expiresAt: now.Add(s.cfg.RefreshTokenMaxTTL)}
+		g.family = &family{id: newSecret(), scope: d.Scope, resources: d.Resources, expiresAt: now.Add(s.cfg.RefreshTokenMaxTTL)}
 	}
 	return g, nil
 }

@@ -30,7 +30,10 @@ type DeviceCode struct {
 	UserCodeHash []byte // SHA-256 of the normalised user_code
 	ClientID     string
 	Scope        []string
-	ExpiresAt    time.Time
+	// Resources are the RFC 8707 resources granted: the one the device
+	// authorization named, or every one the client may use.
+	Resources []string
+	ExpiresAt time.Time
 	// Interval is the least time between two polls (RFC 8628 §3.5); kept
 	// to the second.
 	Interval time.Duration
@@ -72,8 +75,11 @@ type DeviceCodes interface {
 	// the returned LastPolledAt. A decided code is consumed by the poll that
 	// returns it: of concurrent polls exactly one sees the decision, and
 	// every later poll gets ErrNotFound. ErrNotFound if the code is
-	// missing; ErrExpired if it is expired at now (nothing is recorded).
-	PollDeviceCode(ctx context.Context, hash []byte, now time.Time) (DeviceCode, error)
+	// missing or was issued to another client than clientID (nothing is
+	// recorded: another client's poll neither consumes the code nor counts
+	// as the device's poll); ErrExpired if it is expired at now (nothing
+	// is recorded).
+	PollDeviceCode(ctx context.Context, hash []byte, clientID string, now time.Time) (DeviceCode, error)
 }
 
 // SlowDownStep is how much longer the interval grows when a device polls

@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -74,6 +75,11 @@ clients:
     scopes: [photos:write]
     resources: [%[3]s]
     claims: {capabilities: write, email: bot@example.test}
+  - id: photos-tv
+    public: true
+    grant_types: [urn:ietf:params:oauth:grant-type:device_code, refresh_token]
+    scopes: [openid, photos:read, calendar:read, offline_access]
+    resources: [%[3]s, %[4]s]
 `, issuer, addr, photosAPI, calendarAPI, photosRedirect, secretHash, calendarRedirect))
 	p := startBinary(t, dir, "serve", "--config", filepath.Join(dir, "keystile.yaml"))
 	p.waitOutput(listeningRe)
@@ -208,7 +214,92 @@ clients:
 			t.Errorf("RequireClaim(capabilities, read) with write held: %d, want 200", resp.StatusCode)
 		}
 	})
+	t.Run("photos-tv: the device grant takes resources as the code grant does", func(t *testing.T) {
+		tv := &oauth2.Config{ClientID: "photos-tv", Scopes: []string{"openid", "photos:read", "calendar:read", "offline_access"},
+			Endpoint: oauth2.Endpoint{DeviceAuthURL: issuer + "/device_authorization", TokenURL: issuer + "/token", AuthStyle: oauth2.AuthStyleInParams}}
+		ds := &deviceSite{issuer: issuer, passwords: map[string]string{"alice": password}}
+		b := newBrowserFor(t, issuer, nil)
+		approve := func(da *oauth2.DeviceAuthResponse) {
+			t.Helper()
+			ds.devicePage(t, ctx, b, da.UserCode, "alice", "")
+			if pg := ds.devicePage(t, ctx, b, da.UserCode, "alice", "approve"); !strings.Contains(pg.body, "Device connected") {
+				t.Fatalf("approval: status %d\n%s", pg.status, pg.body)
+			}
+			da.Interval = 1
+		}
+		resource := func(r string) oauth2.AuthCodeOption { return oauth2.SetAuthURLParam("resource", r) }
+
+		// Named at /device_authorization: the token is for photos only,
+		// with photos' scopes and claims, and so are its refreshes.
+		da, err := tv.DeviceAuth(ctx, resource(photosAPI))
+		if err != nil {
+			t.Fatalf("DeviceAuth for photos: %v", err)
+		}
+		approve(da)
+		tok, err := tv.DeviceAccessToken(ctx, da)
+		if err != nil {
+			t.Fatalf("DeviceAccessToken: %v", err)
+		}
+		claims, err := photos.Verify(ctx, tok.AccessToken)
+		if err != nil {
+			t.Fatalf("the photos API refused the device's photos token: %v", err)
+		}
+		if claims["scope"] != "photos:read" || claims["role"] != "admin" || claims["email"] != nil || claims.ClientID() != "photos-tv" {
+			t.Errorf("device photos token claims %v: want scope photos:read, role, no email", claims)
+		}
+		if _, err := calendar.Verify(ctx, tok.AccessToken); err == nil {
+			t.Error("the calendar API accepted the device's photos token")
+		}
+		rf := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {"photos-tv"}, "resource": {calendarAPI}}
+		if code, _ := tokenAt(ctx, t, issuer, rf, "", ""); code != "invalid_target" {
+			t.Errorf("refresh widening the device's grant to calendar: %q, want invalid_target", code)
+		}
+		rf.Del("resource")
+		if code, at := tokenAt(ctx, t, issuer, rf, "", ""); code != "" {
+			t.Errorf("refresh: %q", code)
+		} else if _, err := photos.Verify(ctx, at); err != nil {
+			t.Errorf("the refreshed token is not for photos: %v", err)
+		}
+
+		// Refused at /device_authorization: another client's resource, an
+		// unknown one, a malformed one.
+		for _, res := range []string{"https://unknown.example.test/", "relative/path"} {
+			if _, err := tv.DeviceAuth(ctx, resource(res)); !errorIs(err, "invalid_target") {
+				t.Errorf("DeviceAuth for %q: %v, want invalid_target", res, err)
+			}
+		}
+
+		// None named: every resource of the client is granted, and /token
+		// picks one. A resource the client may not use is refused at the
+		// poll without spending the approval.
+		da, err = tv.DeviceAuth(ctx)
+		if err != nil {
+			t.Fatalf("DeviceAuth: %v", err)
+		}
+		approve(da)
+		poll := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {da.DeviceCode}, "client_id": {"photos-tv"}, "resource": {"https://unknown.example.test/"}}
+		if code, _ := tokenAt(ctx, t, issuer, poll, "", ""); code != "invalid_target" {
+			t.Errorf("poll naming an unknown resource: %q, want invalid_target", code)
+		}
+		tok, err = tv.DeviceAccessToken(ctx, da, resource(calendarAPI))
+		if err != nil {
+			t.Fatalf("DeviceAccessToken for calendar, after the refused poll: %v", err)
+		}
+		claims, err = calendar.Verify(ctx, tok.AccessToken)
+		if err != nil {
+			t.Fatalf("the calendar API refused the device's calendar token: %v", err)
+		}
+		if claims["scope"] != "calendar:read" || claims["email"] != "alice@example.test" || claims["role"] != nil {
+			t.Errorf("device calendar token claims %v: want scope calendar:read and email only", claims)
+		}
+	})
 	p.stop()
+}
+
+// errorIs reports whether err is an OAuth error answer with the code.
+func errorIs(err error, code string) bool {
+	var re *oauth2.RetrieveError
+	return errors.As(err, &re) && re.ErrorCode == code
 }
 
 // TestBinaryRefusesBadCapabilities: a cycle in the graph, or a user holding

@@ -76,6 +76,19 @@ func TestBinaryDev(t *testing.T) {
 	if r := b.postForm(ctx, issuer+"/dev/user", url.Values{"user": {"x"}, "claims": {"sub=root"}}, nil); r.status != http.StatusBadRequest {
 		t.Fatalf("switch to a registered claim: status %d, want 400", r.status)
 	}
+	// A repeated field is refused, as everywhere else (RFC 6749 §3.1),
+	// rather than resolved by taking the first.
+	for name, f := range map[string]url.Values{
+		"user twice":   {"user": {"bob", "mallory"}},
+		"claims twice": {"user": {"bob"}, "claims": {"role=viewer", "role=admin"}},
+	} {
+		if r := b.postForm(ctx, issuer+"/dev/user", f, nil); r.status != http.StatusBadRequest || !strings.Contains(r.body, "repeated") {
+			t.Fatalf("switch with %s: status %d %q, want 400 naming the repeated field", name, r.status, r.body)
+		}
+	}
+	if page := b.get(ctx, issuer+"/"); !strings.Contains(page.body, `id="user">alice<`) {
+		t.Fatalf("a refused switch changed the user:\n%s", page.body)
+	}
 	// The browser follows the 303 back to the page, which shows bob.
 	if r := b.postForm(ctx, issuer+"/dev/user", form, http.Header{"Origin": {issuer}}); r.status != http.StatusOK || !strings.Contains(r.body, `id="user">bob<`) {
 		t.Fatalf("switch: status %d\n%s", r.status, r.body)

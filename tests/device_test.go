@@ -19,9 +19,12 @@ import (
 )
 
 // deviceSite is `keystile serve` with a public client allowed the device
-// grant ("cli") and a confidential one that is not ("backend").
+// grant ("cli"), a second public one ("cli2") and a confidential one
+// ("tv", whose secret is secret) allowed it too, and a confidential one
+// that is not ("backend", with the same secret).
 type deviceSite struct {
 	issuer    string
+	secret    string
 	passwords map[string]string
 	proc      *process
 }
@@ -38,11 +41,8 @@ func startDeviceSite(t *testing.T, deviceTTL string) *deviceSite {
 		fmt.Fprintf(&users, "  - username: %s\n    password_hash: %q\n    claims: {role: admin}\n", u, sitePasswordHash(t, s.passwords[u]))
 	}
 	writeFile(t, filepath.Join(dir, "users.yaml"), users.String())
-	out := runBinary(t, "", "client-secret")
-	secretHash := regexp.MustCompile(`(?m)^secret_hash: (\S+)$`).FindStringSubmatch(out)
-	if secretHash == nil {
-		t.Fatalf("client-secret printed no secret_hash:\n%s", out)
-	}
+	secret, secretHash := newClientSecret(t)
+	s.secret = secret
 	writeFile(t, filepath.Join(dir, "keystile.yaml"), fmt.Sprintf(`issuer: %s
 listen: %s
 store: sqlite:keystile.db
@@ -58,10 +58,18 @@ clients:
     public: true
     grant_types: [urn:ietf:params:oauth:grant-type:device_code, refresh_token]
     scopes: [openid, profile, offline_access]
+  - id: cli2
+    public: true
+    grant_types: [urn:ietf:params:oauth:grant-type:device_code]
+    scopes: [openid, profile]
+  - id: tv
+    secret_hash: %[4]q
+    grant_types: [urn:ietf:params:oauth:grant-type:device_code]
+    scopes: [openid, profile]
   - id: backend
-    secret_hash: %q
+    secret_hash: %[4]q
     redirect_uris: [https://backend.example.test/cb]
-`, s.issuer, addr, deviceTTL, secretHash[1]))
+`, s.issuer, addr, deviceTTL, secretHash))
 	s.proc = startBinary(t, dir, "serve", "--config", filepath.Join(dir, "keystile.yaml"))
 	s.proc.waitOutput(listeningRe)
 	return s
@@ -79,10 +87,16 @@ func (s *deviceSite) config() *oauth2.Config {
 // error code of the answer ("" for a token).
 func (s *deviceSite) poll(t *testing.T, ctx context.Context, deviceCode string) (int, string) {
 	t.Helper()
+	return s.pollAs(t, ctx, url.Values{"device_code": {deviceCode}, "client_id": {"cli"}}, nil)
+}
+
+// pollAs is poll with the client's own parameters (and header): form
+// holds the device_code and how the client authenticates.
+func (s *deviceSite) pollAs(t *testing.T, ctx context.Context, form url.Values, header http.Header) (int, string) {
+	t.Helper()
 	b := newBrowserFor(t, s.issuer, nil)
-	p := b.postForm(ctx, s.issuer+"/token", url.Values{
-		"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {deviceCode}, "client_id": {"cli"},
-	}, nil)
+	form.Set("grant_type", "urn:ietf:params:oauth:grant-type:device_code")
+	p := b.postForm(ctx, s.issuer+"/token", form, header)
 	if cc := p.header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("poll: Cache-Control %q, want no-store", cc)
 	}
@@ -231,8 +245,8 @@ func TestBinaryDeviceFlow(t *testing.T) {
 	if _, err := backend.DeviceAuth(ctx); !errors.As(err, &re) || re.ErrorCode != "invalid_client" {
 		t.Fatalf("DeviceAuth by a client with a wrong secret: %v", err)
 	}
-	// The device code records no resource (RFC 8707) yet: asking for one
-	// is refused, never answered with a token for another audience.
+	// No resource is configured: asking for one (RFC 8707) is refused,
+	// never answered with a token for another audience.
 	if _, err := cfg.DeviceAuth(ctx, oauth2.SetAuthURLParam("resource", "https://api.example.com")); !errors.As(err, &re) || re.ErrorCode != "invalid_target" {
 		t.Fatalf("DeviceAuth with a resource: %v, want invalid_target", err)
 	}
@@ -269,6 +283,78 @@ func TestBinaryDeviceFlow(t *testing.T) {
 	}
 }
 
+// TestBinaryDeviceCodeBoundToClient: a device code is redeemed only by the
+// client it was issued to (RFC 8628 §3.4, RFC 6749 §4.1.3's "ensure that
+// the code was issued to the authenticated client"). Another client that
+// presents it, before or after the user's decision, gets invalid_grant and
+// spends nothing: no poll is recorded (so no slow_down for the rightful
+// device), and the approval is still there for the rightful client. A
+// client that fails authentication gets invalid_client, and also spends
+// nothing.
+func TestBinaryDeviceCodeBoundToClient(t *testing.T) {
+	t.Parallel()
+	s := startDeviceSite(t, "10m")
+	ctx := testContext(t)
+	cfg := s.config()
+	da, err := cfg.DeviceAuth(ctx)
+	if err != nil {
+		t.Fatalf("DeviceAuth: %v", err)
+	}
+	tv := basicHeader("tv", s.secret)
+	wrongSecret := basicHeader("tv", s.secret+"x")
+	others := []struct {
+		name   string
+		form   url.Values
+		header http.Header
+		status int
+		code   string
+	}{
+		{"another public client", url.Values{"client_id": {"cli2"}}, nil, http.StatusBadRequest, "invalid_grant"},
+		{"another confidential client", url.Values{}, tv, http.StatusBadRequest, "invalid_grant"},
+		{"a confidential client with a wrong secret", url.Values{}, wrongSecret, http.StatusUnauthorized, "invalid_client"},
+		{"a client not allowed the grant", url.Values{"client_id": {"backend"}, "client_secret": {s.secret}}, nil, http.StatusBadRequest, "unauthorized_client"},
+	}
+	tryOthers := func(when string) {
+		t.Helper()
+		for _, o := range others {
+			form := url.Values{"device_code": {da.DeviceCode}}
+			for k, v := range o.form {
+				form[k] = v
+			}
+			if status, code := s.pollAs(t, ctx, form, o.header); status != o.status || code != o.code {
+				t.Errorf("%s, %s: %d %q, want %d %q", when, o.name, status, code, o.status, o.code)
+			}
+		}
+	}
+
+	// Pending: the others' polls are not the device's polls. Had one been
+	// recorded, the rightful first poll would be told slow_down.
+	tryOthers("pending")
+	if status, code := s.poll(t, ctx, da.DeviceCode); status != http.StatusBadRequest || code != "authorization_pending" {
+		t.Fatalf("the rightful first poll after the others': %d %q, want 400 authorization_pending", status, code)
+	}
+
+	// Approved: the others cannot take the approval away.
+	b := newBrowserFor(t, s.issuer, nil)
+	s.devicePage(t, ctx, b, da.UserCode, "alice", "")
+	if p := s.devicePage(t, ctx, b, da.UserCode, "alice", "approve"); !strings.Contains(p.body, "Device connected") {
+		t.Fatalf("approval: status %d\n%s", p.status, p.body)
+	}
+	tryOthers("approved")
+	da.Interval = 1
+	tok, err := cfg.DeviceAccessToken(ctx, da)
+	if err != nil {
+		t.Fatalf("the rightful client, after the others tried its approved code: %v", err)
+	}
+	claims, err := (&site{t: t, issuer: s.issuer}).verifier(nil).Verify(ctx, tok.AccessToken)
+	if err != nil || claims.Subject() != "alice" || claims.ClientID() != "cli" {
+		t.Fatalf("the access token: %v, %v", claims, err)
+	}
+	if status, code := s.poll(t, ctx, da.DeviceCode); status != http.StatusBadRequest || code != "invalid_grant" {
+		t.Fatalf("poll after redemption: %d %q, want 400 invalid_grant", status, code)
+	}
+}
+
 // TestBinaryDeviceCodeExpires: a code the user never entered ends in
 // expired_token, also for x/oauth2's DeviceAccessToken.
 func TestBinaryDeviceCodeExpires(t *testing.T) {
@@ -293,4 +379,12 @@ func TestBinaryDeviceCodeExpires(t *testing.T) {
 	if !errors.As(err, &re) || re.ErrorCode != "expired_token" {
 		t.Fatalf("DeviceAccessToken after expiry: %v, want expired_token", err)
 	}
+}
+
+// basicHeader is client_secret_basic's Authorization header (RFC 6749
+// §2.3.1: id and secret form-encoded first).
+func basicHeader(id, secret string) http.Header {
+	r, _ := http.NewRequest(http.MethodPost, "/", nil)
+	r.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	return http.Header{"Authorization": r.Header["Authorization"]}
 }

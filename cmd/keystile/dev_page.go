@@ -65,12 +65,20 @@ func (d *devServer) handlePage(w http.ResponseWriter, r *http.Request) {
 
 // handleSwitch changes who signs in, from the page's form. Only a
 // same-origin form may (http.CrossOriginProtection): a page on another
-// site cannot switch the developer's user.
+// site cannot switch the developer's user. A field given twice is refused,
+// as the server refuses repeated parameters everywhere (RFC 6749 §3.1),
+// instead of PostForm.Get silently taking the first.
 func (d *devServer) handleSwitch(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, devBodyLimit)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "the form could not be read", http.StatusBadRequest)
 		return
+	}
+	for _, name := range []string{"user", "claims"} {
+		if len(r.PostForm[name]) > 1 {
+			http.Error(w, "the field "+name+" is repeated", http.StatusBadRequest)
+			return
+		}
 	}
 	user := strings.TrimSpace(r.PostForm.Get("user"))
 	if err := checkSubject(user); err != nil {

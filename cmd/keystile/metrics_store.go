@@ -140,7 +140,7 @@ func (s measuredStore) DecideDeviceCode(ctx context.Context, userCodeHash []byte
 	return s.sharedStore.DecideDeviceCode(ctx, userCodeHash, d, now)
 }
 
-func (s measuredStore) PollDeviceCode(ctx context.Context, hash []byte, now time.Time) (d store.DeviceCode, err error) {
+func (s measuredStore) PollDeviceCode(ctx context.Context, hash []byte, clientID string, now time.Time) (d store.DeviceCode, err error) {
 	defer func(t time.Time) { s.done("poll_device_code", t, err) }(time.Now())
-	return s.sharedStore.PollDeviceCode(ctx, hash, now)
+	return s.sharedStore.PollDeviceCode(ctx, hash, clientID, now)
 }

@@ -16,7 +16,7 @@ type deviceEntry struct {
 
 func (e deviceEntry) value() (store.DeviceCode, error) {
 	d := e.code
-	d.Hash, d.UserCodeHash, d.Scope = cloneBytes(d.Hash), cloneBytes(d.UserCodeHash), cloneStrings(d.Scope)
+	d.Hash, d.UserCodeHash, d.Scope, d.Resources = cloneBytes(d.Hash), cloneBytes(d.UserCodeHash), cloneStrings(d.Scope), cloneStrings(d.Resources)
 	var err error
 	d.Claims, err = decodeClaims(e.claims)
 	return d, err
@@ -32,7 +32,7 @@ func (s *Store) CreateDeviceCode(ctx context.Context, d store.DeviceCode) error 
 	}
 	d = store.DeviceCode{
 		Hash: cloneBytes(d.Hash), UserCodeHash: cloneBytes(d.UserCodeHash), ClientID: d.ClientID,
-		Scope: cloneStrings(d.Scope), ExpiresAt: normTime(d.ExpiresAt), Interval: d.Interval.Truncate(time.Second),
+		Scope: cloneStrings(d.Scope), Resources: cloneStrings(d.Resources), ExpiresAt: normTime(d.ExpiresAt), Interval: d.Interval.Truncate(time.Second),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -90,9 +90,10 @@ func (s *Store) DecideDeviceCode(ctx context.Context, userCodeHash []byte, d sto
 	return nil
 }
 
-// PollDeviceCode implements [store.DeviceCodes]: the read, the poll's
-// record and the consumption of a decided code happen under one lock.
-func (s *Store) PollDeviceCode(ctx context.Context, hash []byte, now time.Time) (store.DeviceCode, error) {
+// PollDeviceCode implements [store.DeviceCodes]: the read, the client
+// check, the poll's record and the consumption of a decided code happen
+// under one lock.
+func (s *Store) PollDeviceCode(ctx context.Context, hash []byte, clientID string, now time.Time) (store.DeviceCode, error) {
 	if err := ctx.Err(); err != nil {
 		return store.DeviceCode{}, err
 	}
@@ -100,7 +101,7 @@ func (s *Store) PollDeviceCode(ctx context.Context, hash []byte, now time.Time) 
 	defer s.mu.Unlock()
 	e, ok := s.devices[string(hash)]
 	switch {
-	case !ok:
+	case !ok || e.code.ClientID != clientID:
 		return store.DeviceCode{}, store.ErrNotFound
 	case !live(e.code.ExpiresAt, now):
 		return store.DeviceCode{}, store.ErrExpired

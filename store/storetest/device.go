@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ func sampleDevice(name string) store.DeviceCode {
 		UserCodeHash: hash("user code " + name),
 		ClientID:     "cli",
 		Scope:        []string{"openid", "offline_access"},
+		Resources:    []string{"https://api.example.com/", "https://photos.example.com/"},
 		ExpiresAt:    t0.Add(10 * time.Minute),
 		Interval:     5 * time.Second,
 	}
@@ -37,13 +39,8 @@ func checkDevice(t *testing.T, what string, got, want store.DeviceCode) {
 	t.Helper()
 	if string(got.Hash) != string(want.Hash) || string(got.UserCodeHash) != string(want.UserCodeHash) ||
 		got.ClientID != want.ClientID || got.Interval != want.Interval || got.Status != want.Status ||
-		got.Subject != want.Subject || len(got.Scope) != len(want.Scope) {
+		got.Subject != want.Subject || !slices.Equal(got.Scope, want.Scope) || !slices.Equal(got.Resources, want.Resources) {
 		t.Errorf("%s = %+v, want %+v", what, got, want)
-	}
-	for i := range want.Scope {
-		if got.Scope[i] != want.Scope[i] {
-			t.Errorf("%s: scope %v, want %v", what, got.Scope, want.Scope)
-		}
 	}
 	checkTime(t, what+" ExpiresAt", got.ExpiresAt, want.ExpiresAt)
 	checkTime(t, what+" LastPolledAt", got.LastPolledAt, want.LastPolledAt)
@@ -52,7 +49,8 @@ func checkDevice(t *testing.T, what string, got, want store.DeviceCode) {
 }
 
 // testDeviceLifecycle: pending, polled (with slow_down's longer interval),
-// decided once, then consumed by exactly one poll.
+// decided once, then consumed by exactly one poll; polls by another client
+// are refused and change nothing.
 func testDeviceLifecycle(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	d := sampleDevice("life")
@@ -66,10 +64,15 @@ func testDeviceLifecycle(t *testing.T, s store.Store) {
 	}
 	checkDevice(t, "pending", got, d)
 
+	// Another client's poll is refused and records nothing: the first
+	// poll below still sees none before it.
+	if _, err := s.PollDeviceCode(ctx, d.Hash, "other", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("poll by another client: err = %v, want ErrNotFound", err)
+	}
 	// First poll: nothing before it. Second, 2 s later: too fast, so the
 	// interval grows for the third, which comes 6 s later: still too fast.
 	for i, at := range []time.Time{t0, t0.Add(2 * time.Second), t0.Add(8 * time.Second), t0.Add(23 * time.Second)} {
-		got, err := s.PollDeviceCode(ctx, d.Hash, at)
+		got, err := s.PollDeviceCode(ctx, d.Hash, "cli", at)
 		if err != nil {
 			t.Fatalf("poll %d: %v", i, err)
 		}
@@ -95,13 +98,17 @@ func testDeviceLifecycle(t *testing.T, s store.Store) {
 	if _, err := s.PendingDeviceCode(ctx, d.UserCodeHash, t0.Add(time.Minute)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("PendingDeviceCode of a decided code: err = %v, want ErrNotFound", err)
 	}
-	got, err = s.PollDeviceCode(ctx, d.Hash, t0.Add(2*time.Minute))
+	// Another client cannot consume the decision.
+	if _, err := s.PollDeviceCode(ctx, d.Hash, "other", t0.Add(2*time.Minute)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("poll of the approved code by another client: err = %v, want ErrNotFound", err)
+	}
+	got, err = s.PollDeviceCode(ctx, d.Hash, "cli", t0.Add(2*time.Minute))
 	if err != nil {
 		t.Fatalf("poll of the approved code: %v", err)
 	}
 	d.Status, d.Subject, d.Claims, d.AuthTime = approval.Status, approval.Subject, approval.Claims, approval.AuthTime
 	checkDevice(t, "approved", got, d)
-	if _, err := s.PollDeviceCode(ctx, d.Hash, t0.Add(2*time.Minute)); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.PollDeviceCode(ctx, d.Hash, "cli", t0.Add(2*time.Minute)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("poll after consumption: err = %v, want ErrNotFound", err)
 	}
 }
@@ -119,17 +126,20 @@ func testDeviceExpiry(t *testing.T, s store.Store) {
 	if err := s.DecideDeviceCode(ctx, d.UserCodeHash, approval, at); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("DecideDeviceCode at expiry: err = %v, want ErrNotFound", err)
 	}
-	if _, err := s.PollDeviceCode(ctx, d.Hash, at); !errors.Is(err, store.ErrExpired) {
+	if _, err := s.PollDeviceCode(ctx, d.Hash, "cli", at); !errors.Is(err, store.ErrExpired) {
 		t.Errorf("PollDeviceCode at expiry: err = %v, want ErrExpired", err)
 	}
-	if _, err := s.PollDeviceCode(ctx, d.Hash, at.Add(-time.Millisecond)); err != nil {
+	if _, err := s.PollDeviceCode(ctx, d.Hash, "other", at); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("PollDeviceCode at expiry by another client: err = %v, want ErrNotFound", err)
+	}
+	if _, err := s.PollDeviceCode(ctx, d.Hash, "cli", at.Add(-time.Millisecond)); err != nil {
 		t.Errorf("PollDeviceCode a millisecond before expiry: %v", err)
 	}
 	n, err := s.DeleteExpired(ctx, at)
 	if err != nil || n != 1 {
 		t.Fatalf("DeleteExpired = %d, %v; want 1", n, err)
 	}
-	if _, err := s.PollDeviceCode(ctx, d.Hash, at); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.PollDeviceCode(ctx, d.Hash, "cli", at); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("PollDeviceCode after DeleteExpired: err = %v, want ErrNotFound", err)
 	}
 	// The user code is free again.
@@ -158,7 +168,7 @@ func testDeviceKeys(t *testing.T, s store.Store) {
 			t.Errorf("%s: created", name)
 		}
 	}
-	if _, err := s.PollDeviceCode(ctx, hash("missing"), t0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.PollDeviceCode(ctx, hash("missing"), "cli", t0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("poll of a missing code: err = %v, want ErrNotFound", err)
 	}
 	if err := s.DecideDeviceCode(ctx, hash("missing"), approval, t0); !errors.Is(err, store.ErrNotFound) {
@@ -167,11 +177,11 @@ func testDeviceKeys(t *testing.T, s store.Store) {
 	if err := s.DecideDeviceCode(ctx, d.UserCodeHash, store.DeviceDecision{Status: store.DeviceDenied}, t0); err != nil {
 		t.Fatalf("deny: %v", err)
 	}
-	got, err := s.PollDeviceCode(ctx, d.Hash, t0)
+	got, err := s.PollDeviceCode(ctx, d.Hash, "cli", t0)
 	if err != nil || got.Status != store.DeviceDenied {
 		t.Fatalf("poll of a denied code: %v, %v", got.Status, err)
 	}
-	if _, err := s.PollDeviceCode(ctx, d.Hash, t0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.PollDeviceCode(ctx, d.Hash, "cli", t0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second poll of a denied code: err = %v, want ErrNotFound", err)
 	}
 }
@@ -187,7 +197,7 @@ func testConcurrentPollDevice(t *testing.T, s store.Store) {
 			return s.DecideDeviceCode(ctx, d.UserCodeHash, approval, t0)
 		})
 		race(t, store.ErrNotFound, func(int) error {
-			got, err := s.PollDeviceCode(ctx, d.Hash, t0)
+			got, err := s.PollDeviceCode(ctx, d.Hash, "cli", t0)
 			if err == nil && got.Status != store.DeviceApproved {
 				t.Errorf("the winning poll saw %q", got.Status)
 			}

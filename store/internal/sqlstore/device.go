@@ -11,12 +11,12 @@ import (
 // deviceColumns are what every device-code read returns, in scanDevice's
 // order.
 const deviceColumns = `hash, user_code_hash, client_id, scope, expires_at, interval_s,
-	last_polled_at, status, subject, claims, auth_time`
+	last_polled_at, status, subject, claims, auth_time, resources`
 
 const (
 	// No conflict target: a taken hash or a taken user code is a duplicate.
 	createDeviceSQL = `INSERT INTO device_codes (hash, user_code_hash, client_id, scope, expires_at,
-		interval_s, last_polled_at, auth_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING`
+		interval_s, last_polled_at, auth_time, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`
 	pendingDeviceSQL = `SELECT ` + deviceColumns + ` FROM device_codes
 		WHERE user_code_hash = $1 AND status = '' AND expires_at > $2`
 	// One statement checks and decides: of two decisions one updates the
@@ -40,9 +40,13 @@ func (s *Store) CreateDeviceCode(ctx context.Context, d store.DeviceCode) error 
 	if err != nil {
 		return s.fail(op, err)
 	}
+	resources, err := encodeJSON("resources", d.Resources)
+	if err != nil {
+		return s.fail(op, err)
+	}
 	zero := s.timeArg(time.Time{})
 	n, err := s.db.Exec(ctx, createDevice, d.Hash, d.UserCodeHash, d.ClientID, scope,
-		s.timeArg(d.ExpiresAt), int64(d.Interval/time.Second), zero, zero)
+		s.timeArg(d.ExpiresAt), int64(d.Interval/time.Second), zero, zero, resources)
 	if err == nil {
 		err = inserted(n)
 	}
@@ -86,8 +90,8 @@ func (s *Store) DecideDeviceCode(ctx context.Context, userCodeHash []byte, d sto
 // PollDeviceCode implements [store.DeviceCodes] in one transaction that
 // locks the row before it reads it (or holds the database's write lock):
 // of concurrent polls of a decided code, exactly one reads it, and deletes
-// it.
-func (s *Store) PollDeviceCode(ctx context.Context, hash []byte, now time.Time) (store.DeviceCode, error) {
+// it. Another client's poll writes nothing.
+func (s *Store) PollDeviceCode(ctx context.Context, hash []byte, clientID string, now time.Time) (store.DeviceCode, error) {
 	const op = "poll device code"
 	var before store.DeviceCode
 	err := s.db.InTx(ctx, func(tx Querier) error {
@@ -98,6 +102,8 @@ func (s *Store) PollDeviceCode(ctx context.Context, hash []byte, now time.Time) 
 			return store.ErrNotFound
 		case err != nil:
 			return err
+		case before.ClientID != clientID:
+			return store.ErrNotFound
 		case before.ExpiresAt.UnixMilli() <= now.UnixMilli():
 			return store.ErrExpired
 		case before.Status != store.DevicePending:
@@ -119,11 +125,11 @@ func (s *Store) PollDeviceCode(ctx context.Context, hash []byte, now time.Time) 
 
 func (s *Store) scanDevice(row Row) (store.DeviceCode, error) {
 	var d store.DeviceCode
-	var scope, claims []byte
+	var scope, claims, resources []byte
 	var interval int64
 	var status string
 	err := row.Scan(&d.Hash, &d.UserCodeHash, &d.ClientID, &scope, timeDest(&d.ExpiresAt), &interval,
-		timeDest(&d.LastPolledAt), &status, &d.Subject, &claims, timeDest(&d.AuthTime))
+		timeDest(&d.LastPolledAt), &status, &d.Subject, &claims, timeDest(&d.AuthTime), &resources)
 	if err != nil {
 		return store.DeviceCode{}, err
 	}
@@ -133,6 +139,9 @@ func (s *Store) scanDevice(row Row) (store.DeviceCode, error) {
 		return store.DeviceCode{}, err
 	}
 	if err := decodeJSON("claims", claims, &d.Claims); err != nil {
+		return store.DeviceCode{}, err
+	}
+	if err := decodeJSON("resources", resources, &d.Resources); err != nil {
 		return store.DeviceCode{}, err
 	}
 	return d, nil
