@@ -227,7 +227,7 @@ func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) 
 	if id == "" {
 		return nil, errBadClient
 	}
-	client, known := s.client(id)
+	client, known := s.registered(id)
 	addr := s.clientAddr(r)
 	ak := addressKey(addr)
 	var knownAddr string // the mark of a known address, for a known client only
@@ -240,11 +240,11 @@ func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) 
 		s.logThrottled(r, s.clientLog, "client authentication throttled", "client_id", truncate(id, 64), "addr", addr)
 		return nil, errClientThrottled.withRetryAfter(wait)
 	}
-	ok := known && s.checkClient(r, client, secret)
+	ok := known && checkClient(client, secret)
 	if !known {
 		// Spend the same work as a real check, so timing does not reveal
 		// which client ids exist.
-		password.CheckClientSecret(r.Context(), dummySecretHash, secret)
+		dummySecretHash.Check(secret)
 	}
 	now := s.now()
 	if !ok {
@@ -252,16 +252,16 @@ func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) 
 		return nil, errBadClient
 	}
 	attempt.end(now, succeeded, knownAddr, now.Add(knownClientAddressTTL))
-	return client, nil
+	return &client.Client, nil
 }
 
 // checkClient reports whether secret authenticates client: none for a
 // public client, its secret for a confidential one.
-func (s *Server) checkClient(r *http.Request, client *Client, secret string) bool {
+func checkClient(client *registered, secret string) bool {
 	if client.Public {
 		return secret == ""
 	}
-	return secret != "" && password.CheckClientSecret(r.Context(), client.SecretHash, secret)
+	return secret != "" && client.secret.Check(secret)
 }
 
 var (
@@ -308,4 +308,4 @@ func clientAuthKeys(id, knownAddr, ak string) []limitKey {
 }
 
 // dummySecretHash is checked against for unknown client ids.
-var dummySecretHash = password.HashClientSecret("keystile-dummy-secret")
+var dummySecretHash, _ = password.ParseClientSecretHash(password.HashClientSecret("keystile-dummy-secret"))
