@@ -227,40 +227,41 @@ func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) 
 	if id == "" {
 		return nil, errBadClient
 	}
-	client, known := s.client(id)
+	client, known := s.registered(id)
 	addr := s.clientAddr(r)
+	ak := addressKey(addr)
 	var knownAddr string // the mark of a known address, for a known client only
 	if known {
-		knownAddr = knownClientAddress(id, addr)
+		knownAddr = knownClientAddress(id, ak)
 	}
-	wait, end := s.clientThrottle.begin(s.now(), s.clientAuthKeys(id, knownAddr, addr)...)
+	keys := func() []limitKey { return clientAuthKeys(id, knownAddr, ak) }
+	wait, attempt := s.clientThrottle.admitKnown(s.now(), knownAddr, knownAddressPolicy, keys)
 	if wait > 0 {
 		s.logThrottled(r, s.clientLog, "client authentication throttled", "client_id", truncate(id, 64), "addr", addr)
 		return nil, errClientThrottled.withRetryAfter(wait)
 	}
-	ok := known && s.checkClient(r, client, secret)
+	ok := known && checkClient(client, secret)
 	if !known {
 		// Spend the same work as a real check, so timing does not reveal
 		// which client ids exist.
-		password.CheckClientSecret(r.Context(), dummySecretHash, secret)
+		dummySecretHash.Check(secret)
 	}
 	now := s.now()
 	if !ok {
-		end(now, failed)
+		attempt.end(now, failed, "", time.Time{})
 		return nil, errBadClient
 	}
-	end(now, succeeded)
-	s.clientThrottle.remember(knownAddr, now, now.Add(knownClientAddressTTL))
-	return client, nil
+	attempt.end(now, succeeded, knownAddr, now.Add(knownClientAddressTTL))
+	return &client.Client, nil
 }
 
 // checkClient reports whether secret authenticates client: none for a
 // public client, its secret for a confidential one.
-func (s *Server) checkClient(r *http.Request, client *Client, secret string) bool {
+func checkClient(client *registered, secret string) bool {
 	if client.Public {
 		return secret == ""
 	}
-	return secret != "" && password.CheckClientSecret(r.Context(), client.SecretHash, secret)
+	return secret != "" && client.secret.Check(secret)
 }
 
 var (
@@ -289,22 +290,22 @@ var (
 // address a known one for the client.
 const knownClientAddressTTL = 24 * time.Hour
 
-func knownClientAddress(id, addr string) string { return "k:" + id + "|" + addressKey(addr) }
+// knownClientAddress is the mark of client id at the address whose
+// addressKey is ak.
+func knownClientAddress(id, ak string) string { return "k:" + id + "|" + ak }
 
-// clientAuthKeys are the throttle keys of an authentication as id from
-// addr; knownAddr is knownClientAddress(id, addr) for a known id, "" for an
-// unknown one. An unknown id counts against the address only: invented ids
-// must not fill the throttle with buckets of their own.
-func (s *Server) clientAuthKeys(id, knownAddr, addr string) []limitKey {
-	switch {
-	case knownAddr != "" && s.clientThrottle.remembered(knownAddr, s.now()):
-		return []limitKey{{knownAddr, knownAddressPolicy}}
-	case knownAddr == "":
-		return []limitKey{{"a:" + addressKey(addr), clientAddressPolicy}}
-	default:
-		return []limitKey{{"c:" + id, clientPolicy}, {"a:" + addressKey(addr), clientAddressPolicy}}
+// clientAuthKeys are the throttle keys of an authentication as id from the
+// address whose addressKey is ak, unless that address is known for the
+// client (throttle.admitKnown); knownAddr is knownClientAddress(id, ak) for
+// a known id, "" for an unknown one. An unknown id counts against the
+// address only: invented ids must not fill the throttle with buckets of
+// their own.
+func clientAuthKeys(id, knownAddr, ak string) []limitKey {
+	if knownAddr == "" {
+		return []limitKey{{"a:" + ak, clientAddressPolicy}}
 	}
+	return []limitKey{{"c:" + id, clientPolicy}, {"a:" + ak, clientAddressPolicy}}
 }
 
 // dummySecretHash is checked against for unknown client ids.
-var dummySecretHash = password.HashClientSecret("keystile-dummy-secret")
+var dummySecretHash, _ = password.ParseClientSecretHash(password.HashClientSecret("keystile-dummy-secret"))

@@ -3,13 +3,15 @@ package keystile
 import (
 	"fmt"
 	"slices"
+
+	"github.com/keystile/keystile/password"
 )
 
 // clientSet is the registered clients of a running server, indexed by id.
 // It is never changed once built: SetClients builds a new one and swaps it
 // in, so a request sees either the old clients or the new ones, never a mix.
 type clientSet struct {
-	byID map[string]*Client
+	byID map[string]*registered
 	// origins are the browser origins some client registered (cors.go).
 	origins map[string]bool
 }
@@ -23,7 +25,7 @@ func newClientSet(cfg Config, resources map[string]*Resource, capabilities capab
 	if err := checkIDTokenKey(cfg); err != nil {
 		return nil, err
 	}
-	set := &clientSet{byID: make(map[string]*Client, len(cfg.Clients)), origins: map[string]bool{}}
+	set := &clientSet{byID: make(map[string]*registered, len(cfg.Clients)), origins: map[string]bool{}}
 	originOwner := map[string]string{} // a browser origin belongs to one client (cors.go)
 	for i := range cfg.Clients {
 		c := cfg.Clients[i]
@@ -56,13 +58,31 @@ func newClientSet(cfg Config, resources map[string]*Resource, capabilities capab
 			c.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
 		}
 		c.Resources = slices.Clone(c.Resources)
-		set.byID[c.ID] = &c
+		// ValidateClient has checked the form of a confidential client's
+		// hash; a public client has none, and its zero hash matches nothing.
+		secret, _ := password.ParseClientSecretHash(c.SecretHash)
+		set.byID[c.ID] = &registered{Client: c, secret: secret}
 	}
 	return set, nil
 }
 
+// registered is a client as the running server keeps it: the Client and
+// its secret hash decoded once, not at every authentication.
+type registered struct {
+	Client
+	secret password.ClientSecretHash
+}
+
 // client returns the registered client id, if there is one now.
 func (s *Server) client(id string) (*Client, bool) {
+	if c, ok := s.registered(id); ok {
+		return &c.Client, true
+	}
+	return nil, false
+}
+
+// registered returns the registered client id with its decoded secret hash.
+func (s *Server) registered(id string) (*registered, bool) {
 	c, ok := s.clients.Load().byID[id]
 	return c, ok
 }

@@ -25,7 +25,7 @@ func TestSetClients(t *testing.T) {
 
 	current := []Client{}
 	for _, c := range e.srv.clients.Load().byID {
-		current = append(current, *c)
+		current = append(current, c.Client)
 	}
 	if err := e.srv.SetClients(append(current, newClient)); err != nil {
 		t.Fatalf("SetClients: %v", err)

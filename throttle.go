@@ -83,11 +83,53 @@ func (t *throttle) begin(now time.Time, keys ...limitKey) (wait time.Duration, e
 // they judge.
 func (t *throttle) admit(now time.Time, shared map[string]store.Failures, keys []limitKey) (wait time.Duration, end func(now time.Time, o outcome)) {
 	t.mu.Lock()
+	wait, a := t.admitLocked(now, shared, keys)
+	t.mu.Unlock()
+	if wait > 0 {
+		return wait, func(time.Time, outcome) {}
+	}
+	var once sync.Once
+	return 0, func(at time.Time, o outcome) {
+		once.Do(func() { a.end(at, o, "", time.Time{}) })
+	}
+}
+
+// maxAttemptKeys is the most keys one attempt names (a sign-in: its
+// account and its address), so that an attempt fits in a value.
+const maxAttemptKeys = 2
+
+// attempt is an admitted attempt: the slots it holds in flight until end.
+type attempt struct {
+	t     *throttle
+	slots [maxAttemptKeys]*slot
+	n     int
+}
+
+// admitKnown is admit for an attempt that may come from a remembered place
+// (see remember): when mark is remembered at now, the attempt is judged by
+// mark's own gate (markPolicy) alone, else by the keys that keys returns
+// (called only then, so that a known place builds no other key). It takes
+// the lock once; a.end takes it once more, and remembers the place on
+// success. Client authentication runs through it on every /token request.
+func (t *throttle) admitKnown(now time.Time, mark string, markPolicy policy, keys func() []limitKey) (wait time.Duration, a attempt) {
+	t.mu.Lock()
 	defer t.mu.Unlock()
+	if until, ok := t.marks[mark]; ok && mark != "" && now.Before(until) {
+		return t.admitLocked(now, nil, []limitKey{{mark, markPolicy}})
+	}
+	return t.admitLocked(now, nil, keys())
+}
+
+// admitLocked admits an attempt under t.mu. Attempts in flight count
+// against each key until end.
+func (t *throttle) admitLocked(now time.Time, shared map[string]store.Failures, keys []limitKey) (wait time.Duration, a attempt) {
+	if len(keys) > maxAttemptKeys {
+		panic("keystile: a throttle attempt names more than maxAttemptKeys keys")
+	}
 	if len(t.slots) >= t.maximum {
 		t.sweep(now)
 	}
-	slots := make([]*slot, len(keys))
+	a.t, a.n = t, len(keys)
 	for i, k := range keys {
 		s, ok := t.slots[k.key]
 		if !ok {
@@ -99,30 +141,36 @@ func (t *throttle) admit(now time.Time, shared map[string]store.Failures, keys [
 				g.load(f)
 			}
 		}
-		slots[i] = s
+		a.slots[i] = s
 		wait = max(wait, s.gate.wait(now, s.inflight))
 	}
 	if wait > 0 {
-		return wait, func(time.Time, outcome) {}
+		return wait, attempt{}
 	}
-	for _, s := range slots {
+	for _, s := range a.slots[:a.n] {
 		s.inflight++
 	}
-	var once sync.Once
-	return 0, func(at time.Time, o outcome) {
-		once.Do(func() {
-			t.mu.Lock()
-			defer t.mu.Unlock()
-			for _, s := range slots {
-				s.inflight--
-				switch o {
-				case failed:
-					s.gate.fail(at)
-				case succeeded:
-					s.gate.succeed(at)
-				}
-			}
-		})
+	return 0, a
+}
+
+// end reports the outcome of an admitted attempt, known at at; it must be
+// called once. On success, a mark that is not "" is remembered until
+// until (remember), under the same lock.
+func (a *attempt) end(at time.Time, o outcome, mark string, until time.Time) {
+	t := a.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range a.slots[:a.n] {
+		s.inflight--
+		switch o {
+		case failed:
+			s.gate.fail(at)
+		case succeeded:
+			s.gate.succeed(at)
+		}
+	}
+	if o == succeeded && mark != "" {
+		t.remember(mark, at, until)
 	}
 }
 
@@ -138,12 +186,11 @@ func (t *throttle) take(now time.Time, keys ...limitKey) time.Duration {
 	return wait
 }
 
-// remember records key until until; remembered reports whether it is
-// recorded at now. The records are bounded like the slots: lapsed ones go
-// first, then arbitrary ones.
+// remember records key until until, under t.mu: a remembered key is a
+// known place for admitKnown. The records are bounded like the slots:
+// when full, lapsed ones go first, then arbitrary ones down to the
+// low-water mark.
 func (t *throttle) remember(key string, now, until time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if _, ok := t.marks[key]; !ok && len(t.marks) >= t.maximum {
 		for k, u := range t.marks {
 			if !now.Before(u) {
@@ -151,7 +198,7 @@ func (t *throttle) remember(key string, now, until time.Time) {
 			}
 		}
 		for k := range t.marks {
-			if len(t.marks) < t.maximum {
+			if len(t.marks) <= t.lowWater() {
 				break
 			}
 			delete(t.marks, k)
@@ -160,31 +207,32 @@ func (t *throttle) remember(key string, now, until time.Time) {
 	t.marks[key] = until
 }
 
-func (t *throttle) remembered(key string, now time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	until, ok := t.marks[key]
-	return ok && now.Before(until)
-}
-
-// sweep drops the slots whose gates are idle. If the map is still full, an
-// active flood fills it: the slots with nothing in flight go, which gives
-// back some budget to keys that were throttled, but keeps the memory
-// bounded.
+// sweep makes room in full slots: it drops the idle ones (a new gate would
+// behave the same), then, while more than the low-water mark are left
+// (an active flood fills the map), arbitrary ones with nothing in flight.
+// That gives back some budget to keys that were throttled, but keeps the
+// memory bounded. Each sweep walks the whole map, and leaves room for a
+// quarter of the maximum: so under a flood of invented keys it runs once
+// per maximum/4 new keys, not for every one (which would cost a walk of
+// 100,000 entries per request).
 func (t *throttle) sweep(now time.Time) {
 	for k, s := range t.slots {
 		if s.inflight == 0 && s.gate.idle(now) {
 			delete(t.slots, k)
 		}
 	}
-	if len(t.slots) >= t.maximum {
-		for k, s := range t.slots {
-			if s.inflight == 0 {
-				delete(t.slots, k)
-			}
+	for k, s := range t.slots {
+		if len(t.slots) <= t.lowWater() {
+			break
+		}
+		if s.inflight == 0 {
+			delete(t.slots, k)
 		}
 	}
 }
+
+// lowWater is how many slots (and marks) a sweep leaves at most.
+func (t *throttle) lowWater() int { return t.maximum - t.maximum/4 }
 
 // bucketPolicy is a token bucket: burst failures at once, then one per
 // every. Buckets refill, so nobody is locked out for good.

@@ -1,6 +1,7 @@
 package keystile
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -214,6 +215,43 @@ func TestThrottleStaysBounded(t *testing.T) {
 	}
 	if n := len(th.slots); n > th.maximum {
 		t.Fatalf("%d entries, want at most %d", n, th.maximum)
+	}
+}
+
+// TestThrottleSweepLeavesRoom: a full throttle's sweep frees a quarter of
+// the maximum even when only one gate is idle, so that a flood of invented
+// keys walks the whole map once per maximum/4 new keys rather than for
+// every key (before, freeing the one idle gate left the map full again at
+// the next new key). Known places (remember) are bounded the same way.
+func TestThrottleSweepLeavesRoom(t *testing.T) {
+	th := newThrottle()
+	th.maximum = 100
+	now := time.Now()
+	_, end := th.begin(now, limitKey{"idle", testAccountPolicy})
+	end(now, succeeded) // charges nothing: its gate stays idle
+	for i := range th.maximum - 1 {
+		_, end := th.begin(now, limitKey{fmt.Sprintf("u:%d", i), testAccountPolicy})
+		end(now, failed)
+	}
+	if n := len(th.slots); n != th.maximum {
+		t.Fatalf("%d slots before the flood's next key, want %d", n, th.maximum)
+	}
+	_, end = th.begin(now, limitKey{"u:new", testAccountPolicy})
+	end(now, failed)
+	if n, want := len(th.slots), th.lowWater()+1; n > want {
+		t.Errorf("%d slots after a sweep, want at most %d: the next new key sweeps again", n, want)
+	}
+	if _, ok := th.slots["u:new"]; !ok {
+		t.Error("the key that caused the sweep was not admitted")
+	}
+
+	for i := range 1000 {
+		th.mu.Lock()
+		th.remember(fmt.Sprintf("k:%d", i), now, now.Add(time.Hour))
+		th.mu.Unlock()
+		if n := len(th.marks); n > th.maximum {
+			t.Fatalf("%d marks, want at most %d", n, th.maximum)
+		}
 	}
 }
 

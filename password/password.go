@@ -315,17 +315,46 @@ func NewClientSecret() (secret, hash string, err error) {
 // "sha256:<hex>". Anything else (an argon2id hash among them: see
 // ValidateSecretHash), an empty secret or one longer than 512 bytes never
 // matches, and costs nothing. The comparison is constant-time. ctx is
-// unused: a SHA-256 never waits.
+// unused: a SHA-256 never waits. A caller that checks the same stored hash
+// again and again parses it once with ParseClientSecretHash.
 func CheckClientSecret(_ context.Context, stored, presented string) bool {
-	if presented == "" || len(presented) > maxClientSecretLen || !strings.HasPrefix(stored, sha256Prefix) {
-		return false
+	h, ok := ParseClientSecretHash(stored)
+	return ok && h.Check(presented)
+}
+
+// ClientSecretHash is a stored client secret ("sha256:<hex>") decoded, so
+// that a check hashes the presented secret and compares, with no decoding
+// per request. The zero value matches nothing.
+type ClientSecretHash struct {
+	sum [sha256.Size]byte
+	ok  bool
+}
+
+// ParseClientSecretHash decodes stored, a client's secret_hash; ok is false
+// for anything that is not "sha256:" and 64 hex digits (ValidateSecretHash
+// says why).
+func ParseClientSecretHash(stored string) (h ClientSecretHash, ok bool) {
+	if !strings.HasPrefix(stored, sha256Prefix) {
+		return ClientSecretHash{}, false
 	}
 	want, err := hex.DecodeString(stored[len(sha256Prefix):])
 	if err != nil || len(want) != sha256.Size {
+		return ClientSecretHash{}, false
+	}
+	copy(h.sum[:], want)
+	h.ok = true
+	return h, true
+}
+
+// Check reports whether presented is the secret h was made from, by the
+// rules of CheckClientSecret: an empty secret or one longer than 512 bytes
+// never matches, and the comparison is constant-time.
+func (h *ClientSecretHash) Check(presented string) bool {
+	if !h.ok || presented == "" || len(presented) > maxClientSecretLen {
 		return false
 	}
 	got := sha256.Sum256([]byte(presented))
-	return subtle.ConstantTimeCompare(got[:], want) == 1
+	return subtle.ConstantTimeCompare(got[:], h.sum[:]) == 1
 }
 
 // ValidateSecretHash checks a client's configured secret_hash when the

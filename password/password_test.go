@@ -390,3 +390,31 @@ func TestDummyHash(t *testing.T) {
 		t.Error("DummyHash of a bcrypt hash succeeded")
 	}
 }
+
+// TestParsedClientSecretHashChecksAsStored: a hash decoded once checks
+// secrets as CheckClientSecret does with the stored string, and a hash that
+// does not parse (or the zero value) matches nothing.
+func TestParsedClientSecretHashChecksAsStored(t *testing.T) {
+	secret, stored, err := NewClientSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, ok := ParseClientSecretHash(stored)
+	if !ok {
+		t.Fatalf("ParseClientSecretHash(%q) refused a hash HashClientSecret made", stored)
+	}
+	for _, presented := range []string{secret, secret + "x", "", strings.Repeat("a", 513), strings.ToUpper(secret)} {
+		if got, want := h.Check(presented), CheckClientSecret(context.Background(), stored, presented); got != want || (got != (presented == secret)) {
+			t.Errorf("Check(%.20q) = %v, CheckClientSecret = %v; want both %v", presented, got, want, presented == secret)
+		}
+	}
+	for _, bad := range []string{"", "sha256:", "sha256:zz" + stored[9:], stored[:len(stored)-2], "$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA"} {
+		if h, ok := ParseClientSecretHash(bad); ok || h.Check(secret) {
+			t.Errorf("ParseClientSecretHash(%q) = ok %v, and it matches a secret: want neither", bad, ok)
+		}
+	}
+	var zero ClientSecretHash
+	if zero.Check(secret) || zero.Check("") {
+		t.Error("the zero ClientSecretHash matched a secret")
+	}
+}

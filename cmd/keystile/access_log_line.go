@@ -17,27 +17,92 @@ import (
 // logging. Every other line goes through the JSON handler.
 type jsonLog struct {
 	slog.Handler
-	out *lockedWriter
+	out *logWriter
 }
 
-// newJSONLog is a JSON handler writing to w under a lock it shares with
-// the access log's own lines.
-func newJSONLog(w io.Writer, opts *slog.HandlerOptions) *jsonLog {
-	out := &lockedWriter{w: w}
+// newJSONLog is a JSON handler writing to w through a logWriter it shares
+// with the access log's own lines, which wait there up to flushEvery (0:
+// none wait).
+func newJSONLog(w io.Writer, opts *slog.HandlerOptions, flushEvery time.Duration) *jsonLog {
+	out := &logWriter{w: w, flushEvery: flushEvery}
 	return &jsonLog{Handler: slog.NewJSONHandler(out, opts), out: out}
 }
 
-// lockedWriter serialises whole lines to w: the JSON handler's and the
-// access log's.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+// logWriter serialises whole lines to w: the JSON handler's and the access
+// log's. Request lines (hold) wait in memory and are written together, at
+// most flushEvery after the first of them, as soon as logBufferSize bytes
+// wait, with the next line of any other kind, or at flush: one write
+// system call for many requests instead of one each (docs/performance.md).
+// Every other line (warnings, errors, start and stop) is written at once,
+// after the request lines before it, so the order holds and nothing but
+// request lines is ever held. What a crash that skips flush (SIGKILL, the
+// OOM killer, a fatal runtime error) loses is the request lines of the last
+// flushEvery at most (docs/service.md).
+type logWriter struct {
+	mu         sync.Mutex
+	w          io.Writer
+	flushEvery time.Duration
+	held       []byte
+	timer      *time.Timer // flushes held lines; armed when the first is held
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
+// logBufferSize is how many bytes of request lines may wait: about 150
+// lines, one write each at full load.
+const logBufferSize = 32 << 10
+
+// Write writes p, a line of the JSON handler, after the held lines, in one
+// write.
+func (l *logWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	if len(l.held) == 0 {
+		return l.w.Write(p)
+	}
+	l.held = append(l.held, p...)
+	if err := l.flushLocked(); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// hold writes p, a request line, within flushEvery. A write error is lost,
+// as it was for a request line written at once: the request is answered.
+func (l *logWriter) hold(p []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.flushEvery <= 0 {
+		_, _ = l.w.Write(p)
+		return
+	}
+	first := len(l.held) == 0
+	l.held = append(l.held, p...)
+	switch {
+	case len(l.held) >= logBufferSize:
+		_ = l.flushLocked()
+	case first && l.timer == nil:
+		l.timer = time.AfterFunc(l.flushEvery, func() { _ = l.flush() })
+	case first:
+		l.timer.Reset(l.flushEvery)
+	}
+}
+
+// flush writes the held lines now.
+func (l *logWriter) flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.flushLocked()
+}
+
+func (l *logWriter) flushLocked() error {
+	if len(l.held) == 0 {
+		return nil
+	}
+	_, err := l.w.Write(l.held)
+	l.held = l.held[:0]
+	if cap(l.held) > 4*logBufferSize {
+		l.held = nil // a burst of other lines grew it: give the memory back
+	}
+	return err
 }
 
 // requestLine is the access log's line for one request.
@@ -77,7 +142,7 @@ func (l *requestLine) write(ctx context.Context, log *slog.Logger) {
 		buf := linePool.Get().(*[]byte)
 		defer linePool.Put(buf)
 		if line, ok := l.appendJSON((*buf)[:0]); ok {
-			_, _ = j.out.Write(line)
+			j.out.hold(line)
 			*buf = line
 			return
 		}

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/keystile/keystile/internal/testutil"
 )
 
 // TestRequestLineIsSlogJSON: the access log's own line is, byte for byte,
@@ -48,7 +51,11 @@ func TestRequestLineIsSlogJSON(t *testing.T) {
 		}
 		// Either way, what reaches the log is slog's line.
 		var out bytes.Buffer
-		tc.line.write(context.Background(), slog.New(newJSONLog(&out, nil)))
+		j := newJSONLog(&out, nil, time.Hour)
+		tc.line.write(context.Background(), slog.New(j))
+		if err := j.out.flush(); err != nil {
+			t.Fatal(err)
+		}
 		if out.String() != want.String() {
 			t.Errorf("logged\n%s\nslog writes\n%s", out.String(), want.String())
 		}
@@ -59,7 +66,7 @@ func TestRequestLineIsSlogJSON(t *testing.T) {
 // its fields, and none below its level.
 func TestAccessLogJSONLine(t *testing.T) {
 	var buf bytes.Buffer
-	h := accessLog(newLogger(&buf, slog.LevelInfo), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := accessLog(newLoggerNow(&buf, slog.LevelInfo), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusCreated)
 	}))
 	r := httptest.NewRequest(http.MethodPost, "/token?code=secret", nil)
@@ -85,9 +92,76 @@ func TestAccessLogJSONLine(t *testing.T) {
 	}
 
 	buf.Reset()
-	h = accessLog(newLogger(&buf, slog.LevelWarn), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	h = accessLog(newLoggerNow(&buf, slog.LevelWarn), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	h.ServeHTTP(httptest.NewRecorder(), r)
 	if buf.Len() != 0 {
 		t.Errorf("log_level warn still wrote %q", buf.String())
+	}
+}
+
+// newLoggerNow is newLogger writing every line at once.
+func newLoggerNow(w io.Writer, level slog.Level) *slog.Logger {
+	log, _ := newLogger(w, level, 0)
+	return log
+}
+
+// TestLogWriterHoldsOnlyRequestLines: request lines wait to be written
+// together; any other line is written at once, after the request lines
+// before it; flush writes what waits.
+func TestLogWriterHoldsOnlyRequestLines(t *testing.T) {
+	var buf bytes.Buffer
+	log, flush := newLogger(&buf, slog.LevelInfo, time.Hour)
+	h := accessLog(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	request := func(path string) {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	request("/one")
+	request("/two")
+	if buf.Len() != 0 {
+		t.Fatalf("request lines were written at once:\n%s", buf.String())
+	}
+	log.Warn("a warning")
+	want := []string{`"path":"/one"`, `"path":"/two"`, `"msg":"a warning"`}
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("after a warning the log holds %d lines, want %d:\n%s", len(lines), len(want), buf.String())
+	}
+	for i, w := range want {
+		if !strings.Contains(lines[i], w) {
+			t.Errorf("line %d = %s, want it to hold %s", i, lines[i], w)
+		}
+	}
+	request("/three")
+	flush()
+	if !strings.HasSuffix(buf.String(), "\n") || !strings.Contains(buf.String(), `"path":"/three"`) {
+		t.Errorf("flush did not write the held request line:\n%s", buf.String())
+	}
+}
+
+// TestLogWriterFlushesByItself: a held request line is written within
+// flushEvery without anything else happening, and a full buffer is written
+// at once.
+func TestLogWriterFlushesByItself(t *testing.T) {
+	var buf testutil.SyncBuffer
+	log, _ := newLogger(&buf, slog.LevelInfo, 10*time.Millisecond)
+	h := accessLog(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/alone", nil))
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(buf.String(), `"path":"/alone"`); {
+		if time.Now().After(deadline) {
+			t.Fatal("a held request line was never written")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	var full testutil.SyncBuffer
+	log, _ = newLogger(&full, slog.LevelInfo, time.Hour)
+	h = accessLog(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	r := httptest.NewRequest(http.MethodGet, "/"+strings.Repeat("x", 200), nil)
+	for n := 0; full.String() == ""; n++ {
+		if n > logBufferSize/200 {
+			t.Fatalf("%d request lines of over 200 bytes held, more than logBufferSize", n)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), r)
 	}
 }

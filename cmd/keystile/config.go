@@ -26,6 +26,7 @@ type fileConfig struct {
 	UsersFile   string         `yaml:"users_file"`
 	PIDFile     string         `yaml:"pid_file"` // serve writes its pid there; reload reads it
 	LogLevel    string         `yaml:"log_level"`
+	LogFlush    string         `yaml:"log_flush"` // how long request lines may wait (logWriter); "off": none
 	ProductName string         `yaml:"product_name"`
 	Clients     []clientConfig `yaml:"clients"`
 	// The APIs and the capability graph (config_resources.go).
@@ -112,6 +113,10 @@ const (
 	maxSessionTTL = 30 * 24 * time.Hour
 	maxRefreshTTL = 365 * 24 * time.Hour
 	maxDrainDelay = 5 * time.Minute
+	// Request lines wait this long at most to be written together; a
+	// crash loses at most this much of the access log (docs/service.md).
+	defaultLogFlush = 100 * time.Millisecond
+	maxLogFlush     = 10 * time.Second
 	// maxConfigFile bounds every file the configuration names.
 	maxConfigFile = 4 << 20
 )
@@ -146,6 +151,7 @@ type settings struct {
 	Resources      []keystile.Resource
 	Capabilities   keystile.Capabilities
 	LogLevel       slog.Level
+	LogFlush       time.Duration // 0: each request line is written at once
 	Branding       keystile.Branding
 	Templates      fs.FS // the templates_dir, or nil
 	TemplatesDir   string

@@ -114,6 +114,9 @@ func (c *checker) check(fc fileConfig, envSecret string, fromEnv map[string]bool
 	}
 
 	s.DrainDelay = c.duration(name("drain_delay", "KEYSTILE_DRAIN_DELAY", fromEnv), fc.DrainDelay, 0, maxDrainDelay)
+	if fc.LogFlush != "off" {
+		s.LogFlush = c.duration(name("log_flush", "KEYSTILE_LOG_FLUSH", fromEnv), fc.LogFlush, defaultLogFlush, maxLogFlush)
+	}
 
 	s.UsersFile = c.resolve(fc.UsersFile)
 	s.PIDFile = c.resolve(fc.PIDFile)

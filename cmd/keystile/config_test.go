@@ -50,7 +50,7 @@ func TestLoadConfig(t *testing.T) {
 					Store:     storeSpec{Kind: "sqlite", Path: filepath.Join(dir, "keystile.db")},
 					Algorithm: "RS256", KeysInStore: true,
 					StoreKeys: storeKeySettings{RotateEvery: 30 * 24 * time.Hour, Prepublish: 6 * time.Minute, Refresh: 30 * time.Second},
-					AccessTTL: 15 * time.Minute, CodeTTL: 60 * time.Second, LogLevel: slog.LevelInfo,
+					AccessTTL: 15 * time.Minute, CodeTTL: 60 * time.Second, LogLevel: slog.LevelInfo, LogFlush: defaultLogFlush,
 				}
 				got := *s
 				got.Clients, got.Users = nil, nil
@@ -242,7 +242,7 @@ clients:
 					AccessTTL: 5 * time.Minute, CodeTTL: 30 * time.Second,
 					LoginTTL: 5 * time.Minute, SessionTTL: time.Hour,
 					RefreshIdleTTL: 24 * time.Hour, RefreshMaxTTL: 720 * time.Hour,
-					LogLevel: slog.LevelDebug, Branding: keystile.Branding{ProductName: "Example Login"},
+					LogLevel: slog.LevelDebug, LogFlush: defaultLogFlush, Branding: keystile.Branding{ProductName: "Example Login"},
 				}
 				got := *s
 				got.Clients, got.Users = nil, nil
@@ -649,4 +649,37 @@ func testHSKey(t *testing.T) keystile.SigningKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// TestLogFlushSetting: log_flush (or KEYSTILE_LOG_FLUSH) sets how long
+// request lines may wait to be written; "off" writes each at once; the
+// default is defaultLogFlush; nonsense is refused with the key's name.
+func TestLogFlushSetting(t *testing.T) {
+	dir := t.TempDir()
+	load := func(extra string, env map[string]string) (*settings, error) {
+		path := writeFile(t, dir, "keystile.yaml", spaOnly+extra)
+		return loadConfig(path, envMap(env))
+	}
+	for _, tc := range []struct {
+		yaml string
+		env  map[string]string
+		want time.Duration
+	}{
+		{"", nil, defaultLogFlush},
+		{"log_flush: 1s\n", nil, time.Second},
+		{"log_flush: \"off\"\n", nil, 0},
+		{"log_flush: 1s\n", map[string]string{"KEYSTILE_LOG_FLUSH": "off"}, 0},
+	} {
+		s, err := load(tc.yaml, tc.env)
+		if err != nil {
+			t.Errorf("%q %v: %v", tc.yaml, tc.env, err)
+		} else if s.LogFlush != tc.want {
+			t.Errorf("%q %v: log flush %v, want %v", tc.yaml, tc.env, s.LogFlush, tc.want)
+		}
+	}
+	for _, bad := range []string{"log_flush: 0s\n", "log_flush: 1m\n", "log_flush: soon\n"} {
+		if _, err := load(bad, nil); err == nil || !strings.Contains(err.Error(), "log_flush") {
+			t.Errorf("%q: err = %v, want it to name log_flush", bad, err)
+		}
+	}
 }

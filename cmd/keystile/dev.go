@@ -76,7 +76,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := checkSubject(*user); err != nil {
 		return usageError{"--user: " + err.Error()}
 	}
-	log := newLogger(stderr, slog.LevelInfo)
+	log, flushLog := newLogger(stderr, slog.LevelInfo, defaultLogFlush)
+	defer flushLog()
 	ln, err := listenTCP(*listen)
 	if err != nil {
 		return err

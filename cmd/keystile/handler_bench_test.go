@@ -49,7 +49,8 @@ clients:
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { logFile.Close() })
-	log := newLogger(logFile, s.LogLevel)
+	log, flushLog := newLogger(logFile, s.LogLevel, s.LogFlush)
+	b.Cleanup(flushLog)
 	opened, err := openStore(context.Background(), s.Store)
 	if err != nil {
 		b.Fatal(err)
@@ -102,7 +103,9 @@ func BenchmarkAccessLog(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer f.Close()
-	h := accessLog(newLogger(f, slog.LevelInfo), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	log, flushLog := newLogger(f, slog.LevelInfo, defaultLogFlush)
+	defer flushLog()
+	h := accessLog(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	r := httptest.NewRequest(http.MethodPost, "/token", nil)

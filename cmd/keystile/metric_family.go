@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	vm "github.com/VictoriaMetrics/metrics"
 )
@@ -76,4 +77,20 @@ var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 func (f *family) write(w io.Writer) {
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.typ)
 	f.set.WritePrometheus(w)
+}
+
+// seriesCache remembers the series of a family by their label values, so
+// that a request neither spells a series name nor looks it up by that name
+// (about 2,000 instructions each). Keys are label values the server makes
+// (a route, a status, an algorithm, a grant type), never a client's, so
+// the cache is as bounded as the series themselves.
+type seriesCache[K comparable, V any] struct{ m sync.Map }
+
+// get returns the series of k, made by series the first time.
+func (c *seriesCache[K, V]) get(k K, series func() V) V {
+	if v, ok := c.m.Load(k); ok {
+		return v.(V)
+	}
+	v, _ := c.m.LoadOrStore(k, series())
+	return v.(V)
 }

@@ -37,7 +37,18 @@ type metrics struct {
 	reuse       *family
 	storeCalls  *family
 	storeErrors *family
+
+	// The series every request or token counts in, by label values.
+	requestSeries seriesCache[requestLabels, *vm.PrometheusHistogram]
+	tokenSeries   seriesCache[tokenLabels, *vm.Counter]
 }
+
+type requestLabels struct {
+	route  string
+	status int
+}
+
+type tokenLabels struct{ algorithm, grantType string }
 
 // Sign-in outcomes (keystile_sign_ins_total's outcome label).
 const (
@@ -126,7 +137,9 @@ func (m *metrics) wrap(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(sw, r)
 		rt, status := route(r.URL.Path), sw.statusCode()
-		m.requests.histogram("route", rt, "status", strconv.Itoa(status)).Update(time.Since(start).Seconds())
+		m.requestSeries.get(requestLabels{rt, status}, func() *vm.PrometheusHistogram {
+			return m.requests.histogram("route", rt, "status", strconv.Itoa(status))
+		}).Update(time.Since(start).Seconds())
 		if rt == "/login" && r.Method == http.MethodPost && status == http.StatusTooManyRequests {
 			m.signIns.counter("outcome", signInThrottled).Inc()
 		}
@@ -137,7 +150,9 @@ func (m *metrics) wrap(next http.Handler) http.Handler {
 func (m *metrics) event(e keystile.Event) {
 	switch e.Kind {
 	case keystile.EventTokenIssued:
-		m.tokens.counter("algorithm", e.Algorithm, "grant_type", e.GrantType).Inc()
+		m.tokenSeries.get(tokenLabels{e.Algorithm, e.GrantType}, func() *vm.Counter {
+			return m.tokens.counter("algorithm", e.Algorithm, "grant_type", e.GrantType)
+		}).Inc()
 	case keystile.EventCredentialReused:
 		m.reuse.counter("grant_type", e.GrantType).Inc()
 	}

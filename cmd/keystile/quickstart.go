@@ -55,7 +55,8 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if st, err := os.Stat(*dir); err != nil || !st.IsDir() {
 		return fmt.Errorf("--dir %s is not a directory", *dir)
 	}
-	log := newLogger(stderr, slog.LevelInfo)
+	log, flushLog := newLogger(stderr, slog.LevelInfo, defaultLogFlush)
+	defer flushLog()
 
 	keyPath := filepath.Join(*dir, quickstartKey)
 	keys, _, err := keyfile.LoadOrCreate(keyPath, keystile.AlgRS256)

@@ -33,7 +33,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, s.LogLevel)
+	log, flushLog := newLogger(stderr, s.LogLevel, s.LogFlush)
+	defer flushLog() // last: the lines of the shutdown are written
 	for _, w := range s.Warnings {
 		log.Warn(w)
 	}
@@ -310,11 +311,14 @@ func mountAtIssuer(issuer string, h http.Handler) (http.Handler, error) {
 }
 
 // newLogger logs JSON for log collectors, or text when w is a terminal and a
-// person reads it.
-func newLogger(w io.Writer, level slog.Leveler) *slog.Logger {
+// person reads it. Request lines in JSON wait up to flushEvery to be
+// written together (logWriter; 0 writes each at once); flush writes them
+// now, and must run before the command returns.
+func newLogger(w io.Writer, level slog.Leveler, flushEvery time.Duration) (log *slog.Logger, flush func()) {
 	opts := &slog.HandlerOptions{Level: level}
 	if isTerminal(w) {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(slog.NewTextHandler(w, opts)), func() {}
 	}
-	return slog.New(newJSONLog(w, opts)) // access_log_line.go
+	j := newJSONLog(w, opts, flushEvery) // access_log_line.go
+	return slog.New(j), func() { _ = j.out.flush() }
 }
