@@ -232,12 +232,14 @@ func migrate(ctx context.Context, cc *pgx.ConnConfig) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	return withMigrationLock(ctx, db, func() error {
+	err = withMigrationLock(ctx, db, func() error {
 		if _, err := p.Up(ctx); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		return nil
 	})
+	schema.ReleaseParseBuffers()
+	return err
 }
 
 // withMigrationLock runs fn holding the migration lock, a session-level
