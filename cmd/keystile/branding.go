@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"regexp"
 )
 
 // brandingConfig is the "branding:" section: how the sign-in pages present
@@ -13,7 +12,7 @@ type brandingConfig struct {
 	AccentColor string `yaml:"accent_color"` // "#rrggbb"
 }
 
-var hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+var hexColor = lazyRegexp(`^#[0-9a-fA-F]{6}$`)
 
 // checkBranding reads the logo file and the templates directory. What only
 // the library can judge (is the logo an image, does every template render)
@@ -21,7 +20,7 @@ var hexColor = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
 func (c *checker) checkBranding(s *settings, fc fileConfig, fromEnv map[string]bool) {
 	b := fc.Branding
 	s.Branding.ProductName = b.ProductName
-	if b.AccentColor != "" && !hexColor.MatchString(b.AccentColor) {
+	if b.AccentColor != "" && !hexColor().MatchString(b.AccentColor) {
 		c.addf("%s: %q is not a colour of the form #rrggbb", name("branding.accent_color", "KEYSTILE_BRANDING_ACCENT_COLOR", fromEnv), b.AccentColor)
 	}
 	s.Branding.AccentColor = b.AccentColor

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -32,14 +33,22 @@ func decodeConfig(raw []byte) (fc fileConfig, problems []string, err error) {
 	}
 }
 
-var unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
+// lazyRegexp compiles expr at its first use. The expressions of this file
+// and branding.go read configurations, mostly to explain what is wrong with
+// one: compiled at package initialisation they cost every command, and a
+// server for as long as it runs, memory for what it may never need.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
+
+var unknownField = lazyRegexp(`^line (\d+): field (\S+) not found in type \S+$`)
 
 // typeProblems says yaml.v3's type errors in the configuration's terms:
 // "field x not found in type main.fileConfig" becomes `unknown key "x"`.
 func typeProblems(te *yaml.TypeError) []string {
 	lines := make([]string, len(te.Errors))
 	for i, e := range te.Errors {
-		if m := unknownField.FindStringSubmatch(e); m != nil {
+		if m := unknownField().FindStringSubmatch(e); m != nil {
 			e = fmt.Sprintf("line %s: unknown key %q", m[1], m[2])
 		}
 		lines[i] = e
@@ -59,7 +68,7 @@ func yamlError(raw []byte, err error) error {
 
 // yamlLine splits yaml.v3's syntax errors, which leave the line out for
 // the first line.
-var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+var yamlLine = lazyRegexp(`^yaml: (?:line (\d+): )?(.*)$`)
 
 // maxLineSearch bounds the search for the line a syntax error is on (one
 // parse per line): configuration files are short.
@@ -71,7 +80,7 @@ const maxLineSearch = 2000
 // again: the first prefix of the file that fails with the same message ends
 // on it.
 func syntaxError(raw []byte, err error) error {
-	m := yamlLine.FindStringSubmatch(err.Error())
+	m := yamlLine().FindStringSubmatch(err.Error())
 	if m == nil {
 		return err
 	}
@@ -84,7 +93,7 @@ func syntaxError(raw []byte, err error) error {
 	for k := 1; k <= len(lines) && k <= maxLineSearch; k++ {
 		var v any
 		perr := yaml.Unmarshal([]byte(strings.Join(lines[:k], "\n")), &v)
-		if pm := yamlLine.FindStringSubmatch(fmt.Sprint(perr)); perr != nil && pm != nil && pm[2] == detail {
+		if pm := yamlLine().FindStringSubmatch(fmt.Sprint(perr)); perr != nil && pm != nil && pm[2] == detail {
 			n = k
 			break
 		}
@@ -105,11 +114,11 @@ func syntaxError(raw []byte, err error) error {
 	return errors.New(msg)
 }
 
-var keyOfLine = regexp.MustCompile(`^\s*(?:-\s+)*([^\s:#'"\[{-][^:#]*?)\s*:(?:\s|$)`)
+var keyOfLine = lazyRegexp(`^\s*(?:-\s+)*([^\s:#'"\[{-][^:#]*?)\s*:(?:\s|$)`)
 
 // lineKey is the mapping key a line starts with, or "".
 func lineKey(line string) string {
-	if m := keyOfLine.FindStringSubmatch(line); m != nil {
+	if m := keyOfLine().FindStringSubmatch(line); m != nil {
 		return m[1]
 	}
 	return ""

@@ -6,12 +6,15 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // devPage is the development server's own page: who signs in, a form to
 // switch, and the clients apps have used. It says, as every page of the
-// server does, that this is a development server.
-var devPage = template.Must(template.New("dev").Parse(`<!doctype html>
+// server does, that this is a development server. It is parsed at its first
+// use: only `keystile dev` shows it.
+var devPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("dev").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Banner}}</title>
 <style>
 body{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}
@@ -34,6 +37,7 @@ works, as a public client with PKCE, with any loopback redirect URI (<code>http:
 {{with .Clients}}<p>Clients seen: {{range $i, $c := .}}{{if $i}}, {{end}}<code>{{$c}}</code>{{end}}</p>{{end}}
 </body></html>
 `))
+})
 
 func (d *devServer) handlePage(w http.ResponseWriter, r *http.Request) {
 	d.mu.Lock()
@@ -50,7 +54,7 @@ func (d *devServer) handlePage(w http.ResponseWriter, r *http.Request) {
 	}{devBanner, d.user, d.issuer, strings.Join(pairs, " "), strings.Join(lines, "\n"), clients}
 	d.mu.Unlock()
 	var buf bytes.Buffer
-	if err := devPage.Execute(&buf, data); err != nil {
+	if err := devPage().Execute(&buf, data); err != nil {
 		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
 		return
 	}

@@ -25,11 +25,11 @@ func TestCheckRefusesABrokenStatement(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if err := check(ctx, conn, statements); err != nil {
+	if err := check(ctx, conn, statements()); err != nil {
 		t.Fatalf("check of the real statements: %v", err)
 	}
-	broken := append(append([]string{}, statements[:3]...), "SELECT jti FROM revoked_access_tokenz")
-	broken = append(broken, statements[3:]...)
+	broken := append(append([]string{}, statements()[:3]...), "SELECT jti FROM revoked_access_tokenz")
+	broken = append(broken, statements()[3:]...)
 	err = check(ctx, conn, broken)
 	if err == nil || !strings.Contains(err.Error(), "revoked_access_tokenz") {
 		t.Fatalf("check of a list with a broken statement: %v, want an error naming it", err)

@@ -27,12 +27,12 @@ type pgxQuerier struct {
 }
 
 func (p pgxQuerier) Exec(ctx context.Context, q sqlstore.Query, args ...any) (int64, error) {
-	tag, err := p.q.Exec(ctx, statements[q], args...)
+	tag, err := p.q.Exec(ctx, statements()[q], args...)
 	return tag.RowsAffected(), err
 }
 
 func (p pgxQuerier) QueryRow(ctx context.Context, q sqlstore.Query, args ...any) sqlstore.Row {
-	return p.q.QueryRow(ctx, statements[q], args...)
+	return p.q.QueryRow(ctx, statements()[q], args...)
 }
 
 // pgxDB is the pool, which can also run a transaction.

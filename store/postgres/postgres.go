@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -99,10 +100,12 @@ var dialect = sqlstore.Dialect{
 // uniqueViolation is PostgreSQL's SQLSTATE for a taken key.
 const uniqueViolation = "23505"
 
-// statements are the dialect's texts, indexed by sqlstore.Query. Open checks
-// them all (see check), so that a typo in any query fails Open, hence every
-// test, rather than one request in production.
-var statements = dialect.Render()
+// statements returns the dialect's texts, indexed by sqlstore.Query. Open
+// checks them all (see check), so that a typo in any query fails Open, hence
+// every test, rather than one request in production. They are rendered at
+// the first Open, not at package initialisation: every keystile binary links
+// this package, and one serving from SQLite or memory has no use for them.
+var statements = sync.OnceValue(dialect.Render)
 
 // Open connects to the PostgreSQL database at url and brings its schema up
 // to date. url is a libpq connection string, usually
@@ -157,7 +160,7 @@ func firstConnection(ctx context.Context, pool *pgxpool.Pool, cc *pgx.ConnConfig
 			return err
 		}
 	}
-	return check(ctx, conn.Conn(), statements)
+	return check(ctx, conn.Conn(), statements())
 }
 
 // schemaCurrent reports whether every embedded migration is applied. No
@@ -229,12 +232,14 @@ func migrate(ctx context.Context, cc *pgx.ConnConfig) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	return withMigrationLock(ctx, db, func() error {
+	err = withMigrationLock(ctx, db, func() error {
 		if _, err := p.Up(ctx); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		return nil
 	})
+	schema.ReleaseParseBuffers()
+	return err
 }
 
 // withMigrationLock runs fn holding the migration lock, a session-level

@@ -149,6 +149,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	schema.ReleaseParseBuffers()
 	return nil
 }
 

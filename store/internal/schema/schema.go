@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"runtime"
 	"strconv"
 	"strings"
 )
@@ -46,4 +47,19 @@ func Current(embedded, applied []int64) bool {
 		}
 	}
 	return true
+}
+
+// ReleaseParseBuffers hands back what a goose run leaves behind, for a
+// backend to call after its migrations ran (a first start or an upgrade;
+// never when Current says there is nothing to do). goose v3's SQL parser
+// takes a 4 MiB scan buffer from a package-level sync.Pool for each parse,
+// and parses each file's up and down halves at once, so a run leaves about
+// 12 MiB in the pool. A pool empties only over two collections, and until
+// then its buffers count as live heap: the next collection's goal was
+// 18 MiB instead of 4, and a server's first load after a first start grew
+// its RSS to 33 MB instead of 27. Two collections of a heap that small
+// take well under a millisecond.
+func ReleaseParseBuffers() {
+	runtime.GC()
+	runtime.GC()
 }
