@@ -118,6 +118,7 @@ func startCheckpointer(ctx context.Context, dsn, walPath string, p *pool, cfg ch
 		p.walPath = walPath
 		p.walMax = cfg.maxPages * walFrame(pageSize)
 		p.walNext = p.walMax
+		p.log = log
 	}
 	p.wrote = make(chan struct{}, 1)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 
@@ -48,6 +49,7 @@ type pool struct {
 	// per walMax of growth, not one per call.
 	walPath         string
 	walMax, walNext int64
+	log             *slog.Logger // where a backstop that could not finish is reported
 	// checkpointing is held by every checkpoint this process runs: SQLite
 	// runs one at a time per database and fails the others at once with
 	// SQLITE_BUSY, without waiting, so the backstop waits here for the
@@ -141,6 +143,8 @@ func (p *pool) backstop() {
 	p.checkpointing.Unlock()
 	if err != nil || busy != 0 {
 		p.walNext = st.Size() + p.walMax
+		p.log.Warn("sqlite: the WAL passed its bound and a checkpoint could not finish; retried after more growth",
+			"wal_bytes", st.Size(), "busy", busy != 0, "err", err)
 		return
 	}
 	p.walNext = p.walMax
