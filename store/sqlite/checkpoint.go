@@ -28,9 +28,9 @@ import (
 //
 // That keeps the WAL near limitPages, but how near depends on how fast the
 // checkpoints run. The bound that does not is the backstop (pool.backstop):
-// a call that leaves the WAL file larger than maxPages runs a RESTART
-// checkpoint in its own turn before it returns, as SQLite's automatic
-// checkpoint would, only much later.
+// a write call (Exec, InTx) that leaves the WAL file larger than maxPages
+// runs a RESTART checkpoint in its own turn before it returns, as SQLite's
+// automatic checkpoint would, only much later.
 //
 // Several processes may share the file: each runs its own checkpointer, and
 // PASSIVE checkpoints from several connections are safe (one runs at a time;

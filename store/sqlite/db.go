@@ -116,8 +116,11 @@ func (p *pool) take(ctx context.Context) error {
 	return nil
 }
 
-// done ends a call: it runs the backstop, then gives the turn back.
-func (p *pool) done() {
+// written ends a call that may have written: it runs the backstop, then
+// gives the turn back. Reads (QueryRow) skip the backstop's stat; the one
+// single-statement write that goes through QueryRow (ConsumeCode's UPDATE …
+// RETURNING) is caught by the next Exec or transaction.
+func (p *pool) written() {
 	p.backstop()
 	p.give()
 }
@@ -168,7 +171,7 @@ func (p *pool) Exec(ctx context.Context, q sqlstore.Query, args ...any) (int64, 
 	if err := p.take(ctx); err != nil {
 		return 0, err
 	}
-	defer p.done()
+	defer p.written()
 	return rowsAffected(p.stmts[q].ExecContext(run(ctx), args...))
 }
 
@@ -187,7 +190,7 @@ type turnRow struct {
 }
 
 func (r turnRow) Scan(dest ...any) error {
-	defer r.p.done()
+	defer r.p.give()
 	return r.row.Scan(dest...)
 }
 
@@ -203,7 +206,7 @@ func (p *pool) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error 
 	if err := p.take(ctx); err != nil {
 		return err
 	}
-	defer p.done()
+	defer p.written()
 	ctx = run(ctx)
 	if _, err := p.begin.ExecContext(ctx); err != nil {
 		return fmt.Errorf("begin: %w", err)
