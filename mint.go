@@ -54,6 +54,9 @@ type family struct {
 	// rotates is the hash of the refresh token the new one replaces; nil
 	// starts the family.
 	rotates []byte
+	// issued is the family's first token when the store created it already,
+	// with the code's redemption (exchangeCode); "" otherwise.
+	issued string
 }
 
 // tokenResponse is the successful answer of /token (RFC 6749 §5.1).
@@ -98,7 +101,9 @@ func (r *tokenResponse) appendJSON(b []byte) []byte {
 // token, an ID token when a user signed in and the scope holds openid (OIDC
 // Core §3.1.3.3, §12.2), and a refresh token when g names a family. The
 // refresh token is stored last, so that a signing failure leaves nothing in
-// the store.
+// the store; a code exchange's first one was stored with the code's
+// redemption, and a signing failure then leaves it unknown to anyone, as it
+// leaves the code burned.
 func (s *Server) mint(ctx context.Context, g grant, now time.Time) (*tokenResponse, error) {
 	signer := s.signer()
 	payload, err := s.accessTokenPayload(g, now)
@@ -189,15 +194,52 @@ func (s *Server) idTokenClaims(g grant, alg, at string, now time.Time) (jwt.MapC
 	return claims, nil
 }
 
-// storeRefreshToken adds a new refresh token to g's family and returns it;
-// only its hash is stored, and its idle expiry never passes the family's.
-// It either starts the family or rotates the token the family's grant
+// storeRefreshToken adds a new refresh token to g's family and returns it
+// (or the one the code's redemption stored already). It either starts the
+// family or rotates the token the family's grant
 // presented, atomically (the store's compare-and-set): of two concurrent
 // uses of one token, one wins and the other revokes the family.
 func (s *Server) storeRefreshToken(ctx context.Context, g grant, now time.Time) (string, error) {
 	f := g.family
-	tok := newSecret()
-	rec := store.RefreshToken{
+	if f.rotates != nil {
+		tok := newSecret()
+		err := s.store.RotateRefreshToken(ctx, f.rotates, s.refreshRecord(g, tok, now), now)
+		switch {
+		case errors.Is(err, store.ErrReused):
+			s.log.WarnContext(ctx, "refresh token reused concurrently; its family was revoked", "client_id", g.client.ID, "sub", g.subject)
+			s.emit(Event{Kind: EventCredentialReused, GrantType: GrantRefreshToken})
+			return "", errBadRefresh
+		case errors.Is(err, store.ErrNotFound):
+			return "", errBadRefresh
+		case err != nil:
+			return "", serverError(err)
+		}
+		return tok, nil
+	}
+	tok := f.issued
+	if tok == "" {
+		tok = newSecret()
+		if err := s.store.CreateRefreshToken(ctx, s.refreshRecord(g, tok, now)); err != nil {
+			return "", serverError(err)
+		}
+	}
+	// A sign-out that landed between the grant's session check and the
+	// family's creation found no family to revoke: look again, now that the
+	// family exists, and revoke it ourselves if the session is gone.
+	if len(f.sessionHash) > 0 {
+		if err := s.sessionStillLive(ctx, f.sessionHash, f.id, now); err != nil {
+			return "", err
+		}
+	}
+	return tok, nil
+}
+
+// refreshRecord is the stored record of tok, a new refresh token in g's
+// family: only its hash is kept, and its idle expiry never passes the
+// family's.
+func (s *Server) refreshRecord(g grant, tok string, now time.Time) store.RefreshToken {
+	f := g.family
+	return store.RefreshToken{
 		Hash:            hashSecret(tok),
 		FamilyID:        f.id,
 		SessionIDHash:   f.sessionHash,
@@ -212,32 +254,6 @@ func (s *Server) storeRefreshToken(ctx context.Context, g grant, now time.Time) 
 		ExpiresAt:       minTime(now.Add(s.cfg.RefreshTokenIdleTTL), f.expiresAt),
 		FamilyExpiresAt: f.expiresAt,
 	}
-	if f.rotates != nil {
-		err := s.store.RotateRefreshToken(ctx, f.rotates, rec, now)
-		switch {
-		case errors.Is(err, store.ErrReused):
-			s.log.WarnContext(ctx, "refresh token reused concurrently; its family was revoked", "client_id", g.client.ID, "sub", g.subject)
-			s.emit(Event{Kind: EventCredentialReused, GrantType: GrantRefreshToken})
-			return "", errBadRefresh
-		case errors.Is(err, store.ErrNotFound):
-			return "", errBadRefresh
-		case err != nil:
-			return "", serverError(err)
-		}
-		return tok, nil
-	}
-	if err := s.store.CreateRefreshToken(ctx, rec); err != nil {
-		return "", serverError(err)
-	}
-	// A sign-out that landed between the grant's session check and the
-	// family's creation found no family to revoke: look again, now that the
-	// family exists, and revoke it ourselves if the session is gone.
-	if len(f.sessionHash) > 0 {
-		if err := s.sessionStillLive(ctx, f.sessionHash, f.id, now); err != nil {
-			return "", err
-		}
-	}
-	return tok, nil
 }
 
 // sessionStillLive refuses a grant whose browser session has ended, and

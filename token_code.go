@@ -17,7 +17,9 @@ var errBadCode = oauthError(codeInvalidGrant, "the authorization code is invalid
 // tried twice (docs/security.md §3). A code presented again after it was redeemed
 // has the store revoke every refresh token issued from it (RFC 6749 §4.1.2).
 // The grant is the one the user gave at /authorize, with a new refresh-token
-// family when the client gets refresh tokens.
+// family when the client gets refresh tokens; the family's first token is
+// stored with the code's redemption, one write instead of two (mint hands it
+// out).
 func (s *Server) exchangeCode(ctx context.Context, client *Client, p params, now time.Time) (grant, error) {
 	code := p["code"]
 	if code == "" {
@@ -26,8 +28,23 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, p params, now
 	if len(code) > maxSecretLen {
 		return grant{}, errBadCode
 	}
-	ac, err := s.store.ConsumeCode(ctx, hashSecret(code), now)
+	var g grant
+	ac, err := s.store.RedeemCode(ctx, hashSecret(code), now, func(ac store.AuthCode) (*store.RefreshToken, error) {
+		var e *oauthErr
+		if g, e = s.codeGrant(client, code, ac, p, now); e != nil {
+			return nil, e
+		}
+		if g.family == nil {
+			return nil, nil
+		}
+		g.family.issued = newSecret()
+		rec := s.refreshRecord(g, g.family.issued, now)
+		return &rec, nil
+	})
+	var refused *oauthErr
 	switch {
+	case errors.As(err, &refused):
+		return grant{}, refused
 	case errors.Is(err, store.ErrReused):
 		// The store revoked the refresh tokens; the access token issued at
 		// the first redemption is deny-listed here (RFC 6749 §4.1.2).
@@ -42,6 +59,23 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, p params, now
 	case err != nil:
 		return grant{}, serverError(err)
 	}
+	// A code issued in a browser session dies with it: signing out between
+	// the redirect and the redemption must not leave a fresh token family.
+	// When the grant starts a family, mint looks once the family exists,
+	// which is the look that closes the race; a second one here would cost
+	// every sign-in a store read for nothing.
+	if len(ac.SessionIDHash) > 0 && g.family == nil {
+		if err := s.sessionStillLive(ctx, ac.SessionIDHash, ac.FamilyID, now); err != nil {
+			return grant{}, err
+		}
+	}
+	return g, nil
+}
+
+// codeGrant checks a consumed code against the request and returns the
+// grant it proves. It runs inside the store's redemption (RedeemCode's
+// issue), so it only computes.
+func (s *Server) codeGrant(client *Client, code string, ac store.AuthCode, p params, now time.Time) (grant, *oauthErr) {
 	if ac.ClientID != client.ID || ac.RedirectURI != p["redirect_uri"] {
 		return grant{}, errBadCode
 	}
@@ -50,17 +84,6 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, p params, now
 	}
 	if !verifyS256(p["code_verifier"], ac.Challenge) {
 		return grant{}, oauthError(codeInvalidGrant, "code_verifier does not match the code_challenge")
-	}
-	// A code issued in a browser session dies with it: signing out between
-	// the redirect and the redemption must not leave a fresh token family.
-	// When the grant starts a family, mint looks once the family exists,
-	// which is the look that closes the race; a second one here would cost
-	// every sign-in a store read for nothing.
-	refreshes := client.getsRefreshTokens(ac.Scope)
-	if len(ac.SessionIDHash) > 0 && !refreshes {
-		if err := s.sessionStillLive(ctx, ac.SessionIDHash, ac.FamilyID, now); err != nil {
-			return grant{}, err
-		}
 	}
 	resource, e := s.tokenResource(client, ac.Resources, p)
 	if e != nil {
@@ -77,7 +100,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, p params, now
 		nonce:     ac.Nonce,
 		jti:       codeJTI(code),
 	}
-	if refreshes {
+	if client.getsRefreshTokens(ac.Scope) {
 		g.family = &family{
 			id:          ac.FamilyID,
 			sessionHash: ac.SessionIDHash,

@@ -99,6 +99,20 @@ type Codes interface {
 	// a token created in it afterwards is born revoked. An empty FamilyID
 	// names no family.
 	ConsumeCode(ctx context.Context, hash []byte, now time.Time) (AuthCode, error)
+	// RedeemCode is ConsumeCode and the creation of the first refresh token
+	// issued from the code in one atomic step, so that a database writes a
+	// code exchange in one transaction. A missing, expired or used code is
+	// answered as ConsumeCode answers it, without calling issue. Otherwise
+	// the code is marked used and issue is called once with it; issue
+	// decides whether the code is good (the caller's checks) and returns
+	// the token to create, as CreateRefreshToken would, or nil for none.
+	// If issue returns an error, the code stays used, nothing else is
+	// stored, and RedeemCode returns the code with that error as it is: a
+	// code that fails a check is burned. ErrDuplicate if the token's hash
+	// is taken; on that or any other error of the store's own, nothing
+	// changes. issue runs while the store holds its lock or transaction:
+	// it must be quick and must not call the store.
+	RedeemCode(ctx context.Context, hash []byte, now time.Time, issue func(AuthCode) (*RefreshToken, error)) (AuthCode, error)
 }
 
 // Session is a signed-in browser: single sign-on across authorization

@@ -117,7 +117,7 @@ func TestBinaryMetrics(t *testing.T) {
 		`keystile_http_request_duration_seconds_count{route="/login",status="303"}`:       1,
 		`keystile_store_call_duration_seconds_count{operation="rotate_refresh_token"}`:    1,
 		`keystile_store_call_duration_seconds_count{operation="revoke_family"}`:           1,
-		`keystile_store_call_duration_seconds_count{operation="consume_code"}`:            1,
+		`keystile_store_call_duration_seconds_count{operation="redeem_code"}`:             1,
 	} {
 		if got, ok := m[series]; !ok || got != want {
 			t.Errorf("%s = %v (present %v), want %v", series, got, ok, want)

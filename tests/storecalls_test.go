@@ -57,6 +57,11 @@ func (c *countingStore) ConsumeCode(ctx context.Context, h []byte, now time.Time
 	return c.Store.ConsumeCode(ctx, h, now)
 }
 
+func (c *countingStore) RedeemCode(ctx context.Context, h []byte, now time.Time, issue func(store.AuthCode) (*store.RefreshToken, error)) (store.AuthCode, error) {
+	c.count("RedeemCode")
+	return c.Store.RedeemCode(ctx, h, now, issue)
+}
+
 func (c *countingStore) CreateSession(ctx context.Context, s store.Session) error {
 	c.count("CreateSession")
 	return c.Store.CreateSession(ctx, s)
@@ -119,7 +124,7 @@ func TestStoreCallsPerStep(t *testing.T) {
 	refresh := cs.take()
 	for _, step := range []struct{ name, got, want string }{
 		{"sign-in", signIn, "CompleteSignIn×1"},
-		{"code exchange", exchange, "ConsumeCode×1 CreateRefreshToken×1 GetSession×1"},
+		{"code exchange", exchange, "GetSession×1 RedeemCode×1"},
 		{"refresh", refresh, "GetRefreshToken×1 RotateRefreshToken×1"},
 	} {
 		t.Logf("%s: %s", step.name, step.got)

@@ -169,7 +169,7 @@ func checkIDTokenKey(s *settings, tmp string, log *slog.Logger) (keystile.Signin
 func checkStore(ctx context.Context, spec storeSpec) (store.Store, string, error) {
 	switch {
 	case spec.Kind == "postgres":
-		st, err := openStore(ctx, spec)
+		st, err := openStore(ctx, spec, nil)
 		return st, "PostgreSQL, reachable, schema up to date", err
 	case spec.Kind == "sqlite" && !exists(spec.Path):
 		dir := filepath.Dir(spec.Path)
@@ -178,10 +178,10 @@ func checkStore(ctx context.Context, spec storeSpec) (store.Store, string, error
 		}
 		return memory.New(), "SQLite " + spec.Path + " does not exist yet: serve creates it", nil
 	case spec.Kind == "sqlite":
-		st, err := openStore(ctx, spec)
+		st, err := openStore(ctx, spec, nil)
 		return st, "SQLite " + spec.Path + ", schema up to date", err
 	}
-	st, err := openStore(ctx, spec)
+	st, err := openStore(ctx, spec, nil)
 	return st, "memory (lost at every restart)", err
 }
 

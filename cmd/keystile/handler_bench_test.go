@@ -51,7 +51,7 @@ clients:
 	b.Cleanup(func() { logFile.Close() })
 	log, flushLog := newLogger(logFile, s.LogLevel, s.LogFlush)
 	b.Cleanup(flushLog)
-	opened, err := openStore(context.Background(), s.Store)
+	opened, err := openStore(context.Background(), s.Store, log)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -45,6 +45,24 @@ func (s measuredStore) ConsumeCode(ctx context.Context, hash []byte, now time.Ti
 	return s.sharedStore.ConsumeCode(ctx, hash, now)
 }
 
+// RedeemCode counts an error issue returned (a code that failed the
+// caller's checks) as an answer, not as a failure of the store.
+func (s measuredStore) RedeemCode(ctx context.Context, hash []byte, now time.Time, issue func(store.AuthCode) (*store.RefreshToken, error)) (store.AuthCode, error) {
+	var refused error
+	start := time.Now()
+	c, err := s.sharedStore.RedeemCode(ctx, hash, now, func(c store.AuthCode) (*store.RefreshToken, error) {
+		t, err := issue(c)
+		refused = err
+		return t, err
+	})
+	failure := err
+	if refused != nil && err == refused {
+		failure = nil
+	}
+	s.done("redeem_code", start, failure)
+	return c, err
+}
+
 func (s measuredStore) CreateSession(ctx context.Context, ss store.Session) (err error) {
 	defer func(t time.Time) { s.done("create_session", t, err) }(time.Now())
 	return s.sharedStore.CreateSession(ctx, ss)

@@ -64,7 +64,7 @@ func runQuickstart(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fmt.Errorf("signing key %s: %w", keyPath, err)
 	}
 	dbPath := filepath.Join(*dir, quickstartDB)
-	st, err := openSQLite(ctx, dbPath)
+	st, err := openSQLite(ctx, dbPath, log)
 	if err != nil {
 		return fmt.Errorf("opening the SQLite store %s: %w", dbPath, err)
 	}

@@ -39,7 +39,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Warn(w)
 	}
 
-	opened, err := openStore(ctx, s.Store)
+	opened, err := openStore(ctx, s.Store, log)
 	if err != nil {
 		return err
 	}
@@ -264,11 +264,12 @@ func reloadKeys(srv *keystile.Server, s *settings, log *slog.Logger) error {
 	return nil
 }
 
-// openStore opens the store that spec names.
-func openStore(ctx context.Context, spec storeSpec) (sharedStore, error) {
+// openStore opens the store that spec names; log receives what the store
+// reports from the background (nil: slog.Default()).
+func openStore(ctx context.Context, spec storeSpec, log *slog.Logger) (sharedStore, error) {
 	switch spec.Kind {
 	case "sqlite":
-		st, err := openSQLite(ctx, spec.Path)
+		st, err := openSQLite(ctx, spec.Path, log)
 		if err != nil {
 			return nil, fmt.Errorf("opening the SQLite store %s: %w", spec.Path, err)
 		}

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/keystile/keystile/store/sqlite"
 )
@@ -13,6 +14,6 @@ import (
 // the binary (docs/performance.md).
 const withSQLite = true
 
-func openSQLite(ctx context.Context, path string) (sharedStore, error) {
-	return sqlite.Open(ctx, path)
+func openSQLite(ctx context.Context, path string, log *slog.Logger) (sharedStore, error) {
+	return sqlite.Open(ctx, path, sqlite.WithLogger(log))
 }

@@ -2,11 +2,14 @@
 
 package main
 
-import "context"
+import (
+	"context"
+	"log/slog"
+)
 
 // withSQLite: this build was made with -tags nosqlite (store_sqlite.go).
 const withSQLite = false
 
-func openSQLite(context.Context, string) (sharedStore, error) {
+func openSQLite(context.Context, string, *slog.Logger) (sharedStore, error) {
 	return nil, storeLeftOut("SQLite", "nosqlite")
 }

@@ -68,7 +68,7 @@ const rotateTimeout = time.Minute
 func rotateStoreKey(s *settings, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), rotateTimeout)
 	defer cancel()
-	st, err := openStore(ctx, s.Store)
+	st, err := openStore(ctx, s.Store, nil)
 	if err != nil {
 		return err
 	}

@@ -53,8 +53,8 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (st
 		return store.AuthCode{}, err
 	}
 	// Decoding happens outside the lock: the claims bytes are never changed.
-	c := copyCode(e.code)
-	if c.Claims, err = decodeClaims(e.claims); err != nil {
+	c, err := e.out()
+	if err != nil {
 		return store.AuthCode{}, err
 	}
 	if reused {
@@ -68,6 +68,10 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (st
 func (s *Store) useCode(hash []byte, now time.Time) (e codeEntry, reused bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.useCodeLocked(hash, now)
+}
+
+func (s *Store) useCodeLocked(hash []byte, now time.Time) (e codeEntry, reused bool, err error) {
 	k := string(hash)
 	e, ok := s.codes[k]
 	if !ok || !live(e.code.ExpiresAt, now) {
@@ -96,4 +100,47 @@ func copyCode(c store.AuthCode) store.AuthCode {
 	c.AuthTime = normTime(c.AuthTime)
 	c.ExpiresAt = normTime(c.ExpiresAt)
 	return c
+}
+
+// RedeemCode implements [store.Codes]: ConsumeCode's steps, issue and the
+// token's creation happen under one lock. On a failure after the code was
+// marked used, its entry as it was is put back.
+func (s *Store) RedeemCode(ctx context.Context, hash []byte, now time.Time, issue func(store.AuthCode) (*store.RefreshToken, error)) (store.AuthCode, error) {
+	if err := ctx.Err(); err != nil {
+		return store.AuthCode{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, reused, err := s.useCodeLocked(hash, now)
+	if err != nil {
+		return store.AuthCode{}, err
+	}
+	c, err := e.out()
+	if err == nil && reused {
+		return c, store.ErrReused
+	}
+	var t *store.RefreshToken
+	var refused error
+	if err == nil {
+		t, refused = issue(c)
+	}
+	if err == nil && refused == nil && t != nil {
+		var re refreshEntry
+		if re, err = newRefreshEntry(*t); err == nil {
+			err = s.createRefreshLocked(re, *t)
+		}
+	}
+	if err != nil {
+		s.codes[string(hash)] = e
+		return store.AuthCode{}, err
+	}
+	return c, refused
+}
+
+// out is the code e holds, with its claims decoded afresh.
+func (e codeEntry) out() (store.AuthCode, error) {
+	c := copyCode(e.code)
+	var err error
+	c.Claims, err = decodeClaims(e.claims)
+	return c, err
 }

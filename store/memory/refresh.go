@@ -42,6 +42,12 @@ func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) er
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.createRefreshLocked(e, t)
+}
+
+// createRefreshLocked stores e, made from t, and its family if it has none
+// yet; ErrDuplicate, changing nothing, if its hash is taken.
+func (s *Store) createRefreshLocked(e refreshEntry, t store.RefreshToken) error {
 	k := string(e.token.Hash)
 	if _, ok := s.refresh[k]; ok {
 		return store.ErrDuplicate

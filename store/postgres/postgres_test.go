@@ -216,6 +216,16 @@ func BenchmarkSignIn(b *testing.B) {
 	}
 }
 
+func BenchmarkExchange(b *testing.B) {
+	for _, separate := range []bool{true, false} {
+		b.Run(map[bool]string{true: "separate", false: "one-step"}[separate], func(b *testing.B) {
+			s := open(b, postgrestest.URL(b))
+			defer s.Close()
+			storetest.BenchExchange(b, s, separate)
+		})
+	}
+}
+
 func BenchmarkRecordFailure(b *testing.B) {
 	s := open(b, postgrestest.URL(b))
 	defer s.Close()

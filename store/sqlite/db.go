@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"sync"
 
 	"github.com/keystile/keystile/store/internal/sqlstore"
 )
@@ -36,6 +39,22 @@ type pool struct {
 	turn                    chan struct{}
 	stmts                   []*sql.Stmt // indexed by sqlstore.Query
 	begin, commit, rollback *sql.Stmt
+	// wrote, when the Store has a checkpointer, tells it that a call may
+	// have written (checkpoint.go); nil otherwise.
+	wrote chan struct{}
+	// walPath and walMax are the WAL file and the size past which a call
+	// checkpoints before it hands the turn back (backstop); walMax 0 never.
+	// walNext is that size now: raised by walMax after a failed backstop,
+	// so that a reader holding the WAL in another process costs one wait
+	// per walMax of growth, not one per call.
+	walPath         string
+	walMax, walNext int64
+	log             *slog.Logger // where a backstop that could not finish is reported
+	// checkpointing is held by every checkpoint this process runs: SQLite
+	// runs one at a time per database and fails the others at once with
+	// SQLITE_BUSY, without waiting, so the backstop waits here for the
+	// checkpointer's.
+	checkpointing sync.Mutex
 }
 
 var _ sqlstore.DB = (*pool)(nil)
@@ -97,7 +116,53 @@ func (p *pool) take(ctx context.Context) error {
 	return nil
 }
 
-func (p *pool) give() { <-p.turn }
+// written ends a call that may have written: it runs the backstop, then
+// gives the turn back. Reads (QueryRow) skip the backstop's stat; the one
+// single-statement write that goes through QueryRow (ConsumeCode's UPDATE …
+// RETURNING) is caught by the next Exec or transaction.
+func (p *pool) written() {
+	p.backstop()
+	p.give()
+}
+
+// backstop runs a RESTART checkpoint on the request connection, in its
+// turn, when the WAL file has passed walMax: the background checkpointer
+// fell behind (checkpoint.go). RESTART waits (busy_timeout) for a checkpoint
+// in progress elsewhere and for readers of the WAL in other processes, so
+// that the next write starts the WAL again, whatever the timing; the file
+// is cut back to journal_size_limit at that write. A checkpoint that could
+// not finish (busy) is tried again once the WAL has grown by walMax more.
+func (p *pool) backstop() {
+	if p.walMax == 0 {
+		return
+	}
+	st, err := os.Stat(p.walPath)
+	if err != nil || st.Size() <= p.walNext {
+		return
+	}
+	var busy, log, copied int
+	p.checkpointing.Lock()
+	err = p.conn.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &log, &copied)
+	p.checkpointing.Unlock()
+	if err != nil || busy != 0 {
+		p.walNext = st.Size() + p.walMax
+		p.log.Warn("sqlite: the WAL passed its bound and a checkpoint could not finish; retried after more growth",
+			"wal_bytes", st.Size(), "busy", busy != 0, "err", err)
+		return
+	}
+	p.walNext = p.walMax
+}
+
+// give hands the turn back and nudges the checkpointer, without waiting:
+// one nudge pending is enough. Reads nudge it too; a checkpoint with nothing
+// to copy costs a few microseconds on the checkpointer's connection.
+func (p *pool) give() {
+	<-p.turn
+	select {
+	case p.wrote <- struct{}{}:
+	default:
+	}
+}
 
 // run is the context the statements run on: never done (see pool).
 func run(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
@@ -106,7 +171,7 @@ func (p *pool) Exec(ctx context.Context, q sqlstore.Query, args ...any) (int64, 
 	if err := p.take(ctx); err != nil {
 		return 0, err
 	}
-	defer p.give()
+	defer p.written()
 	return rowsAffected(p.stmts[q].ExecContext(run(ctx), args...))
 }
 
@@ -141,7 +206,7 @@ func (p *pool) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error 
 	if err := p.take(ctx); err != nil {
 		return err
 	}
-	defer p.give()
+	defer p.written()
 	ctx = run(ctx)
 	if _, err := p.begin.ExecContext(ctx); err != nil {
 		return fmt.Errorf("begin: %w", err)

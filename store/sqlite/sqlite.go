@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -51,6 +52,9 @@ var migrations embed.FS
 //     live for minutes, so that trade is worth the fsync it saves per write.
 //   - foreign_keys: off by default in SQLite; on, so that tables referring
 //     to others (refresh-token families) keep their references whole.
+//   - wal_autocheckpoint and journal_size_limit are not here: they are the
+//     request connection's alone, set when its checkpointer starts
+//     (checkpoint.go).
 //   - _txlock=immediate: a database/sql transaction (the migrations') takes
 //     the write lock at BEGIN, as the store's own do (BEGIN IMMEDIATE, see
 //     pool), so two read-then-write transactions cannot deadlock on
@@ -66,6 +70,26 @@ const pragmas = "_pragma=busy_timeout(5000)" +
 type Store struct {
 	*rules // every operation but Close, shared with the postgres backend
 	pool   *pool
+	ckpt   *checkpointer // nil for a database without a WAL (":memory:")
+}
+
+// Option configures [Open].
+type Option func(*options)
+
+type options struct {
+	log         *slog.Logger
+	checkpoints checkpointConfig
+}
+
+// WithLogger sets where the Store reports what goes wrong in the
+// background, a failed WAL checkpoint (checkpoint.go); nil, or no
+// WithLogger, is slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.log = l
+		}
+	}
 }
 
 // rules names sqlstore.Store for embedding: the field is unexported, so its
@@ -87,7 +111,15 @@ var dialect = sqlstore.Dialect{
 // Open opens (creating it if needed) the SQLite database at path and brings
 // its schema up to date. path is a file name, a "file:" URI, or ":memory:"
 // for a private in-memory database that lives until [Store.Close].
-func Open(ctx context.Context, path string) (*Store, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	o := options{log: slog.Default(), checkpoints: defaultCheckpoints}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return open(ctx, path, o)
+}
+
+func open(ctx context.Context, path string, o options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
@@ -98,7 +130,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	db, err := sql.Open("sqlite", path+sep+pragmas)
+	dsn := path + sep + pragmas
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -125,8 +158,20 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	s := &Store{rules: sqlstore.New(p, &dialect), pool: p}
+	var mode string
+	if err := p.conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		p.close()
+		return nil, fmt.Errorf("sqlite: open %s: journal mode: %w", path, err)
+	}
+	if mode == "wal" {
+		if s.ckpt, err = startCheckpointer(ctx, dsn, walPath(path), p, o.checkpoints, o.log); err != nil {
+			p.close()
+			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		}
+	}
 	privateSidecars(path)
-	return &Store{rules: sqlstore.New(p, &dialect), pool: p}, nil
+	return s, nil
 }
 
 // migrate applies the pending embedded migrations. A schema that has them
@@ -183,7 +228,12 @@ func schemaCurrent(ctx context.Context, db *sql.DB, fsys fs.FS) (bool, error) {
 // Close closes the database, which finalizes the prepared statements too; the
 // Store must not be used afterwards.
 func (s *Store) Close() error {
-	if err := s.pool.close(); err != nil {
+	var errs []error
+	if s.ckpt != nil {
+		errs = append(errs, s.ckpt.close())
+	}
+	errs = append(errs, s.pool.close())
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
 	return nil

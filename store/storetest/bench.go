@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -106,6 +107,43 @@ func BenchSignIn(b *testing.B, s store.Store, separate bool) {
 		}
 		if err := s.CreateCode(ctx, in.Code); err != nil {
 			b.Fatalf("CreateCode: %v", err)
+		}
+	}
+}
+
+// BenchExchange measures what a code exchange writes to s, with the
+// sign-in's CreateCode before it on both sides: the code's redemption with the
+// family's first refresh token, as one [store.Codes.RedeemCode] step, or,
+// with separate, as ConsumeCode and CreateRefreshToken, the two calls it
+// took before — the side-by-side figure for what one write transaction
+// instead of two buys.
+func BenchExchange(b *testing.B, s store.Store, separate bool) {
+	ctx := b.Context()
+	c := sampleCode("bench")
+	now := c.ExpiresAt.Add(-time.Second)
+	tok := sampleRefresh("bench")
+	var i uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		c.Hash = counterHash(2 * i)
+		c.FamilyID = "bench family " + strconv.FormatUint(i, 10)
+		tok.Hash = counterHash(2*i + 1)
+		tok.FamilyID = c.FamilyID
+		if err := s.CreateCode(ctx, c); err != nil {
+			b.Fatalf("CreateCode: %v", err)
+		}
+		if !separate {
+			if _, err := s.RedeemCode(ctx, c.Hash, now, func(store.AuthCode) (*store.RefreshToken, error) { return &tok, nil }); err != nil {
+				b.Fatalf("RedeemCode: %v", err)
+			}
+			continue
+		}
+		if _, err := s.ConsumeCode(ctx, c.Hash, now); err != nil {
+			b.Fatalf("ConsumeCode: %v", err)
+		}
+		if err := s.CreateRefreshToken(ctx, tok); err != nil {
+			b.Fatalf("CreateRefreshToken: %v", err)
 		}
 	}
 }

@@ -49,6 +49,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"a request id can be used once while it lives", testUseRequest, true},
 		{"code can be consumed once, then is reported reused", testCodeLifecycle, true},
 		{"a replayed code revokes its refresh-token family", testCodeReplayRevokesFamily, true},
+		{"a redemption consumes the code and stores its first token as one", testRedeemCode, true},
+		{"concurrent redemptions of one code: exactly one is issued", testConcurrentRedeemCode, true},
 		{"session can be created, read and ended", testSessionLifecycle, true},
 		{"ending a session revokes its refresh tokens on request", testEndSessionRevokes, true},
 		{"renewing a session moves its grants to the new one", testRenewSession, true},

@@ -90,6 +90,49 @@ func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (st
 	return c, s.fail(op, store.ErrReused)
 }
 
+// RedeemCode implements [store.Codes]: the consuming UPDATE, issue and the
+// token's creation in one transaction. On PostgreSQL the UPDATE takes the
+// code's row lock, so a concurrent redemption waits for this one's commit
+// and then finds the code used, as with ConsumeCode.
+func (s *Store) RedeemCode(ctx context.Context, hash []byte, now time.Time, issue func(store.AuthCode) (*store.RefreshToken, error)) (store.AuthCode, error) {
+	const op = "redeem code"
+	at := s.timeArg(now)
+	var c store.AuthCode
+	var consumed bool
+	var refused error
+	err := s.db.InTx(ctx, func(tx Querier) error {
+		var err error
+		c, err = s.scanCode(tx.QueryRow(ctx, consumeCode, at, hash, at), hash)
+		if isNoRows(err) {
+			return nil // missing, expired or used: looked into below
+		}
+		if err != nil {
+			return err
+		}
+		consumed = true
+		t, err := issue(c)
+		if err != nil {
+			refused = err // the code is burned all the same: commit
+			return nil
+		}
+		if t == nil {
+			return nil
+		}
+		return s.createFamilyToken(ctx, tx, *t)
+	})
+	switch {
+	case err != nil:
+		return store.AuthCode{}, s.fail(op, err)
+	case consumed:
+		return c, refused
+	}
+	c, err = s.replayCode(ctx, hash, now)
+	if err != nil {
+		return store.AuthCode{}, s.fail(op, err)
+	}
+	return c, s.fail(op, store.ErrReused)
+}
+
 // replayCode returns the code if it is live and used, after revoking its
 // family; ErrNotFound if it is missing or expired. Nothing un-uses a code,
 // so a used code seen here was used when the UPDATE missed it, and one that

@@ -61,31 +61,38 @@ var errOtherFamily = errors.New("next token is in another family")
 // PostgreSQL one statement (createFamilyTokenSQL).
 func (s *Store) CreateRefreshToken(ctx context.Context, t store.RefreshToken) error {
 	const op = "create refresh token"
-	args, err := s.refreshArgs(t)
-	if err != nil {
-		return s.fail(op, err)
-	}
-	familyArgs := []any{t.FamilyID, t.SessionIDHash, s.timeArg(t.FamilyExpiresAt)}
+	var err error
 	if s.d.WritingCTEs {
-		_, err := s.db.Exec(ctx, createFamilyToken, append(familyArgs, args...)...)
-		if err != nil && s.d.Duplicate(err) {
-			err = store.ErrDuplicate
-		}
-		if err != nil {
-			return s.fail(op, err)
-		}
-		return nil
+		err = s.createFamilyToken(ctx, s.db, t)
+	} else {
+		err = s.db.InTx(ctx, func(tx Querier) error { return s.createFamilyToken(ctx, tx, t) })
 	}
-	err = s.db.InTx(ctx, func(tx Querier) error {
-		if _, err := tx.Exec(ctx, createFamily, familyArgs...); err != nil {
-			return fmt.Errorf("create family: %w", err)
-		}
-		return insertRefresh(ctx, tx, args)
-	})
 	if err != nil {
 		return s.fail(op, err)
 	}
 	return nil
+}
+
+// createFamilyToken stores t and, unless it exists, its family, with q:
+// one statement where the dialect has writing CTEs, two otherwise, which q
+// must then run in a transaction.
+func (s *Store) createFamilyToken(ctx context.Context, q Querier, t store.RefreshToken) error {
+	args, err := s.refreshArgs(t)
+	if err != nil {
+		return err
+	}
+	familyArgs := []any{t.FamilyID, t.SessionIDHash, s.timeArg(t.FamilyExpiresAt)}
+	if s.d.WritingCTEs {
+		_, err := q.Exec(ctx, createFamilyToken, append(familyArgs, args...)...)
+		if err != nil && s.d.Duplicate(err) {
+			return store.ErrDuplicate
+		}
+		return err
+	}
+	if _, err := q.Exec(ctx, createFamily, familyArgs...); err != nil {
+		return fmt.Errorf("create family: %w", err)
+	}
+	return insertRefresh(ctx, q, args)
 }
 
 // GetRefreshToken implements [store.RefreshTokens].
