@@ -211,19 +211,26 @@ func (p *pool) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error 
 	if _, err := p.begin.ExecContext(ctx); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	err := fn(inTx{p.stmts})
-	if err == nil {
-		if _, err = p.commit.ExecContext(ctx); err != nil {
-			err = fmt.Errorf("commit: %w", err)
+	committed := false
+	defer func() {
+		// Whatever ends fn without a commit — an error, a failed COMMIT
+		// (SQLITE_BUSY), or a panic that net/http will recover — must not
+		// leave the transaction open on the one connection: every later
+		// write would run inside it and never commit. An error SQLite rolled
+		// back itself leaves none, and the ROLLBACK then fails with "no
+		// transaction is active", which is harmless.
+		if !committed {
+			p.rollback.ExecContext(ctx) //nolint:errcheck // the first error is the one to report
 		}
+	}()
+	if err := fn(inTx{p.stmts}); err != nil {
+		return err
 	}
-	if err != nil {
-		// A failed COMMIT (SQLITE_BUSY) leaves the transaction open; an
-		// error SQLite rolled back itself leaves none, and the ROLLBACK
-		// then fails with "no transaction is active", which is harmless.
-		p.rollback.ExecContext(ctx) //nolint:errcheck // the first error is the one to report
+	if _, err := p.commit.ExecContext(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
 	}
-	return err
+	committed = true
+	return nil
 }
 
 // inTx runs the prepared statements inside InTx, which holds the turn.

@@ -112,6 +112,33 @@ func testRedeemCode(t *testing.T, s store.Store) {
 			t.Errorf("GetRefreshToken of the second redemption's token: %v", err)
 		}
 	})
+	t.Run("a panic in issue leaves the store usable", func(t *testing.T) {
+		// issue is the token endpoint's own code, and net/http recovers a
+		// handler's panic: the store must not be left mid-transaction.
+		c := sampleCode("redeem panic")
+		if err := s.CreateCode(ctx, c); err != nil {
+			t.Fatalf("CreateCode: %v", err)
+		}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("RedeemCode swallowed issue's panic")
+				}
+			}()
+			_, _ = s.RedeemCode(ctx, c.Hash, t0, func(store.AuthCode) (*store.RefreshToken, error) { panic("issue panics") })
+		}()
+		next := sampleCode("redeem after panic")
+		if err := s.CreateCode(ctx, next); err != nil {
+			t.Fatalf("CreateCode after the panic: %v", err)
+		}
+		tok := firstToken(next, "redeem after panic")
+		if _, err := s.RedeemCode(ctx, next.Hash, t0, func(store.AuthCode) (*store.RefreshToken, error) { return &tok, nil }); err != nil {
+			t.Fatalf("RedeemCode after the panic: %v", err)
+		}
+		if _, err := s.GetRefreshToken(ctx, tok.Hash, t0); err != nil {
+			t.Errorf("GetRefreshToken of the token redeemed after the panic: %v", err)
+		}
+	})
 	t.Run("missing, expired and used codes are not issued", func(t *testing.T) {
 		if _, err := s.RedeemCode(ctx, hash("code redeem missing"), t0, mustNotIssue(t)); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("RedeemCode of a missing code: err = %v, want ErrNotFound", err)
