@@ -133,10 +133,13 @@ func (s *Server) FollowRevocations(ctx context.Context) error {
 	return feed.FollowRevocations(ctx, s.revocations)
 }
 
-// revokeAccessToken records in the store, then in memory, that jti is
-// revoked until exp: in memory only once the store has it, so that a token
-// this server refuses is refused by every replica too.
+// revokeAccessToken records in the store, then in memory, that the token
+// jti, which expires at exp, is revoked: in memory only once the store has
+// it, so that a token this server refuses is refused by every replica too.
+// The entry lasts until exp plus DefaultLeeway, since the verifier accepts
+// a token that long, and the deny-list (and the store's purge) drops it then.
 func (s *Server) revokeAccessToken(ctx context.Context, jti string, exp time.Time) error {
+	exp = exp.Add(DefaultLeeway)
 	if err := s.store.RevokeAccessToken(ctx, jti, exp); err != nil {
 		return err
 	}

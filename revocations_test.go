@@ -150,6 +150,27 @@ func TestRevocationsInMemory(t *testing.T) {
 	})
 }
 
+// TestRevokedTokenStaysRefusedThroughTheLeeway: the verifier accepts a
+// token until exp plus DefaultLeeway, so a token revoked at /revoke must stay
+// in the in-memory deny-list that long, even when a sweep runs after exp.
+func TestRevokedTokenStaysRefusedThroughTheLeeway(t *testing.T) {
+	e := newTestEnvWith(t, func(c *Config) { c.Store = memory.New() })
+	following(t, e)
+	a := e.spaTokens()
+	if code := e.revoke(url.Values{"token": {a.AccessToken}, "client_id": {"spa"}}, nil); code != http.StatusOK {
+		t.Fatalf("/revoke: %d", code)
+	}
+	// Past exp, within the leeway; a second revocation sweeps the set.
+	e.clock.Advance(DefaultAccessTokenTTL + DefaultLeeway/2)
+	b := e.spaTokens()
+	if code := e.revoke(url.Values{"token": {b.AccessToken}, "client_id": {"spa"}}, nil); code != http.StatusOK {
+		t.Fatalf("/revoke of the second token: %d", code)
+	}
+	if _, err := e.srv.Verifier().Verify(t.Context(), a.AccessToken); err == nil {
+		t.Fatal("Verify accepted a revoked token within the leeway after its exp")
+	}
+}
+
 // TestRevocationsLapse: an entry leaves the in-memory deny-list once its
 // token has expired, so the set holds at most one token lifetime of
 // revocations.

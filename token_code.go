@@ -48,7 +48,7 @@ func (s *Server) exchangeCode(ctx context.Context, client *Client, p params, now
 	case errors.Is(err, store.ErrReused):
 		// The store revoked the refresh tokens; the access token issued at
 		// the first redemption is deny-listed here (RFC 6749 §4.1.2).
-		if err := s.revokeAccessToken(ctx, codeJTI(code), now.Add(s.cfg.AccessTokenTTL+DefaultLeeway)); err != nil {
+		if err := s.revokeAccessToken(ctx, codeJTI(code), now.Add(s.cfg.AccessTokenTTL)); err != nil {
 			return grant{}, serverError(err)
 		}
 		s.log.WarnContext(ctx, "authorization code replayed; its tokens were revoked", "client_id", client.ID)
