@@ -38,9 +38,11 @@ type metrics struct {
 	storeCalls  *family
 	storeErrors *family
 
-	// The series every request or token counts in, by label values.
+	// The series every request, token or store call counts in, by label
+	// values.
 	requestSeries seriesCache[requestLabels, *vm.PrometheusHistogram]
 	tokenSeries   seriesCache[tokenLabels, *vm.Counter]
+	storeSeries   seriesCache[string, *vm.PrometheusHistogram] // by operation
 }
 
 type requestLabels struct {

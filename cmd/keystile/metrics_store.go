@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	vm "github.com/VictoriaMetrics/metrics"
+
 	"github.com/keystile/keystile/store"
 )
 
@@ -17,7 +19,9 @@ type measuredStore struct {
 
 // done records one call that started at start and ended with err.
 func (s measuredStore) done(op string, start time.Time, err error) {
-	s.m.storeCalls.histogram("operation", op).Update(time.Since(start).Seconds())
+	s.m.storeSeries.get(op, func() *vm.PrometheusHistogram {
+		return s.m.storeCalls.histogram("operation", op)
+	}).Update(time.Since(start).Seconds())
 	// The store's sentinels are answers (not found, taken, reused,
 	// expired), not failures.
 	for _, answer := range []error{store.ErrNotFound, store.ErrDuplicate, store.ErrReused, store.ErrExpired} {
@@ -56,7 +60,7 @@ func (s measuredStore) RedeemCode(ctx context.Context, hash []byte, now time.Tim
 		return t, err
 	})
 	failure := err
-	if refused != nil && err == refused {
+	if refused != nil && errors.Is(err, refused) {
 		failure = nil
 	}
 	s.done("redeem_code", start, failure)
