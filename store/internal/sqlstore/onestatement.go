@@ -13,11 +13,7 @@ const (
 	// session (when $9) and the code inserted. Of concurrent sign-ins with
 	// one request, one inserts its row; the others wait for it, find it
 	// live, and insert nothing.
-	signInSQL = `WITH used AS (
-			INSERT INTO used_requests (id_hash, expires_at) VALUES ($1, $2)
-			ON CONFLICT (id_hash) DO UPDATE SET expires_at = excluded.expires_at
-			WHERE used_requests.expires_at <= $3
-			RETURNING 1),
+	signInSQL = `WITH used AS (` + useRequestSQL + ` RETURNING 1),
 		sess AS (
 			INSERT INTO sessions (id_hash, subject, claims, auth_time, expires_at)
 			SELECT $4::bytea, $5::text, $6::text, $7::timestamptz, $8::timestamptz FROM used WHERE $9::boolean)
