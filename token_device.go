@@ -30,12 +30,11 @@ func (s *Server) deviceCode(ctx context.Context, client *Client, p params) (gran
 		return grant{}, oauthError(codeInvalidRequest, "device_code is required")
 	}
 	// A resource this client may never have is refused before the poll,
-	// which would record it or spend an approval; whether the user's grant
-	// holds it is known only from the code (tokenResource, below).
-	if id, ok, e := requestedResource(p); e != nil {
+	// which would record it or spend an approval: the same pick as below,
+	// against everything the client may be granted; whether the user's
+	// grant holds it is known only from the code.
+	if _, e := s.tokenResource(client, client.Resources, p); e != nil {
 		return grant{}, e
-	} else if ok && id != s.cfg.Audience && !s.mayUse(client, id) {
-		return grant{}, errNotTarget
 	}
 	if len(code) > maxSecretLen {
 		return grant{}, errBadDeviceCode
