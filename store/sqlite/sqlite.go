@@ -153,8 +153,8 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 	}
 	p, err := prepare(ctx, db)
 	if err != nil {
-		// Closing the database closes the connection and the statements
-		// prepared so far.
+		// prepare closed the statements it had prepared, the connection and
+		// the database.
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
