@@ -123,7 +123,7 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
-	file := fileName(path)
+	file := FileName(path)
 	if err := createPrivate(file); err != nil {
 		return nil, fmt.Errorf("sqlite: create %s: %w", file, err)
 	}
@@ -189,17 +189,17 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 // Open after busy_timeout with "database is locked"), nor could another
 // process — keystile check or a key command beside a running serve — open
 // the file. What it would buy was measured (docs/performance.md, "The
-// SQLite path", third round): about 8 % of the server's CPU per sign-in or
+// SQLite path", third round): about 5 % of the server's CPU per sign-in or
 // rotation, the WAL's fcntl locks; not worth giving up the sharing the
 // store promises.
 var errExclusive = errors.New("locking_mode(EXCLUSIVE) is not supported: it keeps every other connection out, " +
 	"this store's own checkpointer and other keystile processes included; remove it from the path's options")
 
-// fileName is the database file of path: a plain path may carry the
-// driver's options after "?" (path?_pragma=…), which the driver strips as
-// it opens the file, and so does this; "file:" URIs and ":memory:" are
-// SQLite's to read and are returned whole.
-func fileName(path string) string {
+// FileName is the database file that [Open]'s path names: a plain path may
+// carry the driver's options after "?" (path?_pragma=…), which the driver
+// strips as it opens the file, and so does this; "file:" URIs and
+// ":memory:" are SQLite's to read and are returned whole.
+func FileName(path string) string {
 	if !plainFile(path) {
 		return path
 	}
