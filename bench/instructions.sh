@@ -99,8 +99,7 @@ setup_cell() {
   case $group in
     pkce-* | refresh-*)
       LOAD=(--mode "${group%%-*}" --client-id spa --redirect-uri "$REDIRECT" --username "$USERS") STEP=refresh CSECRET=
-      if [ "${group%%-*}" = pkce ]; then STEP=flow WARM=$WARMUP_FLOWS COUNT=$FLOWS; fi
-      users_file "$DIR/users.yaml" || return 1 ;;
+      if [ "${group%%-*}" = pkce ]; then STEP=flow WARM=$WARMUP_FLOWS COUNT=$FLOWS; fi ;;
   esac
   mkdir -p "$dir"
   case $server in
@@ -109,6 +108,8 @@ setup_cell() {
       # a new SQLite file (so a new key, made at start, as in run.sh).
       src=$(ls -d "$OUT/raw/$group.$server".p*/keystile.yaml 2>/dev/null | head -1)
       if [ -z "$src" ]; then say "$1: no configuration under $OUT/raw"; return 1; fi
+      # Every cell's configuration names a users file: this script's own.
+      users_file "$DIR/users.yaml" || return 1
       sed -e "/^\(issuer\|listen\):/s#127\.0\.0\.1:[0-9]*#127.0.0.1:$port#" -e "s#\"sqlite:[^\"]*\"#\"sqlite:$dir/keystile.db\"#" \
         -e "s#^users_file: .*#users_file: $DIR/users.yaml#" "$src" >"$dir/keystile.yaml"
       CMD=("$BIN/$server" serve --config "$dir/keystile.yaml") ;;
