@@ -171,8 +171,8 @@ func checkStore(ctx context.Context, spec storeSpec) (store.Store, string, error
 	case spec.Kind == "postgres":
 		st, err := openStore(ctx, spec, nil)
 		return st, "PostgreSQL, reachable, schema up to date", err
-	case spec.Kind == "sqlite" && !exists(spec.Path):
-		dir := filepath.Dir(spec.Path)
+	case spec.Kind == "sqlite" && !exists(sqliteFile(spec.Path)):
+		dir := filepath.Dir(sqliteFile(spec.Path))
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 			return nil, "", fmt.Errorf("store: directory %s does not exist", dir)
 		}

@@ -17,3 +17,7 @@ const withSQLite = true
 func openSQLite(ctx context.Context, path string, log *slog.Logger) (sharedStore, error) {
 	return sqlite.Open(ctx, path, sqlite.WithLogger(log))
 }
+
+// sqliteFile is the database file a sqlite: store's path names (the path
+// without the driver's options after "?").
+func sqliteFile(path string) string { return sqlite.FileName(path) }

@@ -13,3 +13,5 @@ const withSQLite = false
 func openSQLite(context.Context, string, *slog.Logger) (sharedStore, error) {
 	return nil, storeLeftOut("SQLite", "nosqlite")
 }
+
+func sqliteFile(path string) string { return path }

@@ -71,6 +71,7 @@ func prepare(ctx context.Context, db *sql.DB) (*pool, error) {
 	prep := func(text string) (*sql.Stmt, error) {
 		st, err := conn.PrepareContext(ctx, text)
 		if err != nil {
+			p.closeAll() //nolint:errcheck // the prepare error is the one to report
 			return nil, fmt.Errorf("prepare %q: %w", text, err)
 		}
 		return st, nil
@@ -254,14 +255,29 @@ func (p *pool) ping(ctx context.Context) error {
 	return p.conn.PingContext(ctx)
 }
 
-// close waits for the call in progress, then closes the connection (which
-// closes its statements) and the database. It hands the turn back: a call
-// made after it fails with database/sql's "closed" error instead of
-// waiting forever.
+// close waits for the call in progress, then closes the statements, the
+// connection and the database. It hands the turn back: a call made after it
+// fails with database/sql's "closed" error instead of waiting forever.
 func (p *pool) close() error {
 	p.turn <- struct{}{}
 	defer p.give()
-	return errors.Join(p.conn.Close(), p.db.Close())
+	return p.closeAll()
+}
+
+// closeAll closes the statements prepared so far, then the connection and
+// the database. The statements first, by hand: database/sql does not track
+// those prepared on a sql.Conn, so closing the database leaves them open,
+// and SQLite keeps a connection with open statements alive after its close
+// (sqlite3_close_v2) — its file descriptors and, under an exclusive lock,
+// the lock.
+func (p *pool) closeAll() error {
+	var errs []error
+	for _, st := range append(p.stmts, p.begin, p.commit, p.rollback) {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(append(errs, p.conn.Close(), p.db.Close())...)
 }
 
 func rowsAffected(res sql.Result, err error) (int64, error) {

@@ -123,8 +123,9 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty database path")
 	}
-	if err := createPrivate(path); err != nil {
-		return nil, fmt.Errorf("sqlite: create %s: %w", path, err)
+	file := FileName(path)
+	if err := createPrivate(file); err != nil {
+		return nil, fmt.Errorf("sqlite: create %s: %w", file, err)
 	}
 	sep := "?"
 	if strings.Contains(path, "?") {
@@ -153,25 +154,60 @@ func open(ctx context.Context, path string, o options) (*Store, error) {
 	}
 	p, err := prepare(ctx, db)
 	if err != nil {
-		// Closing the database closes the connection and the statements
-		// prepared so far.
+		// prepare closed the statements it had prepared, the connection and
+		// the database.
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	s := &Store{rules: sqlstore.New(p, &dialect), pool: p}
-	var mode string
+	var mode, locking string
 	if err := p.conn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		p.close()
 		return nil, fmt.Errorf("sqlite: open %s: journal mode: %w", path, err)
 	}
+	if err := p.conn.QueryRowContext(ctx, "PRAGMA locking_mode").Scan(&locking); err != nil {
+		p.close()
+		return nil, fmt.Errorf("sqlite: open %s: locking mode: %w", path, err)
+	}
+	if mode == "wal" && locking == "exclusive" {
+		p.close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, errExclusive)
+	}
 	if mode == "wal" {
-		if s.ckpt, err = startCheckpointer(ctx, dsn, walPath(path), p, o.checkpoints, o.log); err != nil {
+		if s.ckpt, err = startCheckpointer(ctx, dsn, walPath(file), p, o.checkpoints, o.log); err != nil {
 			p.close()
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 		}
 	}
-	privateSidecars(path)
+	privateSidecars(file)
 	return s, nil
+}
+
+// errExclusive refuses locking_mode(EXCLUSIVE) among a path's options. The
+// request connection would hold the file from its first transaction until
+// Close, so the checkpointer's connection could never checkpoint (it failed
+// Open after busy_timeout with "database is locked"), nor could another
+// process — keystile check or a key command beside a running serve — open
+// the file. What it would buy was measured (docs/performance.md, "The
+// SQLite path", third round): about 5 % of the server's CPU per sign-in or
+// rotation, the WAL's fcntl locks; not worth giving up the sharing the
+// store promises.
+var errExclusive = errors.New("locking_mode(EXCLUSIVE) is not supported: it keeps every other connection out, " +
+	"this store's own checkpointer and other keystile processes included; remove it from the path's options")
+
+// FileName is the database file that [Open]'s path names: a plain path may
+// carry the driver's options after "?" (path?_pragma=…), which the driver
+// strips as it opens the file, and so does this; "file:" URIs and
+// ":memory:" are SQLite's to read and are returned whole.
+func FileName(path string) string {
+	if !plainFile(path) {
+		return path
+	}
+	// As modernc.org/sqlite reads a DSN: a "?" at index 0 is part of the name.
+	if i := strings.IndexByte(path, '?'); i >= 1 {
+		return path[:i]
+	}
+	return path
 }
 
 // migrate applies the pending embedded migrations. A schema that has them
