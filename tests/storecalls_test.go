@@ -42,19 +42,9 @@ func (c *countingStore) take() string {
 	return strings.Join(parts, " ")
 }
 
-func (c *countingStore) UseRequest(ctx context.Context, id []byte, exp, now time.Time) error {
-	c.count("UseRequest")
-	return c.Store.UseRequest(ctx, id, exp, now)
-}
-
 func (c *countingStore) CreateCode(ctx context.Context, a store.AuthCode) error {
 	c.count("CreateCode")
 	return c.Store.CreateCode(ctx, a)
-}
-
-func (c *countingStore) ConsumeCode(ctx context.Context, h []byte, now time.Time) (store.AuthCode, error) {
-	c.count("ConsumeCode")
-	return c.Store.ConsumeCode(ctx, h, now)
 }
 
 func (c *countingStore) RedeemCode(ctx context.Context, h []byte, now time.Time, issue func(store.AuthCode) (*store.RefreshToken, error)) (store.AuthCode, error) {

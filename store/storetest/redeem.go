@@ -44,8 +44,8 @@ func testRedeemCode(t *testing.T, s store.Store) {
 			t.Fatalf("GetRefreshToken of the token stored with the redemption: %v", err)
 		}
 		checkRefresh(t, "the token stored with the redemption", stored, tok)
-		if _, err := s.ConsumeCode(ctx, c.Hash, t0); !errors.Is(err, store.ErrReused) {
-			t.Errorf("ConsumeCode after RedeemCode: err = %v, want ErrReused", err)
+		if _, err := consume(ctx, s, c.Hash, t0); !errors.Is(err, store.ErrReused) {
+			t.Errorf("consume after RedeemCode: err = %v, want ErrReused", err)
 		}
 		// That replay revoked the family, token included.
 		if _, err := s.GetRefreshToken(ctx, tok.Hash, t0); !errors.Is(err, store.ErrNotFound) {
@@ -81,8 +81,8 @@ func testRedeemCode(t *testing.T, s store.Store) {
 		if _, err := s.GetRefreshToken(ctx, tok.Hash, t0); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("GetRefreshToken after a refusal: err = %v, want ErrNotFound", err)
 		}
-		if _, err := s.ConsumeCode(ctx, c.Hash, t0); !errors.Is(err, store.ErrReused) {
-			t.Errorf("ConsumeCode after a refusal: err = %v, want ErrReused (burned)", err)
+		if _, err := consume(ctx, s, c.Hash, t0); !errors.Is(err, store.ErrReused) {
+			t.Errorf("consume after a refusal: err = %v, want ErrReused (burned)", err)
 		}
 	})
 	t.Run("a taken token hash changes nothing", func(t *testing.T) {
