@@ -64,7 +64,10 @@ type AuthCode struct {
 	AuthTime  time.Time
 	ExpiresAt time.Time
 	// FamilyID names the grant: every refresh token issued from this code
-	// carries it, so that a replay of the code can revoke them all.
+	// carries it, so that a replay of the code can revoke them all. Empty
+	// for a code that is to be exchanged without a refresh token, which
+	// lets the store write its redemption as one step (see
+	// [Codes.RedeemCode]).
 	FamilyID string
 	// SessionIDHash is the browser session the code was issued in, if any.
 	SessionIDHash []byte
@@ -98,6 +101,13 @@ type Codes interface {
 	// is taken; on that or any other error of the store's own, nothing
 	// changes. issue runs while the store holds its lock or transaction:
 	// it must be quick and must not call the store.
+	//
+	// A code with an empty FamilyID starts no family: its redemption
+	// stores nothing but the code's use, so a store may write that use
+	// on its own, committed before issue runs (PostgreSQL does: one
+	// statement instead of a transaction's three). issue must return no
+	// token for such a code; a token it returns is not stored, and
+	// RedeemCode fails with the code used.
 	RedeemCode(ctx context.Context, hash []byte, now time.Time, issue func(AuthCode) (*RefreshToken, error)) (AuthCode, error)
 }
 

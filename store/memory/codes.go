@@ -97,6 +97,9 @@ func (s *Store) RedeemCode(ctx context.Context, hash []byte, now time.Time, issu
 	if err == nil {
 		t, refused = issue(c)
 	}
+	if refused == nil && t != nil && c.FamilyID == "" {
+		refused = errLoneToken
+	}
 	if err == nil && refused == nil && t != nil {
 		var re refreshEntry
 		if re, err = newRefreshEntry(*t); err == nil {

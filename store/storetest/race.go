@@ -49,6 +49,11 @@ func testConcurrentConsumeCode(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	for round := range rounds {
 		want := sampleCode("race " + string(rune('a'+round)))
+		if round%2 == 1 {
+			// A code that starts no family, which a store may redeem in
+			// a write of its own (PostgreSQL does).
+			want.FamilyID = ""
+		}
 		if err := s.CreateCode(ctx, want); err != nil {
 			t.Fatalf("CreateCode: %v", err)
 		}

@@ -20,9 +20,12 @@ const (
 	// One statement checks and marks, so of many concurrent redemptions
 	// exactly one gets the row: the others wait for its row lock, re-read
 	// the row as it committed it, used, and fall through to usedCodeSQL.
-	consumeCodeSQL = `UPDATE auth_codes SET used_at = $1
-		WHERE hash = $2 AND used_at IS NULL AND expires_at > $3 RETURNING ` + codeColumns
-	usedCodeSQL = `SELECT ` + codeColumns + ` FROM auth_codes
+	consumeSQL     = `UPDATE auth_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $3`
+	consumeCodeSQL = consumeSQL + ` RETURNING ` + codeColumns
+	// consumeLoneCodeSQL is consumeCodeSQL for a code that starts no
+	// refresh-token family, which is a whole redemption on its own.
+	consumeLoneCodeSQL = consumeSQL + ` AND family_id = '' RETURNING ` + codeColumns
+	usedCodeSQL        = `SELECT ` + codeColumns + ` FROM auth_codes
 		WHERE hash = $1 AND used_at IS NOT NULL AND expires_at > $2`
 )
 
@@ -75,9 +78,29 @@ func (s *Store) codeArgs(c store.AuthCode) ([]any, error) {
 // code's row lock, so a concurrent redemption waits for this one's commit
 // and then finds the code used; only when the UPDATE matches nothing does
 // a second transaction look for a used code and revoke its family.
+//
+// Where statements are round trips ([Dialect.RoundTrips]), a code that
+// starts no family is first redeemed by one autocommit UPDATE: nothing but
+// its use is written for it, whatever issue says, so the transaction
+// would add only its BEGIN and COMMIT. Any other code (or a missing or
+// used one) is left untouched by that UPDATE and goes the transaction's
+// way.
 func (s *Store) RedeemCode(ctx context.Context, hash []byte, now time.Time, issue func(store.AuthCode) (*store.RefreshToken, error)) (store.AuthCode, error) {
 	const op = "redeem code"
 	at := s.timeArg(now)
+	if s.d.RoundTrips {
+		c, err := s.scanCode(s.db.QueryRow(ctx, consumeLoneCode, at, hash, at), hash)
+		switch {
+		case err == nil:
+			t, err := issue(c)
+			if err == nil && t != nil {
+				err = s.fail(op, errLoneToken)
+			}
+			return c, err
+		case !isNoRows(err):
+			return store.AuthCode{}, s.fail(op, err)
+		}
+	}
 	var c store.AuthCode
 	var consumed bool
 	var refused error
@@ -92,6 +115,9 @@ func (s *Store) RedeemCode(ctx context.Context, hash []byte, now time.Time, issu
 		}
 		consumed = true
 		t, err := issue(c)
+		if err == nil && t != nil && c.FamilyID == "" {
+			err = s.fail(op, errLoneToken)
+		}
 		if err != nil {
 			refused = err // the code is burned all the same: commit
 			return nil

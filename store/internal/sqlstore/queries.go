@@ -12,6 +12,7 @@ const (
 
 	createCode
 	consumeCode
+	consumeLoneCode
 	usedCode
 
 	createSession
@@ -73,9 +74,10 @@ var statements = [numQueries]struct {
 	useRequest: {sql: useRequestSQL},
 	signIn:     {sql: signInSQL, writingCTE: true},
 
-	createCode:  {sql: createCodeSQL},
-	consumeCode: {sql: consumeCodeSQL},
-	usedCode:    {sql: usedCodeSQL},
+	createCode:      {sql: createCodeSQL},
+	consumeCode:     {sql: consumeCodeSQL},
+	consumeLoneCode: {sql: consumeLoneCodeSQL},
+	usedCode:        {sql: usedCodeSQL},
 
 	createSession:         {sql: createSessionSQL},
 	getSession:            {sql: getSessionSQL},

@@ -70,6 +70,10 @@ func New(db DB, d *Dialect) *Store {
 
 var errEmptyKey = errors.New("empty key")
 
+// errLoneToken refuses a refresh token issued from a code that starts no
+// family ([store.Codes.RedeemCode]).
+var errLoneToken = errors.New("a code that starts no refresh-token family issues no token")
+
 // fail names the backend and the operation in err, so that a logged error
 // says where it came from; errors.Is still finds the store's sentinels.
 func (s *Store) fail(op string, err error) error {
