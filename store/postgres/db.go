@@ -118,6 +118,38 @@ func (t *lazyTx) QueryRow(ctx context.Context, q sqlstore.Query, args ...any) sq
 	return batchRow{br}
 }
 
+// ExecLast implements [sqlstore.LastExecer]: q and COMMIT (and BEGIN, if
+// q is the transaction's first statement) in one pipeline.
+func (t *lazyTx) ExecLast(ctx context.Context, q sqlstore.Query, args ...any) (int64, error) {
+	b := &pgx.Batch{}
+	if !t.open {
+		b.Queue("begin")
+	}
+	b.Queue(statements()[q], args...)
+	b.Queue("commit")
+	br := t.conn.SendBatch(ctx, b)
+	defer br.Close()
+	if !t.open {
+		if _, err := br.Exec(); err != nil {
+			return 0, err
+		}
+		t.open = true
+	}
+	tag, err := br.Exec()
+	if err != nil {
+		return 0, err // COMMIT was skipped: InTx rolls back
+	}
+	commit, err := br.Exec()
+	if err != nil {
+		return 0, err
+	}
+	t.open = false
+	if commit.String() != "COMMIT" {
+		return 0, pgx.ErrTxCommitRollback
+	}
+	return tag.RowsAffected(), br.Close()
+}
+
 // begin sends BEGIN and q in one pipeline and reads BEGIN's answer; q's is
 // left for the caller to read, and the batch to close.
 func (t *lazyTx) begin(ctx context.Context, q sqlstore.Query, args []any) (pgx.BatchResults, error) {

@@ -125,7 +125,9 @@ func (s *Store) RedeemCode(ctx context.Context, hash []byte, now time.Time, issu
 		if t == nil {
 			return nil
 		}
-		return s.createFamilyToken(ctx, tx, *t)
+		// On PostgreSQL the family and its token are one statement
+		// (createFamilyTokenSQL), which can go out with the COMMIT.
+		return s.createFamilyToken(ctx, lastStatement(tx), *t)
 	})
 	switch {
 	case err != nil:
