@@ -57,7 +57,7 @@ type Dialect struct {
 func (d *Dialect) Render() []string {
 	texts := make([]string, len(statements))
 	for q, st := range statements {
-		if st.writingCTE && !d.WritingCTEs {
+		if st.writingCTE && !d.WritingCTEs || st.roundTrips && !d.RoundTrips {
 			continue
 		}
 		if st.sql == "" {
