@@ -89,7 +89,6 @@ var dialect = sqlstore.Dialect{
 	Param:       "$",
 	RowLocks:    true,
 	WritingCTEs: true,
-	RoundTrips:  true,
 	Duplicate: func(err error) bool {
 		var pgErr *pgconn.PgError
 		return errors.As(err, &pgErr) && pgErr.Code == uniqueViolation

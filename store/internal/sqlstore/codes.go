@@ -20,12 +20,9 @@ const (
 	// One statement checks and marks, so of many concurrent redemptions
 	// exactly one gets the row: the others wait for its row lock, re-read
 	// the row as it committed it, used, and fall through to usedCodeSQL.
-	consumeSQL     = `UPDATE auth_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $3`
-	consumeCodeSQL = consumeSQL + ` RETURNING ` + codeColumns
-	// consumeLoneCodeSQL is consumeCodeSQL for a code that starts no
-	// refresh-token family, which is a whole redemption on its own.
-	consumeLoneCodeSQL = consumeSQL + ` AND family_id = '' RETURNING ` + codeColumns
-	usedCodeSQL        = `SELECT ` + codeColumns + ` FROM auth_codes
+	consumeCodeSQL = `UPDATE auth_codes SET used_at = $1
+		WHERE hash = $2 AND used_at IS NULL AND expires_at > $3 RETURNING ` + codeColumns
+	usedCodeSQL = `SELECT ` + codeColumns + ` FROM auth_codes
 		WHERE hash = $1 AND used_at IS NOT NULL AND expires_at > $2`
 )
 
@@ -79,28 +76,14 @@ func (s *Store) codeArgs(c store.AuthCode) ([]any, error) {
 // and then finds the code used; only when the UPDATE matches nothing does
 // a second transaction look for a used code and revoke its family.
 //
-// Where statements are round trips ([Dialect.RoundTrips]), a code that
-// starts no family is first redeemed by one autocommit UPDATE: nothing but
-// its use is written for it, whatever issue says, so the transaction
-// would add only its BEGIN and COMMIT. Any other code (or a missing or
-// used one) is left untouched by that UPDATE and goes the transaction's
-// way.
+// On PostgreSQL the transaction is two round trips whether or not a token
+// follows: BEGIN goes out with the UPDATE, and the token's INSERT with the
+// COMMIT. A code that starts no family could be one autocommit UPDATE, but
+// the store learns that only from the row, so trying it first would cost
+// every exchange that issues a refresh token (the common one) a third.
 func (s *Store) RedeemCode(ctx context.Context, hash []byte, now time.Time, issue func(store.AuthCode) (*store.RefreshToken, error)) (store.AuthCode, error) {
 	const op = "redeem code"
 	at := s.timeArg(now)
-	if s.d.RoundTrips {
-		c, err := s.scanCode(s.db.QueryRow(ctx, consumeLoneCode, at, hash, at), hash)
-		switch {
-		case err == nil:
-			t, err := issue(c)
-			if err == nil && t != nil {
-				err = s.fail(op, errLoneToken)
-			}
-			return c, err
-		case !isNoRows(err):
-			return store.AuthCode{}, s.fail(op, err)
-		}
-	}
 	var c store.AuthCode
 	var consumed bool
 	var refused error

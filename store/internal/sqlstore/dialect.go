@@ -34,13 +34,6 @@ type Dialect struct {
 	// (onestatement.go); the statements that need it are rendered only
 	// then, as "".
 	WritingCTEs bool
-	// RoundTrips reports that each statement is a round trip to a
-	// database server (PostgreSQL), so that a step that can be one
-	// autocommit statement in a common case is tried as that first, even
-	// though the other cases then pay for one statement that found
-	// nothing to do; a database in the process (SQLite) pays nothing for
-	// a round trip, and keeps to the one transaction.
-	RoundTrips bool
 	// Duplicate reports whether err is a unique violation, which is how a
 	// one-statement step learns that a key was taken. Needed only with
 	// WritingCTEs.
@@ -57,7 +50,7 @@ type Dialect struct {
 func (d *Dialect) Render() []string {
 	texts := make([]string, len(statements))
 	for q, st := range statements {
-		if st.writingCTE && !d.WritingCTEs || st.roundTrips && !d.RoundTrips {
+		if st.writingCTE && !d.WritingCTEs {
 			continue
 		}
 		if st.sql == "" {

@@ -12,7 +12,6 @@ const (
 
 	createCode
 	consumeCode
-	consumeLoneCode
 	usedCode
 
 	createSession
@@ -66,20 +65,17 @@ const (
 // statements holds each Query's text and, for a statement that decides a
 // race by locking rows, its lock clause (see [Dialect.RowLocks]); a
 // statement that writes inside WITH is marked writingCTE (see
-// [Dialect.WritingCTEs]), and one only a database of round trips runs
-// roundTrips (see [Dialect.RoundTrips]). The texts live next to the
-// methods that run them.
+// [Dialect.WritingCTEs]). The texts live next to the methods that run them.
 var statements = [numQueries]struct {
-	sql, lock              string
-	writingCTE, roundTrips bool
+	sql, lock  string
+	writingCTE bool
 }{
 	useRequest: {sql: useRequestSQL},
 	signIn:     {sql: signInSQL, writingCTE: true},
 
-	createCode:      {sql: createCodeSQL},
-	consumeCode:     {sql: consumeCodeSQL},
-	consumeLoneCode: {sql: consumeLoneCodeSQL, roundTrips: true},
-	usedCode:        {sql: usedCodeSQL},
+	createCode:  {sql: createCodeSQL},
+	consumeCode: {sql: consumeCodeSQL},
+	usedCode:    {sql: usedCodeSQL},
 
 	createSession:         {sql: createSessionSQL},
 	getSession:            {sql: getSessionSQL},
