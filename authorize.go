@@ -150,10 +150,16 @@ func (s *Server) redirectCode(w http.ResponseWriter, r *http.Request, g codeGran
 }
 
 // newCode returns a new single-use code for g and the record to store for
-// it, which holds only its hash. The code names a new refresh-token family,
-// so that a replay of the code can revoke every token issued from it.
+// it, which holds only its hash. A code whose exchange comes with a refresh
+// token names a new refresh-token family, so that a replay of the code can
+// revoke every token issued from it; one without names none, which lets
+// the store write its exchange as one step (store.Codes.RedeemCode).
 func (s *Server) newCode(g codeGrant) (string, store.AuthCode) {
 	code := newSecret()
+	var family string
+	if g.client.getsRefreshTokens(g.scope) {
+		family = newSecret()
+	}
 	return code, store.AuthCode{
 		Hash:          hashSecret(code),
 		ClientID:      g.client.ID,
@@ -166,7 +172,7 @@ func (s *Server) newCode(g codeGrant) (string, store.AuthCode) {
 		Nonce:         g.nonce,
 		AuthTime:      g.authTime,
 		ExpiresAt:     s.now().Add(s.cfg.CodeTTL),
-		FamilyID:      newSecret(),
+		FamilyID:      family,
 		SessionIDHash: g.sessionHash,
 	}
 }

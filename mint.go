@@ -257,14 +257,16 @@ func (s *Server) refreshRecord(g grant, tok string, now time.Time) store.Refresh
 }
 
 // sessionStillLive refuses a grant whose browser session has ended, and
-// revokes the family in case it was already created: tokens issued in a
-// browser session die with it.
+// revokes the family (if the grant names one) in case it was already
+// created: tokens issued in a browser session die with it.
 func (s *Server) sessionStillLive(ctx context.Context, sessionHash []byte, familyID string, now time.Time) error {
 	_, err := s.store.GetSession(ctx, sessionHash, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		if err := s.store.RevokeFamily(ctx, familyID); err != nil {
-			return serverError(err)
+		if familyID != "" {
+			if err := s.store.RevokeFamily(ctx, familyID); err != nil {
+				return serverError(err)
+			}
 		}
 		return oauthError(codeInvalidGrant, "the session this code was issued in has ended")
 	case err != nil:

@@ -13,7 +13,7 @@ import (
 // to the browser that opened the page (the hash of its binding cookie) and
 // to the page (the hash of the form's CSRF token), as a stored request was;
 // and it is single-use: a successful sign-in records its ID in the store
-// until it expires (store.UsedRequests), so one form yields one code
+// until it expires (store.SignIns), so one form yields one code
 // (docs/security.md §5).
 type pendingLogin struct {
 	ID          []byte   `json:"i"` // random; its hash is the single-use record's key

@@ -100,7 +100,9 @@ func (s *Server) codeGrant(client *Client, code string, ac store.AuthCode, p par
 		nonce:     ac.Nonce,
 		jti:       codeJTI(code),
 	}
-	if client.getsRefreshTokens(ac.Scope) {
+	// A code issued without a family starts none, even if the client's
+	// settings changed since: its exchange is stored as one step.
+	if ac.FamilyID != "" && client.getsRefreshTokens(ac.Scope) {
 		g.family = &family{
 			id:          ac.FamilyID,
 			sessionHash: ac.SessionIDHash,

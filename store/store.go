@@ -64,54 +64,50 @@ type AuthCode struct {
 	AuthTime  time.Time
 	ExpiresAt time.Time
 	// FamilyID names the grant: every refresh token issued from this code
-	// carries it, so that a replay of the code can revoke them all.
+	// carries it, so that a replay of the code can revoke them all. Empty
+	// for a code that is to be exchanged without a refresh token, which
+	// lets the store write its redemption as one step (see
+	// [Codes.RedeemCode]).
 	FamilyID string
 	// SessionIDHash is the browser session the code was issued in, if any.
 	SessionIDHash []byte
-}
-
-// UsedRequests remembers the authorization requests that already yielded a
-// sign-in. A pending /authorize request is not stored: the login form
-// carries it sealed, so that unfinished sign-ins cost the store nothing. Its
-// id is recorded here only when a sign-in succeeds, so that one login form
-// yields at most one code, however often it is posted.
-type UsedRequests interface {
-	// UseRequest records idHash as used until expiresAt, in one atomic step:
-	// of concurrent uses of one idHash exactly one succeeds. A use of an
-	// idHash that is recorded and live at now fails with ErrReused, every
-	// time; a record expired at now counts as absent and is replaced. An
-	// empty idHash fails.
-	UseRequest(ctx context.Context, idHash []byte, expiresAt, now time.Time) error
 }
 
 // Codes holds authorization codes.
 type Codes interface {
 	// CreateCode stores c; ErrDuplicate if c.Hash is taken.
 	CreateCode(ctx context.Context, c AuthCode) error
-	// ConsumeCode marks the code used and returns it in one atomic step, so
-	// that two concurrent redemptions cannot both win. ErrNotFound if it is
-	// missing or expired at now. A code that was already consumed returns the
-	// code with ErrReused, after revoking the refresh-token family named by
-	// its FamilyID (RFC 6749 §4.1.2), every time it is presented again. A
-	// consumed code is kept until it expires, so that a replay is recognised
-	// for as long as the code lives. The family is revoked even if it has no
-	// token yet (the winning redemption may still be issuing its first one):
-	// a token created in it afterwards is born revoked. An empty FamilyID
-	// names no family.
-	ConsumeCode(ctx context.Context, hash []byte, now time.Time) (AuthCode, error)
-	// RedeemCode is ConsumeCode and the creation of the first refresh token
-	// issued from the code in one atomic step, so that a database writes a
-	// code exchange in one transaction. A missing, expired or used code is
-	// answered as ConsumeCode answers it, without calling issue. Otherwise
-	// the code is marked used and issue is called once with it; issue
-	// decides whether the code is good (the caller's checks) and returns
-	// the token to create, as CreateRefreshToken would, or nil for none.
-	// If issue returns an error, the code stays used, nothing else is
+	// RedeemCode marks the code used and creates the first refresh token
+	// issued from it, in one atomic step, so that two concurrent
+	// redemptions cannot both win and a database writes a code exchange
+	// in one transaction.
+	//
+	// A code that is missing or expired at now is ErrNotFound. A code that
+	// was already used returns the code with ErrReused, after revoking the
+	// refresh-token family named by its FamilyID (RFC 6749 §4.1.2), every
+	// time it is presented again; a used code is kept until it expires, so
+	// that a replay is recognised for as long as the code lives. The family
+	// is revoked even if it has no token yet (the winning redemption may
+	// still be issuing its first one): a token created in it afterwards is
+	// born revoked. An empty FamilyID names no family. In these cases
+	// issue is not called.
+	//
+	// Otherwise the code is marked used and issue is called once with it;
+	// issue decides whether the code is good (the caller's checks) and
+	// returns the token to create, as CreateRefreshToken would, or nil for
+	// none. If issue returns an error, the code stays used, nothing else is
 	// stored, and RedeemCode returns the code with that error as it is: a
 	// code that fails a check is burned. ErrDuplicate if the token's hash
 	// is taken; on that or any other error of the store's own, nothing
 	// changes. issue runs while the store holds its lock or transaction:
 	// it must be quick and must not call the store.
+	//
+	// A code with an empty FamilyID starts no family: its redemption
+	// stores nothing but the code's use, so a store may write that use
+	// on its own, committed before issue runs (PostgreSQL does: one
+	// statement instead of a transaction's three). issue must return no
+	// token for such a code; a token it returns is not stored, and
+	// RedeemCode fails with the code used.
 	RedeemCode(ctx context.Context, hash []byte, now time.Time, issue func(AuthCode) (*RefreshToken, error)) (AuthCode, error)
 }
 
@@ -318,8 +314,8 @@ type Throttles interface {
 // SignIn is everything one successful sign-in at the login form writes:
 // the used authorization request, the browser's new session, and the code.
 type SignIn struct {
-	// RequestIDHash is recorded used until RequestExpiresAt, as by
-	// [UsedRequests.UseRequest].
+	// RequestIDHash is the authorization request the sign-in answers,
+	// recorded used until RequestExpiresAt.
 	RequestIDHash    []byte
 	RequestExpiresAt time.Time
 	// Session is the browser's new session; a zero IDHash: none (single
@@ -340,10 +336,17 @@ type SignIn struct {
 
 // SignIns completes a sign-in as one step, so that a database writes it in
 // one transaction rather than one per record.
+//
+// It is also what remembers the authorization requests that already yielded
+// a sign-in. A pending /authorize request is not stored: the login form
+// carries it sealed, so that unfinished sign-ins cost the store nothing. Its
+// id is recorded only when a sign-in succeeds, so that one login form yields
+// at most one code, however often it is posted.
 type SignIns interface {
 	// CompleteSignIn records s in one atomic step: of concurrent sign-ins
 	// with one RequestIDHash exactly one succeeds, and the others fail with
-	// ErrReused, as does any later one while the request's record is live.
+	// ErrReused, as does any later one while the request's record is live;
+	// a record expired at now counts as absent and is replaced.
 	// ErrDuplicate if the session's or the code's hash is taken, or the
 	// session's is Previous; an empty
 	// RequestIDHash or code Hash fails. On any error nothing changes.
@@ -352,7 +355,6 @@ type SignIns interface {
 
 // Store is everything a Keystile server needs from its storage.
 type Store interface {
-	UsedRequests
 	Codes
 	Sessions
 	SignIns

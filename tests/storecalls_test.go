@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/keystile/keystile"
 	"github.com/keystile/keystile/store"
 )
 
@@ -22,6 +23,8 @@ type countingStore struct {
 	store.Store
 	mu    sync.Mutex
 	calls map[string]int
+	// codeFamilies are the FamilyIDs of the codes sign-ins stored.
+	codeFamilies []string
 }
 
 func (c *countingStore) count(name string) {
@@ -42,19 +45,9 @@ func (c *countingStore) take() string {
 	return strings.Join(parts, " ")
 }
 
-func (c *countingStore) UseRequest(ctx context.Context, id []byte, exp, now time.Time) error {
-	c.count("UseRequest")
-	return c.Store.UseRequest(ctx, id, exp, now)
-}
-
 func (c *countingStore) CreateCode(ctx context.Context, a store.AuthCode) error {
 	c.count("CreateCode")
 	return c.Store.CreateCode(ctx, a)
-}
-
-func (c *countingStore) ConsumeCode(ctx context.Context, h []byte, now time.Time) (store.AuthCode, error) {
-	c.count("ConsumeCode")
-	return c.Store.ConsumeCode(ctx, h, now)
 }
 
 func (c *countingStore) RedeemCode(ctx context.Context, h []byte, now time.Time, issue func(store.AuthCode) (*store.RefreshToken, error)) (store.AuthCode, error) {
@@ -74,6 +67,9 @@ func (c *countingStore) GetSession(ctx context.Context, h []byte, now time.Time)
 
 func (c *countingStore) CompleteSignIn(ctx context.Context, in store.SignIn, now time.Time) error {
 	c.count("CompleteSignIn")
+	c.mu.Lock()
+	c.codeFamilies = append(c.codeFamilies, in.Code.FamilyID)
+	c.mu.Unlock()
 	return c.Store.CompleteSignIn(ctx, in, now)
 }
 
@@ -131,5 +127,40 @@ func TestStoreCallsPerStep(t *testing.T) {
 		if step.got != step.want {
 			t.Errorf("%s made store calls %s, want %s", step.name, step.got, step.want)
 		}
+	}
+}
+
+// TestCodeWithoutRefreshTokenNamesNoFamily: a code whose exchange comes
+// with no refresh token names no family, so that the store may write its
+// exchange as one step; the exchange and a replay work as ever.
+func TestCodeWithoutRefreshTokenNamesNoFamily(t *testing.T) {
+	for _, refresh := range []bool{true, false} {
+		t.Run(map[bool]string{true: "with refresh tokens", false: "without"}[refresh], func(t *testing.T) {
+			cs := &countingStore{calls: map[string]int{}}
+			e := newEnv(t, envOptions{store: func(t testing.TB) store.Store { cs.Store = openSQLite(t); return cs }, configure: func(cfg *keystile.Config) {
+				for i, c := range cfg.Clients {
+					if c.ID == "backend" && !refresh {
+						cfg.Clients[i].GrantTypes = []string{keystile.GrantAuthorizationCode}
+					}
+				}
+			}})
+			ctx := t.Context()
+			conf := e.oauthConfig("backend", oauth2.AuthStyleInHeader)
+			b := newBrowserFor(t, e.issuer, nil)
+			fl := signInAt(ctx, t, b, e.issuer, conf, "alice", e.users["alice"].password)
+			tok, err := fl.exchange(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tok.RefreshToken != ""; got != refresh {
+				t.Fatalf("a refresh token issued: %v, want %v", got, refresh)
+			}
+			if len(cs.codeFamilies) != 1 || (cs.codeFamilies[0] != "") == !refresh {
+				t.Errorf("the code's FamilyIDs: %q, want one, empty only without refresh tokens", cs.codeFamilies)
+			}
+			if _, err := fl.exchange(ctx); err == nil {
+				t.Error("the code's replay was accepted")
+			}
+		})
 	}
 }

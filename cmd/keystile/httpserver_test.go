@@ -62,7 +62,7 @@ func TestServeHTTPPurgesAndBoundsRequests(t *testing.T) {
 	if got := st.purged.Load(); got != 2 {
 		t.Errorf("purged %d records, want the 2 expired codes", got)
 	}
-	if _, err := st.ConsumeCode(ctx, []byte{3}, time.Now()); err != nil {
+	if _, err := st.RedeemCode(ctx, []byte{3}, time.Now(), func(store.AuthCode) (*store.RefreshToken, error) { return nil, nil }); err != nil {
 		t.Errorf("the live code did not survive the purge: %v", err)
 	}
 

@@ -34,19 +34,9 @@ func (s measuredStore) done(op string, start time.Time, err error) {
 	}
 }
 
-func (s measuredStore) UseRequest(ctx context.Context, idHash []byte, expiresAt, now time.Time) (err error) {
-	defer func(t time.Time) { s.done("use_request", t, err) }(time.Now())
-	return s.sharedStore.UseRequest(ctx, idHash, expiresAt, now)
-}
-
 func (s measuredStore) CreateCode(ctx context.Context, c store.AuthCode) (err error) {
 	defer func(t time.Time) { s.done("create_code", t, err) }(time.Now())
 	return s.sharedStore.CreateCode(ctx, c)
-}
-
-func (s measuredStore) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (c store.AuthCode, err error) {
-	defer func(t time.Time) { s.done("consume_code", t, err) }(time.Now())
-	return s.sharedStore.ConsumeCode(ctx, hash, now)
 }
 
 // RedeemCode counts an error issue returned (a code that failed the

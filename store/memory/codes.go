@@ -41,36 +41,8 @@ func (s *Store) CreateCode(ctx context.Context, c store.AuthCode) error {
 	return nil
 }
 
-// ConsumeCode implements [store.Codes]. The lookup, the mark and, for a
-// replay, the family revocation happen under one lock, so two concurrent
-// redemptions cannot both win.
-func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (store.AuthCode, error) {
-	if err := ctx.Err(); err != nil {
-		return store.AuthCode{}, err
-	}
-	e, reused, err := s.useCode(hash, now)
-	if err != nil {
-		return store.AuthCode{}, err
-	}
-	// Decoding happens outside the lock: the claims bytes are never changed.
-	c, err := e.out()
-	if err != nil {
-		return store.AuthCode{}, err
-	}
-	if reused {
-		return c, store.ErrReused
-	}
-	return c, nil
-}
-
-// useCode marks the code used and reports whether it already was, revoking
-// its family in that case.
-func (s *Store) useCode(hash []byte, now time.Time) (e codeEntry, reused bool, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.useCodeLocked(hash, now)
-}
-
+// useCodeLocked marks the code used and reports whether it already was,
+// revoking its family in that case.
 func (s *Store) useCodeLocked(hash []byte, now time.Time) (e codeEntry, reused bool, err error) {
 	k := string(hash)
 	e, ok := s.codes[k]
@@ -102,9 +74,10 @@ func copyCode(c store.AuthCode) store.AuthCode {
 	return c
 }
 
-// RedeemCode implements [store.Codes]: ConsumeCode's steps, issue and the
-// token's creation happen under one lock. On a failure after the code was
-// marked used, its entry as it was is put back.
+// RedeemCode implements [store.Codes]. The lookup, the mark (or, for a
+// replay, the family's revocation), issue and the token's creation happen
+// under one lock, so two concurrent redemptions cannot both win. On a
+// failure after the code was marked used, its entry as it was is put back.
 func (s *Store) RedeemCode(ctx context.Context, hash []byte, now time.Time, issue func(store.AuthCode) (*store.RefreshToken, error)) (store.AuthCode, error) {
 	if err := ctx.Err(); err != nil {
 		return store.AuthCode{}, err
@@ -123,6 +96,9 @@ func (s *Store) RedeemCode(ctx context.Context, hash []byte, now time.Time, issu
 	var refused error
 	if err == nil {
 		t, refused = issue(c)
+	}
+	if refused == nil && t != nil && c.FamilyID == "" {
+		refused = errLoneToken
 	}
 	if err == nil && refused == nil && t != nil {
 		var re refreshEntry

@@ -123,6 +123,10 @@ func (s *Store) Close() error { return nil }
 
 var errEmptyKey = errors.New("memory: empty key")
 
+// errLoneToken refuses a refresh token issued from a code that starts no
+// family ([store.Codes.RedeemCode]).
+var errLoneToken = errors.New("memory: a code that starts no refresh-token family issues no token")
+
 // live reports whether a record expiring at exp is still usable at now, at
 // the millisecond resolution every backend shares.
 func live(exp, now time.Time) bool {

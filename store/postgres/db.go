@@ -47,8 +47,136 @@ var _ sqlstore.DB = pgxDB{}
 // isolation: a statement that waited for another transaction's row lock
 // re-reads the row as that transaction left it, so the loser of a race
 // sees the credential used rather than failing to serialize.
+//
+// BEGIN goes out with the transaction's first statement, in one pipeline:
+// a transaction costs its statements and its COMMIT in round trips, not
+// one more for a BEGIN answered alone (as pgx's Begin waits for it). A
+// transaction in which fn runs nothing sends nothing.
 func (p pgxDB) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error {
-	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		return fn(pgxQuerier{tx})
-	})
+	conn, err := p.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// A connection given back inside a transaction (a failed ROLLBACK) is
+	// closed by the pool rather than reused.
+	defer conn.Release()
+	tx := &lazyTx{conn: conn.Conn()}
+	defer func() {
+		if tx.open { // fn failed or panicked, or COMMIT did
+			_, _ = tx.conn.Exec(context.WithoutCancel(ctx), "rollback")
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if !tx.open {
+		return nil
+	}
+	tag, err := tx.conn.Exec(ctx, "commit")
+	if err != nil {
+		return err
+	}
+	tx.open = false
+	if tag.String() != "COMMIT" {
+		// A COMMIT of a transaction a failed statement aborted rolls
+		// it back, and says so only in its tag.
+		return pgx.ErrTxCommitRollback
+	}
+	return nil
 }
+
+// lazyTx is a transaction on conn that begins with its first statement.
+type lazyTx struct {
+	conn *pgx.Conn
+	open bool // BEGIN has run, and neither COMMIT nor ROLLBACK since
+}
+
+func (t *lazyTx) Exec(ctx context.Context, q sqlstore.Query, args ...any) (int64, error) {
+	if t.open {
+		tag, err := t.conn.Exec(ctx, statements()[q], args...)
+		return tag.RowsAffected(), err
+	}
+	br, err := t.begin(ctx, q, args)
+	if err != nil {
+		return 0, err
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return tag.RowsAffected(), err
+}
+
+func (t *lazyTx) QueryRow(ctx context.Context, q sqlstore.Query, args ...any) sqlstore.Row {
+	if t.open {
+		return t.conn.QueryRow(ctx, statements()[q], args...)
+	}
+	br, err := t.begin(ctx, q, args)
+	if err != nil {
+		return errRow{err}
+	}
+	return batchRow{br}
+}
+
+// ExecLast implements [sqlstore.LastExecer]: q and COMMIT (and BEGIN, if
+// q is the transaction's first statement) in one pipeline.
+func (t *lazyTx) ExecLast(ctx context.Context, q sqlstore.Query, args ...any) (int64, error) {
+	b := &pgx.Batch{}
+	if !t.open {
+		b.Queue("begin")
+	}
+	b.Queue(statements()[q], args...)
+	b.Queue("commit")
+	br := t.conn.SendBatch(ctx, b)
+	defer br.Close()
+	if !t.open {
+		if _, err := br.Exec(); err != nil {
+			return 0, err
+		}
+		t.open = true
+	}
+	tag, err := br.Exec()
+	if err != nil {
+		return 0, err // COMMIT was skipped: InTx rolls back
+	}
+	commit, err := br.Exec()
+	if err != nil {
+		return 0, err
+	}
+	t.open = false
+	if commit.String() != "COMMIT" {
+		return 0, pgx.ErrTxCommitRollback
+	}
+	return tag.RowsAffected(), br.Close()
+}
+
+// begin sends BEGIN and q in one pipeline and reads BEGIN's answer; q's is
+// left for the caller to read, and the batch to close.
+func (t *lazyTx) begin(ctx context.Context, q sqlstore.Query, args []any) (pgx.BatchResults, error) {
+	b := &pgx.Batch{}
+	b.Queue("begin")
+	b.Queue(statements()[q], args...)
+	br := t.conn.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		_ = br.Close()
+		return nil, err
+	}
+	t.open = true
+	return br, nil
+}
+
+// batchRow is the one row of a pipeline's last statement.
+type batchRow struct{ br pgx.BatchResults }
+
+func (r batchRow) Scan(dest ...any) error {
+	err := r.br.QueryRow().Scan(dest...)
+	if cerr := r.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// errRow is a row that could not be read.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }

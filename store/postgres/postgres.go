@@ -126,6 +126,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, errors.New("postgres: the database URL cannot be parsed; " +
 			"want postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?PARAM=VALUE&…]")
 	}
+	return openConfig(ctx, cfg)
+}
+
+// openConfig is Open with the URL parsed.
+func openConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)

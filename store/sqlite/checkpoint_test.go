@@ -83,8 +83,8 @@ func TestCheckpointsBoundTheWAL(t *testing.T) {
 	// Every code is there: the checkpoints lost nothing.
 	for _, i := range []int{0, 1499, 2999} {
 		h := sha256.Sum256([]byte(path + strconv.Itoa(i)))
-		if _, err := s.ConsumeCode(t.Context(), h[:], time.Now()); err != nil {
-			t.Errorf("ConsumeCode of code %d: %v", i, err)
+		if _, err := s.RedeemCode(t.Context(), h[:], time.Now(), func(store.AuthCode) (*store.RefreshToken, error) { return nil, nil }); err != nil {
+			t.Errorf("RedeemCode of code %d: %v", i, err)
 		}
 	}
 }

@@ -119,7 +119,7 @@ func (p *pool) take(ctx context.Context) error {
 
 // written ends a call that may have written: it runs the backstop, then
 // gives the turn back. Reads (QueryRow) skip the backstop's stat; the one
-// single-statement write that goes through QueryRow (ConsumeCode's UPDATE …
+// single-statement write that goes through QueryRow (RecordFailure's upsert …
 // RETURNING) is caught by the next Exec or transaction.
 func (p *pool) written() {
 	p.backstop()

@@ -27,6 +27,10 @@ func openFile(tb testing.TB, path string) *sqlite.Store {
 	return s
 }
 
+// noToken is a redemption's issue that accepts the code and issues no
+// refresh token: the tests here only need the code marked used.
+func noToken(store.AuthCode) (*store.RefreshToken, error) { return nil, nil }
+
 func TestConformance(t *testing.T) {
 	t.Run("file", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) store.Store {
@@ -105,21 +109,25 @@ func TestUpgradeFrom00001(t *testing.T) {
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'auth_requests'`).Scan(&tables); err != nil || tables != 0 {
 		t.Errorf("auth_requests after upgrade: %d tables, %v; want it dropped", tables, err)
 	}
-	if err := s.UseRequest(ctx, []byte{1}, exp, t0); err != nil {
-		t.Errorf("UseRequest after upgrade: %v", err)
+	signIn := func(code byte) error {
+		return s.CompleteSignIn(ctx, store.SignIn{RequestIDHash: []byte{1}, RequestExpiresAt: exp,
+			Code: store.AuthCode{Hash: []byte{code}, ExpiresAt: exp}}, t0)
 	}
-	if err := s.UseRequest(ctx, []byte{1}, exp, t0); !errors.Is(err, store.ErrReused) {
-		t.Errorf("second UseRequest after upgrade: err = %v, want ErrReused", err)
+	if err := signIn(0xa); err != nil {
+		t.Errorf("CompleteSignIn after upgrade: %v", err)
 	}
-	c, err := s.ConsumeCode(ctx, []byte{2}, t0)
+	if err := signIn(0xb); !errors.Is(err, store.ErrReused) {
+		t.Errorf("second CompleteSignIn of the request after upgrade: err = %v, want ErrReused", err)
+	}
+	c, err := s.RedeemCode(ctx, []byte{2}, t0, noToken)
 	if err != nil {
-		t.Fatalf("ConsumeCode after upgrade: %v", err)
+		t.Fatalf("RedeemCode after upgrade: %v", err)
 	}
 	if c.Subject != "alice" || c.Claims["role"] != "admin" || c.FamilyID != "" || len(c.SessionIDHash) != 0 {
 		t.Errorf("code after upgrade = %+v", c)
 	}
-	if _, err := s.ConsumeCode(ctx, []byte{2}, t0); !errors.Is(err, store.ErrReused) {
-		t.Errorf("second ConsumeCode after upgrade: err = %v, want ErrReused", err)
+	if _, err := s.RedeemCode(ctx, []byte{2}, t0, noToken); !errors.Is(err, store.ErrReused) {
+		t.Errorf("second RedeemCode after upgrade: err = %v, want ErrReused", err)
 	}
 	r := refresh("upgrade")
 	if err := s.CreateRefreshToken(ctx, r); err != nil {
@@ -146,10 +154,10 @@ func TestUpgradeFrom00001(t *testing.T) {
 	}
 	s = openFile(t, path)
 	defer s.Close()
-	if _, err := s.ConsumeCode(ctx, []byte{3}, t0); err != nil {
-		t.Errorf("ConsumeCode after down and up: %v", err)
+	if _, err := s.RedeemCode(ctx, []byte{3}, t0, noToken); err != nil {
+		t.Errorf("RedeemCode after down and up: %v", err)
 	}
-	if _, err := s.ConsumeCode(ctx, []byte{2}, t0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.RedeemCode(ctx, []byte{2}, t0, noToken); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("code used before the downgrade: err = %v, want ErrNotFound (dropped by Down)", err)
 	}
 }
@@ -188,7 +196,8 @@ func TestUseAfterClose(t *testing.T) {
 		op  string
 		err error
 	}{
-		{"UseRequest", s.UseRequest(ctx, []byte("id"), now.Add(time.Minute), now)},
+		{"CompleteSignIn", s.CompleteSignIn(ctx, store.SignIn{RequestIDHash: []byte("id"), RequestExpiresAt: now.Add(time.Minute),
+			Code: store.AuthCode{Hash: []byte("code"), ExpiresAt: now.Add(time.Minute)}}, now)},
 		{"GetSession", func() error { _, err := s.GetSession(ctx, []byte("id"), now); return err }()},
 		{"EndSession", s.EndSession(ctx, []byte("id"), true)},
 		{"Ping", s.Ping(ctx)},

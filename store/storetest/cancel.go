@@ -13,8 +13,8 @@ func testCancelled(t *testing.T, s store.Store) {
 	c := sampleCode("cancel")
 	sess := sampleSession("cancel")
 	rt := sampleRefresh("cancel")
-	if err := s.UseRequest(t.Context(), requestID("cancel"), t0.Add(time.Hour), t0); err != nil {
-		t.Fatalf("UseRequest: %v", err)
+	if err := useRequest(t.Context(), s, requestID("cancel"), t0.Add(time.Hour), t0); err != nil {
+		t.Fatalf("useRequest: %v", err)
 	}
 	if err := s.CreateCode(t.Context(), c); err != nil {
 		t.Fatalf("CreateCode: %v", err)
@@ -34,7 +34,7 @@ func testCancelled(t *testing.T, s store.Store) {
 			t.Errorf("%s: err = %v, want context.Canceled", op, err)
 		}
 	}
-	check("UseRequest", s.UseRequest(ctx, requestID("cancel new"), t0.Add(time.Hour), t0))
+	check("useRequest", useRequest(ctx, s, requestID("cancel new"), t0.Add(time.Hour), t0))
 	check("CreateCode", s.CreateCode(ctx, sampleCode("cancel new")))
 	check("CreateSession", s.CreateSession(ctx, sampleSession("cancel new")))
 	check("CreateRefreshToken", s.CreateRefreshToken(ctx, sampleRefresh("cancel new")))
@@ -46,9 +46,9 @@ func testCancelled(t *testing.T, s store.Store) {
 	signIn := sampleSignIn("cancel sign-in")
 	signIn.Previous = sess.IDHash
 	check("CompleteSignIn", s.CompleteSignIn(ctx, signIn, t0))
-	check("UseRequest of a used id", s.UseRequest(ctx, requestID("cancel"), t0.Add(time.Hour), t0))
-	_, err := s.ConsumeCode(ctx, c.Hash, t0)
-	check("ConsumeCode", err)
+	check("useRequest of a used id", useRequest(ctx, s, requestID("cancel"), t0.Add(time.Hour), t0))
+	_, err := consume(ctx, s, c.Hash, t0)
+	check("consume", err)
 	_, err = s.GetSession(ctx, sess.IDHash, t0)
 	check("GetSession", err)
 	_, err = s.GetRefreshToken(ctx, rt.Hash, t0)
@@ -61,11 +61,11 @@ func testCancelled(t *testing.T, s store.Store) {
 
 	// Nothing happened: the old records are intact, the new ones absent.
 	live := t.Context()
-	if err := s.UseRequest(live, requestID("cancel"), t0.Add(time.Hour), t0); !errors.Is(err, store.ErrReused) {
-		t.Errorf("UseRequest of the used id after the cancelled calls: err = %v, want ErrReused", err)
+	if err := useRequest(live, s, requestID("cancel"), t0.Add(time.Hour), t0); !errors.Is(err, store.ErrReused) {
+		t.Errorf("useRequest of the used id after the cancelled calls: err = %v, want ErrReused", err)
 	}
-	if _, err := s.ConsumeCode(live, c.Hash, t0); err != nil {
-		t.Errorf("ConsumeCode after the cancelled calls: %v", err)
+	if _, err := consume(live, s, c.Hash, t0); err != nil {
+		t.Errorf("consume after the cancelled calls: %v", err)
 	}
 	if _, err := s.GetSession(live, sess.IDHash, t0); err != nil {
 		t.Errorf("GetSession after the cancelled calls: %v", err)
@@ -76,10 +76,10 @@ func testCancelled(t *testing.T, s store.Store) {
 	if ok, err := s.AccessTokenRevoked(live, "jti cancel"); err != nil || !ok {
 		t.Errorf("AccessTokenRevoked after the cancelled calls = %v, %v; want true, nil", ok, err)
 	}
-	if err := s.UseRequest(live, requestID("cancel new"), t0.Add(time.Hour), t0); err != nil {
-		t.Errorf("a request id used with a cancelled context was recorded: UseRequest = %v, want nil", err)
+	if err := useRequest(live, s, requestID("cancel new"), t0.Add(time.Hour), t0); err != nil {
+		t.Errorf("a request id used with a cancelled context was recorded: useRequest = %v, want nil", err)
 	}
-	if _, err := s.ConsumeCode(live, sampleCode("cancel new").Hash, t0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := consume(live, s, sampleCode("cancel new").Hash, t0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("code created with a cancelled context: err = %v, want ErrNotFound", err)
 	}
 	for _, h := range [][]byte{sampleSession("cancel new").IDHash, sampleSession("cancel renewed").IDHash, signIn.Session.IDHash} {
@@ -87,10 +87,10 @@ func testCancelled(t *testing.T, s store.Store) {
 			t.Errorf("session %x created with a cancelled context: err = %v, want ErrNotFound", h, err)
 		}
 	}
-	if err := s.UseRequest(live, signIn.RequestIDHash, t0.Add(time.Hour), t0); err != nil {
-		t.Errorf("a sign-in with a cancelled context used its request: UseRequest = %v, want nil", err)
+	if err := useRequest(live, s, signIn.RequestIDHash, t0.Add(time.Hour), t0); err != nil {
+		t.Errorf("a sign-in with a cancelled context used its request: useRequest = %v, want nil", err)
 	}
-	if _, err := s.ConsumeCode(live, signIn.Code.Hash, t0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := consume(live, s, signIn.Code.Hash, t0); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a sign-in with a cancelled context stored its code: err = %v, want ErrNotFound", err)
 	}
 	for _, h := range [][]byte{sampleRefresh("cancel new").Hash, nextRefresh(rt, "cancel next").Hash} {

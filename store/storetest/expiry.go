@@ -15,14 +15,14 @@ func testExpiry(t *testing.T, s store.Store) {
 		// run creates a record expiring at exp and reads it at now.
 		run func(t *testing.T, name string, now time.Time) error
 	}{
-		{"UseRequest of a used request", func(t *testing.T, name string, now time.Time) error {
+		{"CompleteSignIn of a used request", func(t *testing.T, name string, now time.Time) error {
 			id := requestID(name)
-			if err := s.UseRequest(t.Context(), id, exp, exp.Add(-2*time.Hour)); err != nil {
-				t.Fatalf("first UseRequest: %v", err)
+			if err := useRequest(t.Context(), s, id, exp, exp.Add(-2*time.Hour)); err != nil {
+				t.Fatalf("first useRequest: %v", err)
 			}
 			// Until expiry a second use is ErrReused; from then on the
 			// record counts as absent, and the use succeeds.
-			switch err := s.UseRequest(t.Context(), id, exp.Add(time.Hour), now); {
+			switch err := useRequest(t.Context(), s, id, exp.Add(time.Hour), now); {
 			case errors.Is(err, store.ErrReused):
 				return nil
 			case err == nil:
@@ -31,26 +31,26 @@ func testExpiry(t *testing.T, s store.Store) {
 				return err
 			}
 		}},
-		{"ConsumeCode", func(t *testing.T, name string, now time.Time) error {
+		{"RedeemCode", func(t *testing.T, name string, now time.Time) error {
 			c := sampleCode(name)
 			c.ExpiresAt = exp
 			if err := s.CreateCode(t.Context(), c); err != nil {
 				t.Fatalf("CreateCode: %v", err)
 			}
-			_, err := s.ConsumeCode(t.Context(), c.Hash, now)
+			_, err := consume(t.Context(), s, c.Hash, now)
 			return err
 		}},
-		{"ConsumeCode of a used code", func(t *testing.T, name string, now time.Time) error {
+		{"RedeemCode of a used code", func(t *testing.T, name string, now time.Time) error {
 			c := sampleCode(name)
 			c.ExpiresAt = exp
 			if err := s.CreateCode(t.Context(), c); err != nil {
 				t.Fatalf("CreateCode: %v", err)
 			}
-			if _, err := s.ConsumeCode(t.Context(), c.Hash, t0); err != nil {
-				t.Fatalf("first ConsumeCode: %v", err)
+			if _, err := consume(t.Context(), s, c.Hash, t0); err != nil {
+				t.Fatalf("first consume: %v", err)
 			}
 			// Until expiry a replay is ErrReused, not ErrNotFound.
-			if _, err := s.ConsumeCode(t.Context(), c.Hash, now); !errors.Is(err, store.ErrReused) {
+			if _, err := consume(t.Context(), s, c.Hash, now); !errors.Is(err, store.ErrReused) {
 				return err
 			}
 			return nil
@@ -161,14 +161,14 @@ func testDeleteExpired(t *testing.T, s store.Store) {
 			}
 		}
 		id := requestID(r.name)
-		if err := s.UseRequest(ctx, id, r.exp, before); err != nil {
-			t.Fatalf("UseRequest %q: %v", r.name, err)
+		if err := useRequest(ctx, s, id, r.exp, before); err != nil {
+			t.Fatalf("useRequest %q: %v", r.name, err)
 		}
-		count(1)
+		count(2) // the request and its sign-in's code, which expires with it
 		checks = append(checks, check{"used request " + r.name, r.expired, func() error {
 			// Still recorded: a second use is refused. Gone: it succeeds
 			// (and records the id until after now, out of the next sweeps).
-			switch err := s.UseRequest(ctx, id, now.Add(time.Hour), before); {
+			switch err := useRequest(ctx, s, id, now.Add(time.Hour), before); {
 			case errors.Is(err, store.ErrReused):
 				return nil
 			case err == nil:
@@ -185,7 +185,7 @@ func testDeleteExpired(t *testing.T, s store.Store) {
 		}
 		count(1)
 		checks = append(checks, check{"code " + r.name, r.expired, func() error {
-			_, err := s.ConsumeCode(ctx, c.Hash, before)
+			_, err := consume(ctx, s, c.Hash, before)
 			return err
 		}})
 
@@ -195,12 +195,12 @@ func testDeleteExpired(t *testing.T, s store.Store) {
 		if err := s.CreateCode(ctx, used); err != nil {
 			t.Fatalf("CreateCode %q: %v", r.name, err)
 		}
-		if _, err := s.ConsumeCode(ctx, used.Hash, before); err != nil {
-			t.Fatalf("ConsumeCode %q: %v", r.name, err)
+		if _, err := consume(ctx, s, used.Hash, before); err != nil {
+			t.Fatalf("consume %q: %v", r.name, err)
 		}
 		count(1)
 		checks = append(checks, check{"used code " + r.name, r.expired, func() error {
-			if _, err := s.ConsumeCode(ctx, used.Hash, before); !errors.Is(err, store.ErrReused) {
+			if _, err := consume(ctx, s, used.Hash, before); !errors.Is(err, store.ErrReused) {
 				return err
 			}
 			return nil

@@ -21,9 +21,9 @@ func testDuplicate(t *testing.T, s store.Store) {
 		if err := s.CreateCode(ctx, second); !errors.Is(err, store.ErrDuplicate) {
 			t.Fatalf("second CreateCode: err = %v, want ErrDuplicate", err)
 		}
-		got, err := s.ConsumeCode(ctx, first.Hash, t0)
+		got, err := consume(ctx, s, first.Hash, t0)
 		if err != nil {
-			t.Fatalf("ConsumeCode: %v", err)
+			t.Fatalf("consume: %v", err)
 		}
 		checkCode(t, "the first code, kept", got, first)
 	})
@@ -81,8 +81,8 @@ func testMissing(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	// Something else is stored, so that a backend returning "the first row"
 	// would be caught.
-	if err := s.UseRequest(ctx, requestID("present"), t0.Add(time.Minute), t0); err != nil {
-		t.Fatalf("UseRequest: %v", err)
+	if err := useRequest(ctx, s, requestID("present"), t0.Add(time.Minute), t0); err != nil {
+		t.Fatalf("useRequest: %v", err)
 	}
 	if err := s.CreateCode(ctx, sampleCode("present")); err != nil {
 		t.Fatalf("CreateCode: %v", err)
@@ -101,8 +101,8 @@ func testMissing(t *testing.T, s store.Store) {
 		{"nil", nil},
 	} {
 		t.Run(key.name, func(t *testing.T) {
-			if _, err := s.ConsumeCode(ctx, key.b, t0); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("ConsumeCode: err = %v, want ErrNotFound", err)
+			if _, err := consume(ctx, s, key.b, t0); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("consume: err = %v, want ErrNotFound", err)
 			}
 			if _, err := s.GetSession(ctx, key.b, t0); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("GetSession: err = %v, want ErrNotFound", err)
@@ -125,8 +125,8 @@ func testEmptyKey(t *testing.T, s store.Store) {
 		b    []byte
 	}{{"nil", nil}, {"empty", []byte{}}} {
 		t.Run(key.name, func(t *testing.T) {
-			if err := s.UseRequest(ctx, key.b, t0.Add(time.Minute), t0); err == nil || errors.Is(err, store.ErrReused) {
-				t.Errorf("UseRequest: err = %v, want an error (not ErrReused)", err)
+			if err := useRequest(ctx, s, key.b, t0.Add(time.Minute), t0); err == nil || errors.Is(err, store.ErrReused) {
+				t.Errorf("useRequest: err = %v, want an error (not ErrReused)", err)
 			}
 			c := sampleCode("empty key")
 			c.Hash = key.b
@@ -164,8 +164,8 @@ func testSeparateKinds(t *testing.T, s store.Store) {
 	shared := hash("shared")
 	c := sampleCode("shared")
 	c.Hash = shared
-	if err := s.UseRequest(ctx, shared, t0.Add(time.Minute), t0); err != nil {
-		t.Fatalf("UseRequest: %v", err)
+	if err := useRequest(ctx, s, shared, t0.Add(time.Minute), t0); err != nil {
+		t.Fatalf("useRequest: %v", err)
 	}
 	if err := s.CreateCode(ctx, c); err != nil {
 		t.Fatalf("CreateCode with a request's key: %v", err)
@@ -178,14 +178,14 @@ func testSeparateKinds(t *testing.T, s store.Store) {
 	rt := sampleRefresh("shared")
 	rt.Hash = shared
 	create(t, s, rt)
-	if _, err := s.ConsumeCode(ctx, shared, t0); err != nil {
-		t.Fatalf("ConsumeCode: %v", err)
+	if _, err := consume(ctx, s, shared, t0); err != nil {
+		t.Fatalf("consume: %v", err)
 	}
 	if err := s.EndSession(ctx, shared, false); err != nil {
 		t.Fatalf("EndSession: %v", err)
 	}
-	if err := s.UseRequest(ctx, shared, t0.Add(time.Minute), t0); !errors.Is(err, store.ErrReused) {
-		t.Fatalf("UseRequest after the code and session with its key went: err = %v, want ErrReused", err)
+	if err := useRequest(ctx, s, shared, t0.Add(time.Minute), t0); !errors.Is(err, store.ErrReused) {
+		t.Fatalf("useRequest after the code and session with its key went: err = %v, want ErrReused", err)
 	}
 	if _, err := s.GetRefreshToken(ctx, shared, t0); err != nil {
 		t.Fatalf("GetRefreshToken after the others with its key went: %v", err)

@@ -49,6 +49,11 @@ func testConcurrentConsumeCode(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	for round := range rounds {
 		want := sampleCode("race " + string(rune('a'+round)))
+		if round%2 == 1 {
+			// A code that starts no family, which a store may redeem in
+			// a write of its own (PostgreSQL does).
+			want.FamilyID = ""
+		}
 		if err := s.CreateCode(ctx, want); err != nil {
 			t.Fatalf("CreateCode: %v", err)
 		}
@@ -56,7 +61,7 @@ func testConcurrentConsumeCode(t *testing.T, s store.Store) {
 		got := make([]store.AuthCode, racers)
 		race(t, store.ErrReused, func(i int) error {
 			var err error
-			got[i], err = s.ConsumeCode(ctx, want.Hash, t0)
+			got[i], err = consume(ctx, s, want.Hash, t0)
 			return err
 		})
 		for _, c := range got {
@@ -70,7 +75,7 @@ func testConcurrentUseRequest(t *testing.T, s store.Store) {
 	for round := range rounds {
 		id := requestID("race " + string(rune('a'+round)))
 		race(t, store.ErrReused, func(int) error {
-			return s.UseRequest(ctx, id, t0.Add(time.Minute), t0)
+			return useRequest(ctx, s, id, t0.Add(time.Minute), t0)
 		})
 	}
 }

@@ -44,8 +44,8 @@ func testRedeemCode(t *testing.T, s store.Store) {
 			t.Fatalf("GetRefreshToken of the token stored with the redemption: %v", err)
 		}
 		checkRefresh(t, "the token stored with the redemption", stored, tok)
-		if _, err := s.ConsumeCode(ctx, c.Hash, t0); !errors.Is(err, store.ErrReused) {
-			t.Errorf("ConsumeCode after RedeemCode: err = %v, want ErrReused", err)
+		if _, err := consume(ctx, s, c.Hash, t0); !errors.Is(err, store.ErrReused) {
+			t.Errorf("consume after RedeemCode: err = %v, want ErrReused", err)
 		}
 		// That replay revoked the family, token included.
 		if _, err := s.GetRefreshToken(ctx, tok.Hash, t0); !errors.Is(err, store.ErrNotFound) {
@@ -81,8 +81,8 @@ func testRedeemCode(t *testing.T, s store.Store) {
 		if _, err := s.GetRefreshToken(ctx, tok.Hash, t0); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("GetRefreshToken after a refusal: err = %v, want ErrNotFound", err)
 		}
-		if _, err := s.ConsumeCode(ctx, c.Hash, t0); !errors.Is(err, store.ErrReused) {
-			t.Errorf("ConsumeCode after a refusal: err = %v, want ErrReused (burned)", err)
+		if _, err := consume(ctx, s, c.Hash, t0); !errors.Is(err, store.ErrReused) {
+			t.Errorf("consume after a refusal: err = %v, want ErrReused (burned)", err)
 		}
 	})
 	t.Run("a taken token hash changes nothing", func(t *testing.T) {
@@ -137,6 +137,63 @@ func testRedeemCode(t *testing.T, s store.Store) {
 		}
 		if _, err := s.GetRefreshToken(ctx, tok.Hash, t0); err != nil {
 			t.Errorf("GetRefreshToken of the token redeemed after the panic: %v", err)
+		}
+	})
+	t.Run("a code that starts no family: used, and never a token", func(t *testing.T) {
+		c := sampleCode("redeem lone")
+		c.FamilyID = ""
+		if err := s.CreateCode(ctx, c); err != nil {
+			t.Fatalf("CreateCode: %v", err)
+		}
+		calls := 0
+		got, err := s.RedeemCode(ctx, c.Hash, t0, func(seen store.AuthCode) (*store.RefreshToken, error) {
+			calls++
+			checkCode(t, "the code issue sees", seen, c)
+			return nil, nil
+		})
+		if err != nil || calls != 1 {
+			t.Fatalf("RedeemCode: err = %v, issue called %d times; want nil, once", err, calls)
+		}
+		checkCode(t, "the redeemed code", got, c)
+		// Its replay is seen, and revokes no family: there is none.
+		other := create(t, s, sampleRefresh("redeem lone bystander"))
+		if _, err := consume(ctx, s, c.Hash, t0); !errors.Is(err, store.ErrReused) {
+			t.Errorf("RedeemCode again: err = %v, want ErrReused", err)
+		}
+		if _, err := s.GetRefreshToken(ctx, other.Hash, t0); err != nil {
+			t.Errorf("GetRefreshToken of another family after the replay: %v", err)
+		}
+
+		refused := sampleCode("redeem lone refused")
+		refused.FamilyID = ""
+		if err := s.CreateCode(ctx, refused); err != nil {
+			t.Fatalf("CreateCode: %v", err)
+		}
+		refusal := errors.New("the verifier does not match")
+		if _, err := s.RedeemCode(ctx, refused.Hash, t0, func(store.AuthCode) (*store.RefreshToken, error) { return nil, refusal }); err != refusal { //nolint:errorlint // issue's error as it is
+			t.Fatalf("RedeemCode with a refusing issue: err = %v, want issue's error as it is", err)
+		}
+		if _, err := consume(ctx, s, refused.Hash, t0); !errors.Is(err, store.ErrReused) {
+			t.Errorf("RedeemCode after a refusal: err = %v, want ErrReused (burned)", err)
+		}
+
+		// A token for it is a caller's mistake: refused, not stored, and
+		// the code is used all the same.
+		wrong := sampleCode("redeem lone token")
+		wrong.FamilyID = ""
+		if err := s.CreateCode(ctx, wrong); err != nil {
+			t.Fatalf("CreateCode: %v", err)
+		}
+		tok := sampleRefresh("redeem lone token")
+		_, err = s.RedeemCode(ctx, wrong.Hash, t0, func(store.AuthCode) (*store.RefreshToken, error) { return &tok, nil })
+		if err == nil || errors.Is(err, store.ErrReused) || errors.Is(err, store.ErrNotFound) {
+			t.Errorf("RedeemCode issuing a token from a code with no family: err = %v, want an error of its own", err)
+		}
+		if _, err := s.GetRefreshToken(ctx, tok.Hash, t0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetRefreshToken of a token issued from a code with no family: err = %v, want ErrNotFound", err)
+		}
+		if _, err := consume(ctx, s, wrong.Hash, t0); !errors.Is(err, store.ErrReused) {
+			t.Errorf("RedeemCode after a token from a code with no family: err = %v, want ErrReused", err)
 		}
 	})
 	t.Run("missing, expired and used codes are not issued", func(t *testing.T) {

@@ -361,8 +361,8 @@ func testCodeReplayRevokesFamily(t *testing.T, s store.Store) {
 		if err := s.CreateCode(ctx, c); err != nil {
 			t.Fatalf("CreateCode: %v", err)
 		}
-		if _, err := s.ConsumeCode(ctx, c.Hash, t0); err != nil {
-			t.Fatalf("ConsumeCode: %v", err)
+		if _, err := consume(ctx, s, c.Hash, t0); err != nil {
+			t.Fatalf("consume: %v", err)
 		}
 		first := sampleRefresh("replay")
 		first.FamilyID = c.FamilyID
@@ -373,9 +373,9 @@ func testCodeReplayRevokesFamily(t *testing.T, s store.Store) {
 		}
 		bystander := create(t, s, sampleRefresh("replay bystander"))
 
-		got, err := s.ConsumeCode(ctx, c.Hash, t0.Add(time.Second))
+		got, err := consume(ctx, s, c.Hash, t0.Add(time.Second))
 		if !errors.Is(err, store.ErrReused) {
-			t.Fatalf("ConsumeCode replay: err = %v, want ErrReused", err)
+			t.Fatalf("consume replay: err = %v, want ErrReused", err)
 		}
 		checkCode(t, "the replayed code", got, c)
 		for _, r := range []store.RefreshToken{first, second} {
@@ -394,11 +394,11 @@ func testCodeReplayRevokesFamily(t *testing.T, s store.Store) {
 		if err := s.CreateCode(ctx, c); err != nil {
 			t.Fatalf("CreateCode: %v", err)
 		}
-		if _, err := s.ConsumeCode(ctx, c.Hash, t0); err != nil {
-			t.Fatalf("ConsumeCode: %v", err)
+		if _, err := consume(ctx, s, c.Hash, t0); err != nil {
+			t.Fatalf("consume: %v", err)
 		}
-		if _, err := s.ConsumeCode(ctx, c.Hash, t0); !errors.Is(err, store.ErrReused) {
-			t.Fatalf("ConsumeCode replay: err = %v, want ErrReused", err)
+		if _, err := consume(ctx, s, c.Hash, t0); !errors.Is(err, store.ErrReused) {
+			t.Fatalf("consume replay: err = %v, want ErrReused", err)
 		}
 		late := sampleRefresh("replay early")
 		late.FamilyID = c.FamilyID
@@ -416,11 +416,11 @@ func testCodeReplayRevokesFamily(t *testing.T, s store.Store) {
 			t.Fatalf("CreateCode: %v", err)
 		}
 		bystander := create(t, s, sampleRefresh("replay no family bystander"))
-		if _, err := s.ConsumeCode(ctx, c.Hash, t0); err != nil {
-			t.Fatalf("ConsumeCode: %v", err)
+		if _, err := consume(ctx, s, c.Hash, t0); err != nil {
+			t.Fatalf("consume: %v", err)
 		}
-		if _, err := s.ConsumeCode(ctx, c.Hash, t0); !errors.Is(err, store.ErrReused) {
-			t.Fatalf("ConsumeCode replay: err = %v, want ErrReused", err)
+		if _, err := consume(ctx, s, c.Hash, t0); !errors.Is(err, store.ErrReused) {
+			t.Fatalf("consume replay: err = %v, want ErrReused", err)
 		}
 		if _, err := s.GetRefreshToken(ctx, bystander.Hash, t0); err != nil {
 			t.Errorf("GetRefreshToken of an unrelated family: %v", err)

@@ -233,9 +233,9 @@ func testRenewSession(t *testing.T, s store.Store) {
 		{"code of another session", codeOther, other.IDHash},
 		{"code outside any session", codeNone, nil},
 	} {
-		got, err := s.ConsumeCode(ctx, tc.c.Hash, t0)
+		got, err := consume(ctx, s, tc.c.Hash, t0)
 		if err != nil {
-			t.Errorf("%s: ConsumeCode: %v", tc.name, err)
+			t.Errorf("%s: consume: %v", tc.name, err)
 			continue
 		}
 		if !bytes.Equal(got.SessionIDHash, tc.want) {
@@ -370,9 +370,9 @@ func testRenewSessionRefused(t *testing.T, s store.Store) {
 			if !bytes.Equal(got.SessionIDHash, oldIDHash) {
 				t.Errorf("refresh token after a refused renewal: SessionIDHash = %x, want the old %x", got.SessionIDHash, oldIDHash)
 			}
-			gc, err := s.ConsumeCode(ctx, c.Hash, t0)
+			gc, err := consume(ctx, s, c.Hash, t0)
 			if err != nil {
-				t.Fatalf("ConsumeCode after a refused renewal: %v", err)
+				t.Fatalf("consume after a refused renewal: %v", err)
 			}
 			if !bytes.Equal(gc.SessionIDHash, oldIDHash) {
 				t.Errorf("code after a refused renewal: SessionIDHash = %x, want the old %x", gc.SessionIDHash, oldIDHash)

@@ -84,7 +84,7 @@ func testSharedUseRequest(t *testing.T, open func() store.Store) {
 	for round := range rounds {
 		id := requestID(fmt.Sprintf("shared use %d", round))
 		race(t, store.ErrReused, func(i int) error {
-			return stores[i%2].UseRequest(ctx, id, t0.Add(time.Minute), t0)
+			return useRequest(ctx, stores[i%2], id, t0.Add(time.Minute), t0)
 		})
 	}
 }
@@ -98,7 +98,7 @@ func testSharedConsumeCode(t *testing.T, open func() store.Store) {
 			t.Fatalf("CreateCode: %v", err)
 		}
 		race(t, store.ErrReused, func(i int) error {
-			_, err := stores[i%2].ConsumeCode(ctx, c.Hash, t0)
+			_, err := consume(ctx, stores[i%2], c.Hash, t0)
 			return err
 		})
 	}
@@ -166,7 +166,7 @@ func testReopen(t *testing.T, open func() store.Store) {
 	kept, used := sampleCode("reopen kept"), sampleCode("reopen used")
 	rt := sampleRefresh("reopen")
 	for _, err := range []error{
-		s.UseRequest(ctx, requestID("reopen"), t0.Add(time.Hour), t0),
+		useRequest(ctx, s, requestID("reopen"), t0.Add(time.Hour), t0),
 		s.CreateCode(ctx, kept),
 		s.CreateCode(ctx, used),
 		s.CreateRefreshToken(ctx, rt),
@@ -175,21 +175,21 @@ func testReopen(t *testing.T, open func() store.Store) {
 			t.Fatalf("create: %v", err)
 		}
 	}
-	if _, err := s.ConsumeCode(ctx, used.Hash, t0); err != nil {
-		t.Fatalf("ConsumeCode: %v", err)
+	if _, err := consume(ctx, s, used.Hash, t0); err != nil {
+		t.Fatalf("consume: %v", err)
 	}
 	s.Close()
 
 	s = open()
-	if err := s.UseRequest(ctx, requestID("reopen"), t0.Add(time.Hour), t0); !errors.Is(err, store.ErrReused) {
+	if err := useRequest(ctx, s, requestID("reopen"), t0.Add(time.Hour), t0); !errors.Is(err, store.ErrReused) {
 		t.Errorf("a request id used before reopen: err = %v, want ErrReused", err)
 	}
-	c, err := s.ConsumeCode(ctx, kept.Hash, t0)
+	c, err := consume(ctx, s, kept.Hash, t0)
 	if err != nil {
-		t.Fatalf("ConsumeCode of the kept code after reopen: %v", err)
+		t.Fatalf("consume of the kept code after reopen: %v", err)
 	}
 	checkCode(t, "the code after reopen", c, kept)
-	if _, err := s.ConsumeCode(ctx, used.Hash, t0); !errors.Is(err, store.ErrReused) {
+	if _, err := consume(ctx, s, used.Hash, t0); !errors.Is(err, store.ErrReused) {
 		t.Errorf("a code consumed before reopen: err = %v, want ErrReused", err)
 	}
 	grt, err := s.GetRefreshToken(ctx, rt.Hash, t0)

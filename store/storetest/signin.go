@@ -30,8 +30,8 @@ func sampleSignIn(name string) store.SignIn {
 func checkSignedIn(t *testing.T, s store.Store, in store.SignIn) {
 	t.Helper()
 	ctx := t.Context()
-	if err := s.UseRequest(ctx, in.RequestIDHash, in.RequestExpiresAt, t0); !errors.Is(err, store.ErrReused) {
-		t.Errorf("UseRequest of the signed-in request: err = %v, want ErrReused", err)
+	if err := useRequest(ctx, s, in.RequestIDHash, in.RequestExpiresAt, t0); !errors.Is(err, store.ErrReused) {
+		t.Errorf("useRequest of the signed-in request: err = %v, want ErrReused", err)
 	}
 	if len(in.Session.IDHash) > 0 {
 		got, err := s.GetSession(ctx, in.Session.IDHash, t0)
@@ -41,9 +41,9 @@ func checkSignedIn(t *testing.T, s store.Store, in store.SignIn) {
 			checkSession(t, "the new session", got, in.Session)
 		}
 	}
-	got, err := s.ConsumeCode(ctx, in.Code.Hash, t0)
+	got, err := consume(ctx, s, in.Code.Hash, t0)
 	if err != nil {
-		t.Fatalf("ConsumeCode of the sign-in's code: %v", err)
+		t.Fatalf("consume of the sign-in's code: %v", err)
 	}
 	checkCode(t, "the sign-in's code", got, in.Code)
 }
@@ -75,8 +75,8 @@ func testSignIn(t *testing.T, s store.Store) {
 	})
 	t.Run("a request whose record expired is used again", func(t *testing.T) {
 		in := sampleSignIn("expired request")
-		if err := s.UseRequest(ctx, in.RequestIDHash, t0, t0.Add(-time.Minute)); err != nil {
-			t.Fatalf("UseRequest: %v", err)
+		if err := useRequest(ctx, s, in.RequestIDHash, t0, t0.Add(-time.Minute)); err != nil {
+			t.Fatalf("useRequest: %v", err)
 		}
 		if err := s.CompleteSignIn(ctx, in, t0); err != nil {
 			t.Fatalf("CompleteSignIn at the old record's expiry: %v", err)
@@ -127,9 +127,9 @@ func testSignInPrevious(t *testing.T, s store.Store) {
 		if !bytes.Equal(got.SessionIDHash, in.Session.IDHash) {
 			t.Errorf("the previous session's grant names session %x, want the new %x", got.SessionIDHash, in.Session.IDHash)
 		}
-		gc, err := s.ConsumeCode(ctx, c.Hash, t0)
+		gc, err := consume(ctx, s, c.Hash, t0)
 		if err != nil {
-			t.Fatalf("ConsumeCode of the previous session's code: %v", err)
+			t.Fatalf("consume of the previous session's code: %v", err)
 		}
 		if !bytes.Equal(gc.SessionIDHash, in.Session.IDHash) {
 			t.Errorf("the previous session's code names session %x, want the new %x", gc.SessionIDHash, in.Session.IDHash)
@@ -199,8 +199,8 @@ func testSignInRefused(t *testing.T, s store.Store) {
 		requestUsed bool
 	}{
 		{"request already used", func(t *testing.T, in *store.SignIn) {
-			if err := s.UseRequest(ctx, in.RequestIDHash, in.RequestExpiresAt, t0); err != nil {
-				t.Fatalf("UseRequest: %v", err)
+			if err := useRequest(ctx, s, in.RequestIDHash, in.RequestExpiresAt, t0); err != nil {
+				t.Fatalf("useRequest: %v", err)
 			}
 		}, store.ErrReused, true},
 		{"code hash taken", func(t *testing.T, in *store.SignIn) {
@@ -252,13 +252,13 @@ func testSignInRefused(t *testing.T, s store.Store) {
 					t.Fatalf("CompleteSignIn: err = %v, want %v", err, cmp.Or[any](tc.want, "an error"))
 				}
 				if len(in.RequestIDHash) > 0 && !tc.requestUsed {
-					if err := s.UseRequest(ctx, in.RequestIDHash, in.RequestExpiresAt, t0); err != nil {
-						t.Errorf("UseRequest after a refused sign-in: %v, want the request unused", err)
+					if err := useRequest(ctx, s, in.RequestIDHash, in.RequestExpiresAt, t0); err != nil {
+						t.Errorf("useRequest after a refused sign-in: %v, want the request unused", err)
 					}
 				}
 				if !errors.Is(tc.want, store.ErrDuplicate) && len(code) > 0 {
-					if _, err := s.ConsumeCode(ctx, code, t0); !errors.Is(err, store.ErrNotFound) {
-						t.Errorf("ConsumeCode after a refused sign-in: err = %v, want ErrNotFound", err)
+					if _, err := consume(ctx, s, code, t0); !errors.Is(err, store.ErrNotFound) {
+						t.Errorf("consume after a refused sign-in: err = %v, want ErrNotFound", err)
 					}
 				}
 				if !errors.Is(tc.want, store.ErrDuplicate) && !bytes.Equal(sess, prev.IDHash) {
@@ -299,7 +299,7 @@ func testConcurrentSignIn(t *testing.T, s store.Store) {
 		})
 		for i, in := range ins {
 			_, serr := s.GetSession(ctx, in.Session.IDHash, t0)
-			_, cerr := s.ConsumeCode(ctx, in.Code.Hash, t0)
+			_, cerr := consume(ctx, s, in.Code.Hash, t0)
 			if errs[i] == nil {
 				if serr != nil || cerr != nil {
 					t.Errorf("round %d: the winner's session and code: %v, %v", round, serr, cerr)

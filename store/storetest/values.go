@@ -30,9 +30,9 @@ func testClaimsRoundTrip(t *testing.T, s store.Store) {
 			if err := s.CreateCode(t.Context(), c); err != nil {
 				t.Fatalf("CreateCode: %v", err)
 			}
-			got, err := s.ConsumeCode(t.Context(), c.Hash, t0)
+			got, err := consume(t.Context(), s, c.Hash, t0)
 			if err != nil {
-				t.Fatalf("ConsumeCode: %v", err)
+				t.Fatalf("consume: %v", err)
 			}
 			checkClaims(t, got.Claims, tc.claims)
 
@@ -76,8 +76,8 @@ func testClaimsNotJSON(t *testing.T, s store.Store) {
 			if err := s.CreateCode(t.Context(), c); err == nil {
 				t.Fatal("CreateCode: err = nil, want an error")
 			}
-			if _, err := s.ConsumeCode(t.Context(), c.Hash, t0); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("ConsumeCode of the refused code: err = %v, want ErrNotFound", err)
+			if _, err := consume(t.Context(), s, c.Hash, t0); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("consume of the refused code: err = %v, want ErrNotFound", err)
 			}
 			sess := sampleSession(tc.name)
 			sess.Claims = tc.claims
@@ -118,9 +118,9 @@ func testTimes(t *testing.T, s store.Store) {
 			if err := s.CreateCode(ctx, c); err != nil {
 				t.Fatalf("CreateCode: %v", err)
 			}
-			got, err := s.ConsumeCode(ctx, c.Hash, t0)
+			got, err := consume(ctx, s, c.Hash, t0)
 			if err != nil {
-				t.Fatalf("ConsumeCode: %v", err)
+				t.Fatalf("consume: %v", err)
 			}
 			checkTime(t, "AuthTime", got.AuthTime, c.AuthTime)
 			checkTime(t, "ExpiresAt", got.ExpiresAt, c.ExpiresAt)
@@ -156,9 +156,9 @@ func testCopies(t *testing.T, s store.Store) {
 		in.Claims["role"] = "root"
 		in.Claims["groups"].([]string)[0] = "wheel"
 		in.Claims["org"].(map[string]any)["teams"].([]any)[0] = "y"
-		got, err := s.ConsumeCode(ctx, want.Hash, t0)
+		got, err := consume(ctx, s, want.Hash, t0)
 		if err != nil {
-			t.Fatalf("ConsumeCode: %v", err)
+			t.Fatalf("consume: %v", err)
 		}
 		checkCode(t, "after changing the created value", got, want)
 		// A used code is kept: what the first consumer did to its copy
@@ -169,9 +169,9 @@ func testCopies(t *testing.T, s store.Store) {
 		got.Resources[0] = "https://evil.example"
 		got.Claims["role"] = "root"
 		got.Claims["groups"].([]any)[0] = "wheel"
-		again, err := s.ConsumeCode(ctx, want.Hash, t0)
+		again, err := consume(ctx, s, want.Hash, t0)
 		if !errors.Is(err, store.ErrReused) {
-			t.Fatalf("second ConsumeCode: err = %v, want ErrReused", err)
+			t.Fatalf("second consume: err = %v, want ErrReused", err)
 		}
 		checkCode(t, "after changing the returned value", again, want)
 	})
@@ -264,11 +264,11 @@ func testEmptyValues(t *testing.T, s store.Store) {
 			if err := s.CreateCode(ctx, c); err != nil {
 				t.Fatalf("CreateCode: %v", err)
 			}
-			gc, err := s.ConsumeCode(ctx, c.Hash, t0)
+			gc, err := consume(ctx, s, c.Hash, t0)
 			if err != nil {
-				t.Fatalf("ConsumeCode: %v", err)
+				t.Fatalf("consume: %v", err)
 			}
-			checkCode(t, "ConsumeCode", gc, c)
+			checkCode(t, "consume", gc, c)
 
 			sess := store.Session{
 				IDHash:    hash("session empty " + tc.name),

@@ -9,7 +9,7 @@ import (
 	"github.com/keystile/keystile/store"
 )
 
-// codeColumns are the columns a create writes and a consume returns, in
+// codeColumns are the columns a create writes and a redemption returns, in
 // scanCode's order.
 const codeColumns = `client_id, redirect_uri, challenge, subject, claims, scope, nonce,
 	auth_time, expires_at, family_id, session_hash, resources`
@@ -70,30 +70,17 @@ func (s *Store) codeArgs(c store.AuthCode) ([]any, error) {
 		s.textArg(c.Nonce), s.timeArg(c.AuthTime), s.timeArg(c.ExpiresAt), c.FamilyID, c.SessionIDHash, resources}, nil
 }
 
-// ConsumeCode implements [store.Codes]. The winning redemption is a single
-// UPDATE … RETURNING; only when it matches nothing does a transaction look
-// for a used code and revoke its family.
-func (s *Store) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (store.AuthCode, error) {
-	const op = "consume code"
-	at := s.timeArg(now) // bound once, passed twice: the statement takes its arguments in order
-	c, err := s.scanCode(s.db.QueryRow(ctx, consumeCode, at, hash, at), hash)
-	if err == nil {
-		return c, nil
-	}
-	if !isNoRows(err) {
-		return store.AuthCode{}, s.fail(op, err)
-	}
-	c, err = s.replayCode(ctx, hash, now)
-	if err != nil {
-		return store.AuthCode{}, s.fail(op, err)
-	}
-	return c, s.fail(op, store.ErrReused)
-}
-
 // RedeemCode implements [store.Codes]: the consuming UPDATE, issue and the
 // token's creation in one transaction. On PostgreSQL the UPDATE takes the
 // code's row lock, so a concurrent redemption waits for this one's commit
-// and then finds the code used, as with ConsumeCode.
+// and then finds the code used; only when the UPDATE matches nothing does
+// a second transaction look for a used code and revoke its family.
+//
+// On PostgreSQL the transaction is two round trips whether or not a token
+// follows: BEGIN goes out with the UPDATE, and the token's INSERT with the
+// COMMIT. A code that starts no family could be one autocommit UPDATE, but
+// the store learns that only from the row, so trying it first would cost
+// every exchange that issues a refresh token (the common one) a third.
 func (s *Store) RedeemCode(ctx context.Context, hash []byte, now time.Time, issue func(store.AuthCode) (*store.RefreshToken, error)) (store.AuthCode, error) {
 	const op = "redeem code"
 	at := s.timeArg(now)
@@ -111,6 +98,9 @@ func (s *Store) RedeemCode(ctx context.Context, hash []byte, now time.Time, issu
 		}
 		consumed = true
 		t, err := issue(c)
+		if err == nil && t != nil && c.FamilyID == "" {
+			err = s.fail(op, errLoneToken)
+		}
 		if err != nil {
 			refused = err // the code is burned all the same: commit
 			return nil
@@ -118,7 +108,9 @@ func (s *Store) RedeemCode(ctx context.Context, hash []byte, now time.Time, issu
 		if t == nil {
 			return nil
 		}
-		return s.createFamilyToken(ctx, tx, *t)
+		// On PostgreSQL the family and its token are one statement
+		// (createFamilyTokenSQL), which can go out with the COMMIT.
+		return s.createFamilyToken(ctx, lastStatement(tx), *t)
 	})
 	switch {
 	case err != nil:

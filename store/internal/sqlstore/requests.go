@@ -15,14 +15,6 @@ const useRequestSQL = `INSERT INTO used_requests (id_hash, expires_at) VALUES ($
 	ON CONFLICT (id_hash) DO UPDATE SET expires_at = excluded.expires_at
 	WHERE used_requests.expires_at <= $3`
 
-// UseRequest implements [store.UsedRequests].
-func (s *Store) UseRequest(ctx context.Context, idHash []byte, expiresAt, now time.Time) error {
-	if err := s.useRequest(ctx, s.db, idHash, expiresAt, now); err != nil {
-		return s.fail("use request", err)
-	}
-	return nil
-}
-
 // useRequest records idHash used with q; ErrReused if it is live.
 func (s *Store) useRequest(ctx context.Context, q Querier, idHash []byte, expiresAt, now time.Time) error {
 	if len(idHash) == 0 {

@@ -45,6 +45,41 @@ type Querier interface {
 	QueryRow(ctx context.Context, q Query, args ...any) Row
 }
 
+// LastExecer is the optional role of a transaction's Querier that can send
+// the transaction's last statement together with its COMMIT, in one round
+// trip (PostgreSQL's pipeline). ExecLast runs q and, if it succeeds,
+// commits; the transaction is over when it returns nil. If q fails, the
+// transaction is left for InTx to roll back.
+type LastExecer interface {
+	ExecLast(ctx context.Context, q Query, args ...any) (rowsAffected int64, err error)
+}
+
+// lastStatement returns a Querier on tx whose one Exec is the
+// transaction's last statement, sent with the COMMIT where tx can
+// ([LastExecer]); a second Exec fails. Without the role it is tx.
+func lastStatement(tx Querier) Querier {
+	if le, ok := tx.(LastExecer); ok {
+		return &lastQuerier{Querier: tx, le: le}
+	}
+	return tx
+}
+
+type lastQuerier struct {
+	Querier
+	le   LastExecer
+	done bool
+}
+
+var errAfterLast = errors.New("a statement after the transaction's last")
+
+func (l *lastQuerier) Exec(ctx context.Context, q Query, args ...any) (int64, error) {
+	if l.done {
+		return 0, errAfterLast
+	}
+	l.done = true
+	return l.le.ExecLast(ctx, q, args...)
+}
+
 // DB is a Querier on a pool that can also run a transaction.
 type DB interface {
 	Querier
@@ -69,6 +104,10 @@ func New(db DB, d *Dialect) *Store {
 }
 
 var errEmptyKey = errors.New("empty key")
+
+// errLoneToken refuses a refresh token issued from a code that starts no
+// family ([store.Codes.RedeemCode]).
+var errLoneToken = errors.New("a code that starts no refresh-token family issues no token")
 
 // fail names the backend and the operation in err, so that a logged error
 // says where it came from; errors.Is still finds the store's sentinels.
