@@ -1,6 +1,7 @@
 package keystile
 
 import (
+	"net/http"
 	"net/url"
 	"reflect"
 	"strings"
@@ -60,5 +61,33 @@ func sameAsBefore(t *testing.T, body string) {
 	wp, wid, werr := parseTokenFormBefore(body)
 	if !reflect.DeepEqual(p, wp) || id != wid || (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
 		t.Fatalf("%q: parsed %v, %+v, %v; before %v, %+v, %v", body, p, id, err, wp, wid, werr)
+	}
+}
+
+// queryUnescape's shortcut answers what url.QueryUnescape answers.
+func FuzzQueryUnescapeSameAsURL(f *testing.F) {
+	for _, s := range []string{"", "plain", "a+b", "%41", "%", "%4", "%zz", "a%20b+c", "%E2%82%AC", "+", "%2B", "%%", "x\x00y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := queryUnescape(s)
+		want, werr := url.QueryUnescape(s)
+		if got != want || (err == nil) != (werr == nil) {
+			t.Fatalf("%q: queryUnescape gives %q, %v; url.QueryUnescape %q, %v", s, got, err, want, werr)
+		}
+	})
+}
+
+// headerValue finds what Header.Get finds, for canonical keys.
+func TestHeaderValueIsGet(t *testing.T) {
+	h := http.Header{}
+	h.Add("Authorization", "Basic one")
+	h.Add("Authorization", "Basic two")
+	h["Content-Type"] = []string{}
+	h["content-type"] = []string{"not canonical: Get never finds it"}
+	for _, k := range []string{"Authorization", "Content-Type", "Origin"} {
+		if got, want := headerValue(h, k), h.Get(k); got != want {
+			t.Errorf("headerValue(%q) = %q, Get gives %q", k, got, want)
+		}
 	}
 }
