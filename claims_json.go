@@ -1,7 +1,6 @@
 package keystile
 
 import (
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"slices"
@@ -81,10 +80,11 @@ type claimField struct {
 }
 
 // newTokenID is a random jti of 132 bits: the first 22 characters of a
-// base64url-encoded random value, as newSecret()[:22] gives them.
+// base64url-encoded random value, as newSecret()[:22] gives them, its
+// bytes from crypto/rand by way of tokenIDRandom.
 func newTokenID() string {
 	var raw [17]byte // 17 bytes encode to 23 characters; 22 are kept
-	_, _ = rand.Read(raw[:])
+	tokenIDRandom.read(raw[:])
 	var out [23]byte
 	base64.RawURLEncoding.Encode(out[:], raw[:])
 	return string(out[:22])
