@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 func TestWriteJSON(t *testing.T) {
@@ -51,12 +54,14 @@ func TestJSONHeadersCanonical(t *testing.T) {
 	}
 }
 
-// The token response writes itself as json.Marshal writes the struct.
+// The token response writes itself as json.Marshal writes the struct, for
+// tokens as Keystile makes them (TestMintedTokensNeedNoEscaping) and any
+// token type and scope.
 func TestTokenResponseJSON(t *testing.T) {
 	for _, r := range []tokenResponse{
 		{AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: 900},
 		{AccessToken: "a.b.c", TokenType: "Bearer", ExpiresIn: 0, Scope: "openid profile", RefreshToken: "r-_1", IDToken: "x.y.z", alg: AlgES256},
-		{AccessToken: "<&>\u2028\"\\", TokenType: "Bearer", ExpiresIn: -5, Scope: "ü"},
+		{AccessToken: "a.b.c", TokenType: "<&>\u2028\"\\", ExpiresIn: -5, Scope: "ü\xff<"},
 		{},
 	} {
 		want, err := json.Marshal(r)
@@ -70,6 +75,37 @@ func TestTokenResponseJSON(t *testing.T) {
 		writeJSON(rec, http.StatusOK, noStoreJSON, &r)
 		if rec.Body.String() != string(want)+"\n" {
 			t.Errorf("writeJSON wrote %q, want %q", rec.Body.String(), string(want)+"\n")
+		}
+	}
+}
+
+// TestMintedTokensNeedNoEscaping: the tokens tokenResponse.appendJSON
+// writes without looking at them, access and ID tokens of every algorithm
+// and refresh tokens, hold nothing json.Marshal would escape: base64url and
+// dots only.
+func TestMintedTokensNeedNoEscaping(t *testing.T) {
+	claims := jwt.MapClaims{"iss": "https://auth.example.com", "sub": "a<b>&c\u2028\"\\", "name": "ü\xff", "exp": int64(1e9)}
+	for _, k := range []SigningKey{sigTestHS(t), sigTestRS(t), sigTestES(t), sigTestEdKey(t)} {
+		payload, err := json.Marshal(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at, err := k.signAccessPayload(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := k.signIDToken(claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range []string{at, id, newSecret()} {
+			if strings.Trim(tok, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != "" {
+				t.Errorf("%s: token %q holds more than base64url and dots", k.alg, tok)
+			}
+			want, _ := json.Marshal(tok)
+			if got := appendJSONToken(nil, tok); string(got) != string(want) {
+				t.Errorf("%s: appendJSONToken wrote %s, json.Marshal %s", k.alg, got, want)
+			}
 		}
 	}
 }
