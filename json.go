@@ -6,8 +6,13 @@ import (
 )
 
 // jsonHeaders are the headers of one kind of JSON answer. writeJSON sets them
-// before the status line, since nothing can be added after WriteHeader.
-type jsonHeaders map[string]string
+// before the status line, since nothing can be added after WriteHeader. A
+// slice, not a map: every JSON answer walks it, and a map's iterator cost
+// ~550 instructions a /token request for four entries (callgrind).
+type jsonHeaders []jsonHeader
+
+// jsonHeader is one header of a jsonHeaders, its name in canonical form.
+type jsonHeader struct{ name, value string }
 
 // The kinds of JSON answer, each with the headers it has always had.
 var (
@@ -15,27 +20,27 @@ var (
 	// §5.2 errors. They carry tokens or facts about them, so nothing may
 	// keep them (RFC 6749 §5.1); Pragma for HTTP/1.0 caches.
 	noStoreJSON = jsonHeaders{
-		"Content-Type":           "application/json;charset=UTF-8",
-		"X-Content-Type-Options": "nosniff",
-		"Cache-Control":          "no-store",
-		"Pragma":                 "no-cache",
+		{"Content-Type", "application/json;charset=UTF-8"},
+		{"X-Content-Type-Options", "nosniff"},
+		{"Cache-Control", "no-store"},
+		{"Pragma", "no-cache"},
 	}
 	// bearerJSON: the body of an RFC 6750 §3 error, which resource servers
 	// send too (Verifier.Middleware, RequireClaim).
 	bearerJSON = jsonHeaders{
-		"Content-Type":  "application/json;charset=UTF-8",
-		"Cache-Control": "no-store",
+		{"Content-Type", "application/json;charset=UTF-8"},
+		{"Cache-Control", "no-store"},
 	}
 	// metadataJSON: the discovery documents, the same for every caller.
 	metadataJSON = jsonHeaders{
-		"Content-Type":  "application/json",
-		"Cache-Control": "public, max-age=300",
+		{"Content-Type", "application/json"},
+		{"Cache-Control", "public, max-age=300"},
 	}
 	// jwksJSON: the JWKS, cached for jwksMaxAge.
 	jwksJSON = jsonHeaders{
-		"Content-Type":           "application/json",
-		"X-Content-Type-Options": "nosniff",
-		"Cache-Control":          jwksMaxAge,
+		{"Content-Type", "application/json"},
+		{"X-Content-Type-Options", "nosniff"},
+		{"Cache-Control", jwksMaxAge},
 	}
 )
 
@@ -63,9 +68,9 @@ func writeJSON(w http.ResponseWriter, status int, headers jsonHeaders, v any) {
 	// values go in directly, sharing one allocation instead of one each.
 	h := w.Header()
 	values := make([]string, 0, len(headers))
-	for k, val := range headers {
-		values = append(values, val)
-		h[k] = values[len(values)-1 : len(values) : len(values)]
+	for _, hd := range headers {
+		values = append(values, hd.value)
+		h[hd.name] = values[len(values)-1 : len(values) : len(values)]
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

@@ -18,9 +18,9 @@ func TestWriteJSON(t *testing.T) {
 		if res.StatusCode != http.StatusTeapot {
 			t.Errorf("status %d", res.StatusCode)
 		}
-		for k, v := range noStoreJSON {
-			if got := res.Header.Get(k); got != v {
-				t.Errorf("%s: %q, want %q", k, got, v)
+		for _, hd := range noStoreJSON {
+			if got := res.Header.Get(hd.name); got != hd.value {
+				t.Errorf("%s: %q, want %q", hd.name, got, hd.value)
 			}
 		}
 		var got map[string]string
@@ -46,9 +46,9 @@ func TestWriteJSON(t *testing.T) {
 // for canonical names: a non-canonical one would never be found.
 func TestJSONHeadersCanonical(t *testing.T) {
 	for _, hs := range []jsonHeaders{noStoreJSON, bearerJSON, metadataJSON, jwksJSON} {
-		for k := range hs {
-			if c := http.CanonicalHeaderKey(k); c != k {
-				t.Errorf("header name %q is not canonical (%q)", k, c)
+		for _, hd := range hs {
+			if c := http.CanonicalHeaderKey(hd.name); c != hd.name {
+				t.Errorf("header name %q is not canonical (%q)", hd.name, c)
 			}
 		}
 	}
