@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -106,6 +108,35 @@ func TestMintedTokensNeedNoEscaping(t *testing.T) {
 			if got := appendJSONToken(nil, tok); string(got) != string(want) {
 				t.Errorf("%s: appendJSONToken wrote %s, json.Marshal %s", k.alg, got, want)
 			}
+		}
+	}
+}
+
+// httpDate is what net/http writes as the Date of a response sent at the
+// same time, whether it was formatted in that second already or not.
+func TestHTTPDate(t *testing.T) {
+	base := time.Date(2026, 12, 3, 9, 59, 59, 0, time.FixedZone("CET", 3600))
+	for _, at := range []time.Time{base, base.Add(999 * time.Millisecond), base.Add(time.Second), base.Add(1500 * time.Millisecond), base.Add(-time.Hour), base} {
+		if got, want := httpDate(at), at.UTC().Format(http.TimeFormat); got != want {
+			t.Errorf("httpDate(%v) = %q, want %q", at, got, want)
+		}
+	}
+}
+
+// writeJSON sends a Date as net/http would, and leaves one the handler set,
+// or suppressed, alone.
+func TestWriteJSONDate(t *testing.T) {
+	rec := httptest.NewRecorder()
+	writeJSON(rec, http.StatusOK, noStoreJSON, map[string]string{})
+	if d, err := http.ParseTime(rec.Header().Get("Date")); err != nil || d.IsZero() {
+		t.Errorf("Date %q: %v", rec.Header().Get("Date"), err)
+	}
+	for _, set := range [][]string{nil, {"Mon, 02 Jan 2006 15:04:05 GMT"}} {
+		rec := httptest.NewRecorder()
+		rec.Header()["Date"] = set
+		writeJSON(rec, http.StatusOK, noStoreJSON, map[string]string{})
+		if got := rec.Header()["Date"]; !slices.Equal(got, set) || (got == nil) != (set == nil) {
+			t.Errorf("Date set to %q: writeJSON made it %q", set, got)
 		}
 	}
 }
