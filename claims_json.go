@@ -14,8 +14,9 @@ import (
 // over them; aud and scope are those of its resource (resources.go). It is
 // written byte for byte as json.Marshal writes the same claims in a
 // jwt.MapClaims (names sorted, HTML characters escaped), without the map
-// and the reflection: /token signs one of these on every request.
-func (s *Server) accessTokenPayload(g grant, now time.Time) ([]byte, error) {
+// and the reflection: /token signs one of these on every request. It is
+// appended to b, which mint gives room for on its stack.
+func (s *Server) accessTokenPayload(b []byte, g grant, now time.Time) ([]byte, error) {
 	var inline [12]claimField
 	fields := inline[:0]
 	fields = append(fields, claimField{name: "aud", str: s.audience(g)})
@@ -44,7 +45,6 @@ func (s *Server) accessTokenPayload(g grant, now time.Time) ([]byte, error) {
 		}
 		slices.SortFunc(fields, func(a, b claimField) int { return strings.Compare(a.name, b.name) })
 	}
-	b := make([]byte, 0, 320)
 	b = append(b, '{')
 	for i, f := range fields {
 		if i > 0 {

@@ -119,7 +119,10 @@ func appendJSONToken(b []byte, tok string) []byte {
 // leaves the code burned.
 func (s *Server) mint(ctx context.Context, g grant, now time.Time) (*tokenResponse, error) {
 	signer := s.signer()
-	payload, err := s.accessTokenPayload(g, now)
+	// The payload is signed and dropped: room for a usual one on the
+	// stack, which a larger one grows out of.
+	var room [512]byte
+	payload, err := s.accessTokenPayload(room[:0], g, now)
 	if err != nil {
 		return nil, serverError(err)
 	}
