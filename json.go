@@ -3,6 +3,7 @@ package keystile
 import (
 	"encoding/json"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -56,8 +57,13 @@ const serverErrorJSON = `{"error":"` + codeServerError + `","error_description":
 func writeJSON(w http.ResponseWriter, status int, headers jsonHeaders, v any) {
 	var body []byte
 	var err error
+	var pooled *[]byte
 	if a, ok := v.(jsonAppender); ok {
-		body = a.appendJSON(nil)
+		// The answers of every request (tokens) are written from a pooled
+		// buffer, wiped afterwards since they hold credentials: a Write
+		// does not keep what it is given (io.Writer).
+		pooled = jsonBuffers.Get().(*[]byte)
+		body = a.appendJSON((*pooled)[:0])
 	} else {
 		body, err = json.Marshal(v)
 	}
@@ -80,7 +86,19 @@ func writeJSON(w http.ResponseWriter, status int, headers jsonHeaders, v any) {
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+	if pooled != nil {
+		clear(body)
+		if cap(body) <= maxPooledJSON {
+			*pooled = body[:0]
+			jsonBuffers.Put(pooled)
+		}
+	}
 }
+
+// jsonBuffers are writeJSON's buffers; maxPooledJSON bounds what one keeps.
+var jsonBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+const maxPooledJSON = 16 << 10
 
 // httpDate is the Date header net/http writes for a response sent at now
 // (now.UTC() in http.TimeFormat), formatted once a second: net/http formats

@@ -140,3 +140,29 @@ func TestWriteJSONDate(t *testing.T) {
 		}
 	}
 }
+
+// A token response is written from a pooled buffer: what Write got was
+// the whole answer, and the buffer is wiped once Write has returned.
+func TestWriteJSONWipesTheTokenBuffer(t *testing.T) {
+	w := &keepingWriter{ResponseRecorder: httptest.NewRecorder()}
+	r := tokenResponse{AccessToken: "eyJ.secret.token", TokenType: "Bearer", ExpiresIn: 60}
+	writeJSON(w, http.StatusOK, noStoreJSON, &r)
+	want, _ := json.Marshal(r)
+	if w.Body.String() != string(want)+"\n" {
+		t.Errorf("wrote %q, want %q", w.Body.String(), string(want)+"\n")
+	}
+	if strings.Trim(string(w.given), "\x00") != "" {
+		t.Errorf("the buffer still holds %q after the write", w.given)
+	}
+}
+
+// keepingWriter keeps the slice its Write was given.
+type keepingWriter struct {
+	*httptest.ResponseRecorder
+	given []byte
+}
+
+func (w *keepingWriter) Write(p []byte) (int, error) {
+	w.given = p
+	return w.ResponseRecorder.Write(p)
+}
