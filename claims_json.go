@@ -1,7 +1,6 @@
 package keystile
 
 import (
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"slices"
@@ -15,8 +14,9 @@ import (
 // over them; aud and scope are those of its resource (resources.go). It is
 // written byte for byte as json.Marshal writes the same claims in a
 // jwt.MapClaims (names sorted, HTML characters escaped), without the map
-// and the reflection: /token signs one of these on every request.
-func (s *Server) accessTokenPayload(g grant, now time.Time) ([]byte, error) {
+// and the reflection: /token signs one of these on every request. It is
+// appended to b, which mint gives room for on its stack.
+func (s *Server) accessTokenPayload(b []byte, g grant, now time.Time) ([]byte, error) {
 	var inline [12]claimField
 	fields := inline[:0]
 	fields = append(fields, claimField{name: "aud", str: s.audience(g)})
@@ -45,7 +45,6 @@ func (s *Server) accessTokenPayload(g grant, now time.Time) ([]byte, error) {
 		}
 		slices.SortFunc(fields, func(a, b claimField) int { return strings.Compare(a.name, b.name) })
 	}
-	b := make([]byte, 0, 320)
 	b = append(b, '{')
 	for i, f := range fields {
 		if i > 0 {
@@ -81,10 +80,11 @@ type claimField struct {
 }
 
 // newTokenID is a random jti of 132 bits: the first 22 characters of a
-// base64url-encoded random value, as newSecret()[:22] gives them.
+// base64url-encoded random value, as newSecret()[:22] gives them, its
+// bytes from crypto/rand by way of tokenIDRandom.
 func newTokenID() string {
 	var raw [17]byte // 17 bytes encode to 23 characters; 22 are kept
-	_, _ = rand.Read(raw[:])
+	tokenIDRandom.read(raw[:])
 	var out [23]byte
 	base64.RawURLEncoding.Encode(out[:], raw[:])
 	return string(out[:22])

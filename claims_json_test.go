@@ -108,7 +108,7 @@ func TestAccessTokenPayloadIsMapClaimsJSON(t *testing.T) {
 			srv := newServer(t, tc.issuer, tc.resources)
 			c, _ := srv.client("svc")
 			g := tc.g(c)
-			got, err := srv.accessTokenPayload(g, now)
+			got, err := srv.accessTokenPayload(nil, g, now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,7 +152,7 @@ func TestAccessTokenPayloadIsMapClaimsJSON(t *testing.T) {
 func TestAccessTokenPayloadUnencodable(t *testing.T) {
 	srv := payloadServer(t, "https://auth.example.com", nil)
 	c, _ := srv.client("svc")
-	if _, err := srv.accessTokenPayload(grant{client: c, subject: "x", claims: map[string]any{"f": func() {}}}, time.Now()); err == nil {
+	if _, err := srv.accessTokenPayload(nil, grant{client: c, subject: "x", claims: map[string]any{"f": func() {}}}, time.Now()); err == nil {
 		t.Fatal("a func claim encoded")
 	}
 }

@@ -287,21 +287,26 @@ func (k SigningKey) signJWT(typ string, claims jwt.MapClaims) (string, error) {
 // in one buffer.
 func (k SigningKey) signPayload(header string, payload []byte) (string, error) {
 	enc := base64.RawURLEncoding
-	buf := make([]byte, 0, len(header)+enc.EncodedLen(len(payload))+2+enc.EncodedLen(512))
-	buf = append(buf, header...)
-	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, payload)
 	if k.macs != nil {
-		// HS256, as jwt.SigningMethodHS256 computes it, from a pooled state.
+		// HS256, as jwt.SigningMethodHS256 computes it, from a pooled
+		// state, built in the state's buffer: the token's string is then
+		// the one allocation.
 		m := k.macs.Get().(*pooledMAC)
+		buf := appendSigningInput(m.buf[:0], header, payload)
 		m.mac.Reset()
 		m.mac.Write(buf)
 		sig := m.mac.Sum(m.sum[:0])
 		buf = append(buf, '.')
 		buf = enc.AppendEncode(buf, sig)
+		tok := string(buf)
+		clear(buf) // the token is a credential: the pooled copy is wiped
+		if cap(buf) <= maxPooledToken {
+			m.buf = buf[:0]
+		}
 		k.macs.Put(m)
-		return string(buf), nil
+		return tok, nil
 	}
+	buf := appendSigningInput(make([]byte, 0, len(header)+enc.EncodedLen(len(payload))+2+enc.EncodedLen(512)), header, payload)
 	var sig []byte
 	var err error
 	switch key := k.sign.(type) {
@@ -368,10 +373,24 @@ func encodedHeader(alg, kid, typ string) string {
 }
 
 // pooledMAC is an HS256 key's HMAC state and room for its sum, which
-// would otherwise escape through the hash.Hash interface.
+// would otherwise escape through the hash.Hash interface, and for the
+// tokens signPayload builds.
 type pooledMAC struct {
 	mac hash.Hash
 	sum [sha256.Size]byte
+	buf []byte
+}
+
+// maxPooledToken bounds the buffer a pooledMAC keeps: a token with large
+// custom claims leaves its buffer to the collector.
+const maxPooledToken = 4 << 10
+
+// appendSigningInput appends the JWS signing input of an encoded header
+// and a payload: header.base64url(payload).
+func appendSigningInput(b []byte, header string, payload []byte) []byte {
+	b = append(b, header...)
+	b = append(b, '.')
+	return base64.RawURLEncoding.AppendEncode(b, payload)
 }
 
 // jwtHeader is the JOSE header Keystile signs: alg, kid and typ, in the

@@ -403,6 +403,15 @@ func TestParsedClientSecretHashChecksAsStored(t *testing.T) {
 	if !ok {
 		t.Fatalf("ParseClientSecretHash(%q) refused a hash HashClientSecret made", stored)
 	}
+	long, _, err := NewClientSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	long = strings.Repeat(long, 20)[:512] // the longest secret checked
+	longHash, _ := ParseClientSecretHash(HashClientSecret(long))
+	if !longHash.Check(long) || longHash.Check(long[:511]) || longHash.Check(long+"x") {
+		t.Error("a 512-byte secret does not check as itself only")
+	}
 	for _, presented := range []string{secret, secret + "x", "", strings.Repeat("a", 513), strings.ToUpper(secret)} {
 		if got, want := h.Check(presented), CheckClientSecret(context.Background(), stored, presented); got != want || (got != (presented == secret)) {
 			t.Errorf("Check(%.20q) = %v, CheckClientSecret = %v; want both %v", presented, got, want, presented == secret)
@@ -416,5 +425,9 @@ func TestParsedClientSecretHashChecksAsStored(t *testing.T) {
 	var zero ClientSecretHash
 	if zero.Check(secret) || zero.Check("") {
 		t.Error("the zero ClientSecretHash matched a secret")
+	}
+	// Every /token request checks a secret: it allocates nothing.
+	if n := testing.AllocsPerRun(100, func() { h.Check(secret) }); n != 0 {
+		t.Errorf("Check allocates %v times, want 0", n)
 	}
 }

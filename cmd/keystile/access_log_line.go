@@ -164,15 +164,13 @@ var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b 
 // anything but printable ASCII, a quote or a backslash, a year slog
 // refuses, or a float that json.Marshal writes with an exponent.
 func (l *requestLine) appendJSON(b []byte) (line []byte, ok bool) {
-	at := l.at.Round(0)
-	if y := at.Year(); y < 0 || y >= 10000 {
-		return nil, false
-	}
 	if d := math.Abs(l.durationMS); d != 0 && (d < 1e-6 || d >= 1e21) || math.IsNaN(l.durationMS) {
 		return nil, false
 	}
 	b = append(b, `{"time":"`...)
-	b = at.AppendFormat(b, time.RFC3339Nano)
+	if b, ok = appendLineTime(b, l.at); !ok {
+		return nil, false
+	}
 	b = append(b, `","level":"INFO","msg":"request","method":`...)
 	if b, ok = appendPlainString(b, l.method); !ok {
 		return nil, false

@@ -1,0 +1,5 @@
+//go:build !race
+
+package keystile
+
+const raceEnabled = false
