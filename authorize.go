@@ -152,8 +152,8 @@ func (s *Server) redirectCode(w http.ResponseWriter, r *http.Request, g codeGran
 // newCode returns a new single-use code for g and the record to store for
 // it, which holds only its hash. A code whose exchange comes with a refresh
 // token names a new refresh-token family, so that a replay of the code can
-// revoke every token issued from it; one without names none, which lets
-// the store write its exchange as one step (store.Codes.RedeemCode).
+// revoke every token issued from it; one without names none, so that a
+// replay or an ended session has no family to revoke.
 func (s *Server) newCode(g codeGrant) (string, store.AuthCode) {
 	code := newSecret()
 	var family string

@@ -101,7 +101,7 @@ func (s *Server) codeGrant(client *Client, code string, ac store.AuthCode, p par
 		jti:       codeJTI(code),
 	}
 	// A code issued without a family starts none, even if the client's
-	// settings changed since: its exchange is stored as one step.
+	// settings changed since (the store refuses a token for it).
 	if ac.FamilyID != "" && client.getsRefreshTokens(ac.Scope) {
 		g.family = &family{
 			id:          ac.FamilyID,

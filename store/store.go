@@ -65,9 +65,8 @@ type AuthCode struct {
 	ExpiresAt time.Time
 	// FamilyID names the grant: every refresh token issued from this code
 	// carries it, so that a replay of the code can revoke them all. Empty
-	// for a code that is to be exchanged without a refresh token, which
-	// lets the store write its redemption as one step (see
-	// [Codes.RedeemCode]).
+	// for a code that is to be exchanged without a refresh token: there is
+	// then no family for a replay or an ended session to revoke.
 	FamilyID string
 	// SessionIDHash is the browser session the code was issued in, if any.
 	SessionIDHash []byte
@@ -103,11 +102,9 @@ type Codes interface {
 	// it must be quick and must not call the store.
 	//
 	// A code with an empty FamilyID starts no family: its redemption
-	// stores nothing but the code's use, so a store may write that use
-	// on its own, committed before issue runs (PostgreSQL does: one
-	// statement instead of a transaction's three). issue must return no
-	// token for such a code; a token it returns is not stored, and
-	// RedeemCode fails with the code used.
+	// stores nothing but the code's use. issue must return no token for
+	// such a code; a token it returns is not stored, and RedeemCode fails
+	// with the code used.
 	RedeemCode(ctx context.Context, hash []byte, now time.Time, issue func(AuthCode) (*RefreshToken, error)) (AuthCode, error)
 }
 

@@ -131,8 +131,8 @@ func TestStoreCallsPerStep(t *testing.T) {
 }
 
 // TestCodeWithoutRefreshTokenNamesNoFamily: a code whose exchange comes
-// with no refresh token names no family, so that the store may write its
-// exchange as one step; the exchange and a replay work as ever.
+// with no refresh token names no family (there is none to revoke); the
+// exchange and a replay work as ever.
 func TestCodeWithoutRefreshTokenNamesNoFamily(t *testing.T) {
 	for _, refresh := range []bool{true, false} {
 		t.Run(map[bool]string{true: "with refresh tokens", false: "without"}[refresh], func(t *testing.T) {

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -63,7 +65,14 @@ func (p pgxDB) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error 
 	tx := &lazyTx{conn: conn.Conn()}
 	defer func() {
 		if tx.open { // fn failed or panicked, or COMMIT did
-			_, _ = tx.conn.Exec(context.WithoutCancel(ctx), "rollback")
+			// Rolled back even when ctx is done, so that the connection
+			// goes back to the pool clean; bounded, so that a server that
+			// stopped answering holds the request for seconds, not until
+			// TCP gives up. A connection left mid-transaction is closed by
+			// the pool rather than reused.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+			defer cancel()
+			_, _ = tx.conn.Exec(rctx, "rollback")
 		}
 	}()
 	if err := fn(tx); err != nil {
@@ -89,9 +98,21 @@ func (p pgxDB) InTx(ctx context.Context, fn func(sqlstore.Querier) error) error 
 type lazyTx struct {
 	conn *pgx.Conn
 	open bool // BEGIN has run, and neither COMMIT nor ROLLBACK since
+	// done: ExecLast committed. A statement after it would run outside
+	// the transaction (or begin another), so it fails instead.
+	done bool
 }
 
+// errAfterCommit refuses a statement after the transaction's last.
+var errAfterCommit = errors.New("postgres: a statement after the transaction's COMMIT")
+
+// rollbackTimeout bounds InTx's ROLLBACK after a failure.
+const rollbackTimeout = 5 * time.Second
+
 func (t *lazyTx) Exec(ctx context.Context, q sqlstore.Query, args ...any) (int64, error) {
+	if t.done {
+		return 0, errAfterCommit
+	}
 	if t.open {
 		tag, err := t.conn.Exec(ctx, statements()[q], args...)
 		return tag.RowsAffected(), err
@@ -108,6 +129,9 @@ func (t *lazyTx) Exec(ctx context.Context, q sqlstore.Query, args ...any) (int64
 }
 
 func (t *lazyTx) QueryRow(ctx context.Context, q sqlstore.Query, args ...any) sqlstore.Row {
+	if t.done {
+		return errRow{errAfterCommit}
+	}
 	if t.open {
 		return t.conn.QueryRow(ctx, statements()[q], args...)
 	}
@@ -121,6 +145,9 @@ func (t *lazyTx) QueryRow(ctx context.Context, q sqlstore.Query, args ...any) sq
 // ExecLast implements [sqlstore.LastExecer]: q and COMMIT (and BEGIN, if
 // q is the transaction's first statement) in one pipeline.
 func (t *lazyTx) ExecLast(ctx context.Context, q sqlstore.Query, args ...any) (int64, error) {
+	if t.done {
+		return 0, errAfterCommit
+	}
 	b := &pgx.Batch{}
 	if !t.open {
 		b.Queue("begin")
@@ -143,7 +170,7 @@ func (t *lazyTx) ExecLast(ctx context.Context, q sqlstore.Query, args ...any) (i
 	if err != nil {
 		return 0, err
 	}
-	t.open = false
+	t.open, t.done = false, true
 	if commit.String() != "COMMIT" {
 		return 0, pgx.ErrTxCommitRollback
 	}

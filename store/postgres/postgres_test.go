@@ -228,11 +228,6 @@ func BenchmarkExchange(b *testing.B) {
 			storetest.BenchExchange(b, s, separate)
 		})
 	}
-	b.Run("no-token", func(b *testing.B) {
-		s := open(b, postgrestest.URL(b))
-		defer s.Close()
-		storetest.BenchExchangeNoToken(b, s)
-	})
 }
 
 func BenchmarkRecordFailure(b *testing.B) {

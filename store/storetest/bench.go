@@ -149,25 +149,3 @@ func BenchExchange(b *testing.B, s store.Store, separate bool) {
 		}
 	}
 }
-
-// BenchExchangeNoToken measures what a code exchange that issues no
-// refresh token writes to s, with the sign-in's CreateCode before it: the
-// code's redemption, for a code that starts no family.
-func BenchExchangeNoToken(b *testing.B, s store.Store) {
-	ctx := b.Context()
-	c := sampleCode("bench")
-	c.FamilyID = ""
-	now := c.ExpiresAt.Add(-time.Second)
-	var i uint64
-	b.ReportAllocs()
-	for b.Loop() {
-		i++
-		c.Hash = counterHash(i)
-		if err := s.CreateCode(ctx, c); err != nil {
-			b.Fatalf("CreateCode: %v", err)
-		}
-		if _, err := consume(ctx, s, c.Hash, now); err != nil {
-			b.Fatalf("RedeemCode: %v", err)
-		}
-	}
-}

@@ -50,8 +50,8 @@ func testConcurrentConsumeCode(t *testing.T, s store.Store) {
 	for round := range rounds {
 		want := sampleCode("race " + string(rune('a'+round)))
 		if round%2 == 1 {
-			// A code that starts no family, which a store may redeem in
-			// a write of its own (PostgreSQL does).
+			// A code that starts no family: its redemption stores
+			// nothing but its use.
 			want.FamilyID = ""
 		}
 		if err := s.CreateCode(ctx, want); err != nil {

@@ -110,7 +110,7 @@ func (s *Store) RedeemCode(ctx context.Context, hash []byte, now time.Time, issu
 		}
 		// On PostgreSQL the family and its token are one statement
 		// (createFamilyTokenSQL), which can go out with the COMMIT.
-		return s.createFamilyToken(ctx, lastStatement(tx), *t)
+		return s.createFamilyToken(ctx, tx, *t)
 	})
 	switch {
 	case err != nil:
