@@ -283,15 +283,34 @@ func testSignInRefused(t *testing.T, s store.Store) {
 
 // testConcurrentSignIn is one login form posted from many tabs at once: of
 // the sign-ins with one request exactly one wins, and only its session and
-// code are stored.
+// code are stored. The tabs come without a session (on PostgreSQL, one
+// statement), and with the browser's previous session, renewed for the
+// same user or ended for another (a transaction of several statements).
 func testConcurrentSignIn(t *testing.T, s store.Store) {
+	for _, previous := range []string{"none", "renewed", "ended"} {
+		t.Run("previous session "+previous, func(t *testing.T) {
+			concurrentSignIn(t, s, previous)
+		})
+	}
+}
+
+func concurrentSignIn(t *testing.T, s store.Store, previous string) {
 	ctx := t.Context()
 	for round := range rounds {
+		name := fmt.Sprintf("sign-in race %s %d", previous, round)
+		var prev store.Session
+		var prevToken store.RefreshToken
+		if previous != "none" {
+			prev, prevToken, _ = storePrevious(t, s, name)
+		}
 		ins := make([]store.SignIn, racers)
 		errs := make([]error, racers)
 		for i := range ins {
-			ins[i] = sampleSignIn(fmt.Sprintf("sign-in race %d tab %d", round, i))
-			ins[i].RequestIDHash = requestID(fmt.Sprintf("sign-in race %d", round))
+			ins[i] = sampleSignIn(fmt.Sprintf("%s tab %d", name, i))
+			ins[i].RequestIDHash = requestID(name)
+			if previous != "none" {
+				ins[i].Previous, ins[i].RenewPrevious = prev.IDHash, previous == "renewed"
+			}
 		}
 		race(t, store.ErrReused, func(i int) error {
 			errs[i] = s.CompleteSignIn(ctx, ins[i], t0)
@@ -308,5 +327,32 @@ func testConcurrentSignIn(t *testing.T, s store.Store) {
 				t.Errorf("round %d: a loser's session and code: %v, %v, want ErrNotFound", round, serr, cerr)
 			}
 		}
+		if previous == "none" {
+			continue
+		}
+		// The previous session is gone either way; its grant moved to the
+		// winner's session when renewed, and was revoked when ended.
+		if _, err := s.GetSession(ctx, prev.IDHash, t0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("round %d: the previous session: %v, want ErrNotFound", round, err)
+		}
+		got, err := s.GetRefreshToken(ctx, prevToken.Hash, t0)
+		switch {
+		case previous == "renewed" && err != nil:
+			t.Errorf("round %d: the renewed session's grant: %v", round, err)
+		case previous == "renewed" && !bytes.Equal(got.SessionIDHash, winner(ins, errs).Session.IDHash):
+			t.Errorf("round %d: the renewed session's grant names session %x, want the winner's", round, got.SessionIDHash)
+		case previous == "ended" && !errors.Is(err, store.ErrNotFound):
+			t.Errorf("round %d: the ended session's grant: %v, want ErrNotFound (revoked)", round, err)
+		}
 	}
+}
+
+// winner is the sign-in of ins that succeeded (race checked there is one).
+func winner(ins []store.SignIn, errs []error) store.SignIn {
+	for i, err := range errs {
+		if err == nil {
+			return ins[i]
+		}
+	}
+	return store.SignIn{}
 }
