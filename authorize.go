@@ -318,5 +318,6 @@ func (s *Server) startLogin(w http.ResponseWriter, r *http.Request, ar *authRequ
 		RequestID:  sealed,
 		CSRFToken:  csrf,
 		Scopes:     ar.scope,
+		Resources:  ar.resources,
 	})
 }

@@ -19,6 +19,7 @@ type deviceView struct {
 	Error      string
 	ClientName string // set once the code is found: the confirmation step
 	Scopes     []string
+	Resources  []string // the APIs (RFC 8707) the device's tokens are for
 	Done       bool
 	Approved   bool
 }
@@ -137,7 +138,7 @@ func (s *Server) deviceStep(w http.ResponseWriter, r *http.Request, p params, v 
 		s.renderDevice(w, http.StatusOK, v)
 		return
 	}
-	v.UserCode, v.ClientName, v.Scopes = code[:4]+"-"+code[4:], client.Name, d.Scope
+	v.UserCode, v.ClientName, v.Scopes, v.Resources = code[:4]+"-"+code[4:], client.Name, d.Scope, d.Resources
 	decision := p["decision"]
 	if decision != "approve" && decision != "deny" {
 		s.renderDevice(w, http.StatusOK, v)

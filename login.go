@@ -47,7 +47,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username, password := p["username"], p["password"]
-	view := loginView{ClientName: client.Name, RequestID: requestID, CSRFToken: p["csrf_token"], Username: username, Scopes: pending.Scope}
+	view := loginView{ClientName: client.Name, RequestID: requestID, CSRFToken: p["csrf_token"], Username: username, Scopes: pending.Scope, Resources: pending.Resources}
 	id, refused, err := s.checkCredentials(w, r, username, password, now, "client_id", client.ID)
 	switch {
 	case err != nil:

@@ -43,6 +43,7 @@ type loginView struct {
 	Username   string   // kept on retry
 	Error      string   // a safe sentence for the user, or ""
 	Scopes     []string // requested scope values, shown in plain words
+	Resources  []string // the APIs (RFC 8707) the tokens are for, if named
 }
 
 // errorView is an error page. Code is the OAuth error code (RFC 6749

@@ -79,13 +79,13 @@ func newPageSet(b Branding, overrides fs.FS) (*pageSet, error) {
 		sample any
 	}{
 		{"login.html", &p.login, loginPage{
-			loginView:  loginView{ClientName: "Sample App", RequestID: "r", CSRFToken: "c", Username: "sample", Error: "Sample error.", Scopes: []string{"openid", "sample"}},
+			loginView:  loginView{ClientName: "Sample App", RequestID: "r", CSRFToken: "c", Username: "sample", Error: "Sample error.", Scopes: []string{"openid", "sample"}, Resources: []string{"https://api.example.com"}},
 			ScopeLines: scopeLines([]string{"openid", "sample"}), FocusPassword: true,
 		}},
 		{"error.html", &p.errorPage, errorPage{errorView: errorView{Code: codeInvalidRequest, Message: "Sample message.", Title: titleInvalidLink}, Hint: "Sample hint."}},
 		{"logout.html", &p.logout, logoutPage{logoutView: logoutView{ClientName: "Sample App", Subject: "sample", CSRFToken: "c", ClientID: "app", PostLogoutRedirectURI: "https://app.example/", State: "s", IDTokenHint: "h"}}},
 		{"signed_out.html", &p.signedOut, signedOutPage{}},
-		{"device.html", &p.device, devicePage{deviceView: deviceView{CSRFToken: "c", UserCode: "BCDF-GHJK", ClientName: "Sample App", Scopes: []string{"openid"}, Error: "Sample error."}, ScopeLines: scopeLines([]string{"openid", "sample"})}},
+		{"device.html", &p.device, devicePage{deviceView: deviceView{CSRFToken: "c", UserCode: "BCDF-GHJK", ClientName: "Sample App", Scopes: []string{"openid"}, Resources: []string{"https://api.example.com"}, Error: "Sample error."}, ScopeLines: scopeLines([]string{"openid", "sample"})}},
 	} {
 		t, err := template.New("layout.html").Funcs(pageFuncs).Parse(src["layout.html"])
 		if err == nil {

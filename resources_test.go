@@ -363,3 +363,59 @@ func FuzzRequestedResource(f *testing.F) {
 		}
 	})
 }
+
+// The login page and the device page name the API a grant is for, so that
+// the user sees where the application will use what they approve; a
+// request for no particular API names none.
+func TestPagesNameTheResource(t *testing.T) {
+	e := newTestEnvWith(t, func(cfg *Config) {
+		cfg.Resources = []Resource{{ID: photosAPI, Scopes: []string{"photos:read"}}}
+		cfg.Clients = []Client{
+			{ID: "spa", Public: true, RedirectURIs: []string{spaRedirect}, Scopes: []string{"openid", "photos:read"}, Resources: []string{photosAPI}},
+			{ID: "spa2", Public: true, RedirectURIs: []string{spaRedirect}, Scopes: []string{"openid"}},
+			{ID: "tv", Public: true, GrantTypes: []string{GrantDeviceCode}, Scopes: []string{"photos:read"}, Resources: []string{photosAPI}},
+		}
+		cfg.ValidateUser = func(ctx context.Context, username, pw string) (Identity, error) {
+			if username == "alice" && pw == testPassword {
+				return Identity{Subject: "alice"}, nil
+			}
+			return Identity{}, ErrInvalidCredentials
+		}
+	})
+	named := `<p class="note" id="resources">At <code>` + photosAPI + `</code></p>`
+	for _, tc := range []struct {
+		client, scope, resource string
+		want                    bool
+	}{
+		{"spa", "openid photos:read", photosAPI, true},
+		{"spa2", "openid", "", false},
+	} {
+		q := authorizeQuery()
+		q.Set("client_id", tc.client)
+		q.Set("scope", tc.scope)
+		if tc.resource != "" {
+			q.Set("resource", tc.resource)
+		}
+		resp, body := e.get(e.browser(), "/authorize", q)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("login page for %s: status %d", tc.client, resp.StatusCode)
+		}
+		if got := strings.Contains(body, named); got != tc.want {
+			t.Errorf("login page for %s names %s: %v, want %v\n%s", tc.client, photosAPI, got, tc.want, body)
+		}
+	}
+
+	status, da := e.deviceAuth(url.Values{"client_id": {"tv"}, "scope": {"photos:read"}, "resource": {photosAPI}})
+	if status != http.StatusOK {
+		t.Fatalf("device authorization: %d %v", status, da)
+	}
+	b := e.browser()
+	_, page := e.get(b, "/device", nil)
+	_, body := e.postForm(b, "/device", url.Values{
+		"csrf_token": {hiddenValue(t, page, "csrf_token")}, "user_code": {da["user_code"].(string)},
+		"username": {"alice"}, "password": {testPassword},
+	}, http.Header{"Origin": {e.issuer}})
+	if !strings.Contains(body, `id="approve"`) || !strings.Contains(body, named) {
+		t.Errorf("the device confirmation page does not name %s:\n%s", photosAPI, body)
+	}
+}
