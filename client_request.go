@@ -88,7 +88,11 @@ func readFormBody(body io.Reader) (string, error) {
 	var err error
 	for {
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)] // room for the next read, as io.ReadAll makes it
+			// Room for the next read, as io.ReadAll makes it; the buffer
+			// left behind is wiped, since it may hold a client secret.
+			grown := append(b, 0)[:len(b)]
+			clear(b)
+			b = grown
 		}
 		var n int
 		n, err = body.Read(b[len(b):cap(b)])
@@ -236,6 +240,10 @@ func headerValue(h http.Header, key string) string {
 	return ""
 }
 
+// errRepeatedAuthorization answers a request with more than one
+// Authorization header.
+var errRepeatedAuthorization = oauthError(codeInvalidRequest, "send one Authorization header")
+
 // errTooManyParams answers a form of more than maxParams parameters.
 var errTooManyParams = oauthError(codeInvalidRequest, "the request has too many parameters")
 
@@ -266,6 +274,11 @@ func claimedClientID(r *http.Request, formID clientIDParam) string {
 // before its secret is looked at.
 func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) {
 	id, secret := p["client_id"], p["client_secret"]
+	if len(r.Header["Authorization"]) > 1 {
+		// RFC 9110 §11.6.2 allows one; with several, which one counts
+		// would be a guess.
+		return nil, errRepeatedAuthorization
+	}
 	if h := headerValue(r.Header, "Authorization"); h != "" {
 		// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
 		uid, upass, ok := basicCredentials(h)

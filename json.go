@@ -85,8 +85,12 @@ func writeJSON(w http.ResponseWriter, status int, headers jsonHeaders, v any) {
 		h["Date"] = values[len(values)-1:]
 	}
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
-	if pooled != nil {
+	_, werr := w.Write(body)
+	// A failed write may leave the body still referenced: HTTP/2 hands a
+	// large body on by reference and can fail the write while the frame is
+	// being sent (net/http keeps its own buffer out of its pool then too),
+	// so only a written buffer is wiped and pooled again.
+	if pooled != nil && werr == nil {
 		clear(body)
 		if cap(body) <= maxPooledJSON {
 			*pooled = body[:0]

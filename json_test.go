@@ -2,6 +2,7 @@ package keystile
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -156,13 +157,31 @@ func TestWriteJSONWipesTheTokenBuffer(t *testing.T) {
 	}
 }
 
-// keepingWriter keeps the slice its Write was given.
+// A write that fails may leave its slice in use (HTTP/2 passes a large body
+// on by reference and can fail while the frame is sent), so that buffer is
+// neither wiped nor pooled again: the bytes given stay as they were.
+func TestWriteJSONKeepsTheBufferOfAFailedWrite(t *testing.T) {
+	w := &keepingWriter{ResponseRecorder: httptest.NewRecorder(), fail: true}
+	r := tokenResponse{AccessToken: "eyJ.secret.token", TokenType: "Bearer", ExpiresIn: 60}
+	writeJSON(w, http.StatusOK, noStoreJSON, &r)
+	want, _ := json.Marshal(r)
+	if string(w.given) != string(want)+"\n" {
+		t.Errorf("after a failed write the buffer holds %q, want the answer %q left alone", w.given, string(want)+"\n")
+	}
+}
+
+// keepingWriter keeps the slice its Write was given; with fail, the Write
+// fails as a reset HTTP/2 stream's does.
 type keepingWriter struct {
 	*httptest.ResponseRecorder
 	given []byte
+	fail  bool
 }
 
 func (w *keepingWriter) Write(p []byte) (int, error) {
 	w.given = p
+	if w.fail {
+		return 0, errors.New("stream closed")
+	}
 	return w.ResponseRecorder.Write(p)
 }

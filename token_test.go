@@ -144,6 +144,11 @@ func TestTokenErrors(t *testing.T) {
 			return f
 		}, basic("backend", testClientSecret), 400, "invalid_request"},
 		{"malformed basic header", func() url.Values { return backendForm(backendCode()) }, http.Header{"Authorization": {"Basic !!!"}}, 401, "invalid_client"},
+		// An empty first header hid a good second one, which was never read.
+		{"two Authorization headers", func() url.Values { return backendForm(backendCode()) },
+			http.Header{"Authorization": {"", basic("backend", testClientSecret).Get("Authorization")}}, 400, "invalid_request"},
+		{"two Authorization headers, both good", func() url.Values { return backendForm(backendCode()) },
+			http.Header{"Authorization": {basic("backend", testClientSecret).Get("Authorization"), basic("backend", testClientSecret).Get("Authorization")}}, 400, "invalid_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
