@@ -3,6 +3,7 @@ package keystile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -130,6 +131,9 @@ func (s *Server) mint(ctx context.Context, g grant, now time.Time) (*tokenRespon
 	if err != nil {
 		return nil, serverError(err)
 	}
+	if err := tokenFits("access", at); err != nil {
+		return nil, serverError(err)
+	}
 	resp := &tokenResponse{
 		alg:         signer.alg,
 		AccessToken: at,
@@ -149,6 +153,9 @@ func (s *Server) mint(ctx context.Context, g grant, now time.Time) (*tokenRespon
 		if resp.IDToken, err = key.signIDToken(claims); err != nil {
 			return nil, serverError(err)
 		}
+		if err := tokenFits("ID", resp.IDToken); err != nil {
+			return nil, serverError(err)
+		}
 	}
 	if g.family != nil {
 		if resp.RefreshToken, err = s.storeRefreshToken(ctx, g, now); err != nil {
@@ -156,6 +163,18 @@ func (s *Server) mint(ctx context.Context, g grant, now time.Time) (*tokenRespon
 		}
 	}
 	return resp, nil
+}
+
+// tokenFits refuses to issue a token longer than Keystile takes back: the
+// in-process verifier (RequireClaim, /userinfo), /revoke, /introspect and
+// /logout's id_token_hint refuse tokens over 8 KiB. Only custom claims can
+// make one that long; handing it out would pass the problem to every API
+// that later answers 401, so the operator is told here instead.
+func tokenFits(kind, tok string) error {
+	if len(tok) > maxTokenBytes {
+		return fmt.Errorf("the %s token is %d bytes, over the %d bytes Keystile accepts back: its custom claims are too large", kind, len(tok), maxTokenBytes)
+	}
+	return nil
 }
 
 // registeredClaims are never taken from custom claims (docs/security.md §9):

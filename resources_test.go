@@ -419,3 +419,41 @@ func TestPagesNameTheResource(t *testing.T) {
 		t.Errorf("the device confirmation page does not name %s:\n%s", photosAPI, body)
 	}
 }
+
+// A token longer than Keystile takes back (its own verifier, /revoke,
+// /introspect: 8 KiB) is not issued: the answer is server_error. A client
+// with claims of a usual size gets a token its API accepts.
+func TestTokenOverTheVerifierLimitIsNotIssued(t *testing.T) {
+	client := func(id, email string) Client {
+		return Client{ID: id, SecretHash: password.HashClientSecret(testClientSecret),
+			GrantTypes: []string{GrantClientCredentials}, Scopes: []string{"cal:read"}, Resources: []string{calendarAPI},
+			Claims: map[string]any{"email": email}}
+	}
+	e := newTestEnvWith(t, func(cfg *Config) {
+		cfg.Resources = []Resource{{ID: calendarAPI, Scopes: []string{"cal:read"}, Claims: []string{"email"}}}
+		cfg.Clients = []Client{client("svc", "svc@example.com"), client("huge", strings.Repeat("x", 7000)+"@example.com")}
+	})
+	for _, tc := range []struct {
+		client string
+		status int
+	}{{"svc", http.StatusOK}, {"huge", http.StatusInternalServerError}} {
+		a := e.token(url.Values{"grant_type": {GrantClientCredentials}, "client_id": {tc.client},
+			"client_secret": {testClientSecret}, "scope": {"cal:read"}}, nil)
+		if a.status != tc.status {
+			t.Fatalf("%s: status %d %q, want %d", tc.client, a.status, a.Error, tc.status)
+		}
+		if tc.status != http.StatusOK {
+			if a.Error != "server_error" || a.AccessToken != "" {
+				t.Errorf("%s: error %q token %d bytes, want server_error and no token", tc.client, a.Error, len(a.AccessToken))
+			}
+			continue
+		}
+		v, err := e.srv.ResourceVerifier(calendarAPI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Verify(t.Context(), a.AccessToken); err != nil {
+			t.Errorf("%s: the API refuses its own token: %v", tc.client, err)
+		}
+	}
+}
