@@ -86,7 +86,7 @@ func (s *Store) createFamilyToken(ctx context.Context, q Querier, t store.Refres
 		// One statement: inside a transaction it is the last, and goes
 		// out with the COMMIT where q can send them together. (Two
 		// statements could not: the first would commit alone.)
-		_, err := lastStatement(q).Exec(ctx, createFamilyToken, append(familyArgs, args...)...)
+		_, err := execLast(ctx, q, createFamilyToken, append(familyArgs, args...)...)
 		if err != nil && s.d.Duplicate(err) {
 			return store.ErrDuplicate
 		}

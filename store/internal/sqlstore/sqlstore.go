@@ -54,30 +54,15 @@ type LastExecer interface {
 	ExecLast(ctx context.Context, q Query, args ...any) (rowsAffected int64, err error)
 }
 
-// lastStatement returns a Querier on tx whose one Exec is the
-// transaction's last statement, sent with the COMMIT where tx can
-// ([LastExecer]); a second Exec fails. Without the role it is tx.
-func lastStatement(tx Querier) Querier {
+// execLast runs q as the last statement of q's transaction: with the
+// COMMIT where the Querier can send them together ([LastExecer]), as a
+// plain Exec otherwise (outside a transaction, or on SQLite). A statement
+// after it fails on the transaction that refuses it (postgres' lazyTx).
+func execLast(ctx context.Context, tx Querier, q Query, args ...any) (int64, error) {
 	if le, ok := tx.(LastExecer); ok {
-		return &lastQuerier{Querier: tx, le: le}
+		return le.ExecLast(ctx, q, args...)
 	}
-	return tx
-}
-
-type lastQuerier struct {
-	Querier
-	le   LastExecer
-	done bool
-}
-
-var errAfterLast = errors.New("a statement after the transaction's last")
-
-func (l *lastQuerier) Exec(ctx context.Context, q Query, args ...any) (int64, error) {
-	if l.done {
-		return 0, errAfterLast
-	}
-	l.done = true
-	return l.le.ExecLast(ctx, q, args...)
+	return tx.Exec(ctx, q, args...)
 }
 
 // DB is a Querier on a pool that can also run a transaction.
