@@ -25,7 +25,7 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		values := r.Header.Values("Authorization")
 		if len(values) > 1 {
-			writeBearerError(w, http.StatusBadRequest, codeInvalidRequest, "send exactly one Authorization header", "", extra)
+			writeBearerError(w, http.StatusBadRequest, codeInvalidRequest, msgOneAuthorization, "", extra)
 			return
 		}
 		token, ok := bearerToken(values)

@@ -241,8 +241,12 @@ func headerValue(h http.Header, key string) string {
 }
 
 // errRepeatedAuthorization answers a request with more than one
-// Authorization header.
-var errRepeatedAuthorization = oauthError(codeInvalidRequest, "send one Authorization header")
+// Authorization header, at /token, /revoke, /introspect and /userinfo
+// (RFC 9110 §11.6.2 allows one; with several, which one counts would be a
+// guess). The bearer middleware says the same in its challenge.
+var errRepeatedAuthorization = oauthError(codeInvalidRequest, msgOneAuthorization)
+
+const msgOneAuthorization = "send exactly one Authorization header"
 
 // errTooManyParams answers a form of more than maxParams parameters.
 var errTooManyParams = oauthError(codeInvalidRequest, "the request has too many parameters")
@@ -274,14 +278,13 @@ func claimedClientID(r *http.Request, formID clientIDParam) string {
 // before its secret is looked at.
 func (s *Server) authenticateClient(r *http.Request, p params) (*Client, error) {
 	id, secret := p["client_id"], p["client_secret"]
-	if len(r.Header["Authorization"]) > 1 {
-		// RFC 9110 §11.6.2 allows one; with several, which one counts
-		// would be a guess.
+	auth := r.Header["Authorization"] // canonical key: no second lookup
+	if len(auth) > 1 {
 		return nil, errRepeatedAuthorization
 	}
-	if h := headerValue(r.Header, "Authorization"); h != "" {
+	if len(auth) == 1 && auth[0] != "" {
 		// RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
-		uid, upass, ok := basicCredentials(h)
+		uid, upass, ok := basicCredentials(auth[0])
 		if !ok {
 			return nil, errBadClient
 		}

@@ -68,7 +68,7 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 func userInfoToken(r *http.Request) (token string, present bool, e *oauthErr) {
 	values := r.Header.Values("Authorization")
 	if len(values) > 1 {
-		return "", false, oauthError(codeInvalidRequest, "send exactly one Authorization header")
+		return "", false, errRepeatedAuthorization
 	}
 	token, present = bearerToken(values)
 	if r.Method != http.MethodPost {
