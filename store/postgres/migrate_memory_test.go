@@ -1,9 +1,9 @@
 package postgres
 
 import (
-	"runtime"
-	"runtime/metrics"
 	"testing"
+
+	"github.com/keystile/keystile/internal/testutil"
 
 	"github.com/keystile/keystile/store/postgres/postgrestest"
 )
@@ -18,12 +18,5 @@ func TestMigrationsLeaveNoHeap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	runtime.GC() // one collection: a pool's content survives it
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(sample)
-	live := sample[0].Value.Uint64()
-	t.Logf("live heap: %.1f MiB", float64(live)/(1<<20))
-	if live > 6<<20 {
-		t.Errorf("live heap after Open of an empty schema and one collection: %.1f MiB, want under 6 MiB (goose's parse buffers kept?)", float64(live)/(1<<20))
-	}
+	testutil.CheckLiveHeapAfterGC(t, "Open of an empty schema", 6<<20)
 }

@@ -3,9 +3,9 @@ package sqlite_test
 import (
 	"context"
 	"path/filepath"
-	"runtime"
-	"runtime/metrics"
 	"testing"
+
+	"github.com/keystile/keystile/internal/testutil"
 
 	"github.com/keystile/keystile/store/sqlite"
 )
@@ -21,12 +21,5 @@ func TestMigrationsLeaveNoHeap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	runtime.GC() // one collection: a pool's content survives it
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(sample)
-	live := sample[0].Value.Uint64()
-	t.Logf("live heap: %.1f MiB", float64(live)/(1<<20))
-	if live > 6<<20 {
-		t.Errorf("live heap after Open of a new file and one collection: %.1f MiB, want under 6 MiB (goose's parse buffers kept?)", float64(live)/(1<<20))
-	}
+	testutil.CheckLiveHeapAfterGC(t, "Open of a new file", 6<<20)
 }
