@@ -110,6 +110,9 @@ clients:
 		}
 		b := newBrowserFor(t, issuer, nil)
 		form := b.authorize(ctx, conf.AuthCodeURL("st", opts...))
+		if resource != "" && !strings.Contains(form.page.body, "<code>"+resource+"</code>") {
+			t.Errorf("the login page does not name %s:\n%s", resource, form.page.body)
+		}
 		q := authResponse(t, b.submit(ctx, form, "alice", password), conf.RedirectURL)
 		if q.Get("code") == "" {
 			t.Fatalf("no code: %v", q)
@@ -219,9 +222,16 @@ clients:
 			Endpoint: oauth2.Endpoint{DeviceAuthURL: issuer + "/device_authorization", TokenURL: issuer + "/token", AuthStyle: oauth2.AuthStyleInParams}}
 		ds := &deviceSite{issuer: issuer, passwords: map[string]string{"alice": password}}
 		b := newBrowserFor(t, issuer, nil)
-		approve := func(da *oauth2.DeviceAuthResponse) {
+		// approve approves da on /device, whose confirmation page must name
+		// each of resources.
+		approve := func(da *oauth2.DeviceAuthResponse, resources ...string) {
 			t.Helper()
-			ds.devicePage(t, ctx, b, da.UserCode, "alice", "")
+			confirm := ds.devicePage(t, ctx, b, da.UserCode, "alice", "")
+			for _, r := range resources {
+				if !strings.Contains(confirm.body, "<code>"+r+"</code>") {
+					t.Errorf("the device page does not name %s:\n%s", r, confirm.body)
+				}
+			}
 			if pg := ds.devicePage(t, ctx, b, da.UserCode, "alice", "approve"); !strings.Contains(pg.body, "Device connected") {
 				t.Fatalf("approval: status %d\n%s", pg.status, pg.body)
 			}
@@ -235,7 +245,7 @@ clients:
 		if err != nil {
 			t.Fatalf("DeviceAuth for photos: %v", err)
 		}
-		approve(da)
+		approve(da, photosAPI)
 		tok, err := tv.DeviceAccessToken(ctx, da)
 		if err != nil {
 			t.Fatalf("DeviceAccessToken: %v", err)
@@ -276,7 +286,7 @@ clients:
 		if err != nil {
 			t.Fatalf("DeviceAuth: %v", err)
 		}
-		approve(da)
+		approve(da, photosAPI, calendarAPI)
 		poll := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {da.DeviceCode}, "client_id": {"photos-tv"}, "resource": {"https://unknown.example.test/"}}
 		if code, _ := tokenAt(ctx, t, issuer, poll, "", ""); code != "invalid_target" {
 			t.Errorf("poll naming an unknown resource: %q, want invalid_target", code)
