@@ -374,32 +374,47 @@ func TestRefreshForDisabledUser(t *testing.T) {
 
 // TestReplayedCodeRevokesTokens: an authorization code redeemed a second
 // time is refused, and the refresh token issued from it stops working
-// (RFC 6749 §4.1.2: the code was stolen, or the client is confused).
+// (RFC 6749 §4.1.2: the code was stolen, or the client is confused). A code
+// exchanged without a refresh token names no family; its replay still
+// revokes the access token issued from it.
 func TestReplayedCodeRevokesTokens(t *testing.T) {
 	t.Parallel()
 	for name, st := range testStores() {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			e := newLifecycleEnv(t, envOptions{store: st})
-			ctx := testContext(t)
-			fl := e.signIn(ctx, e.oauthConfig("backend", oauth2.AuthStyleInHeader), "alice")
-			tok, err := fl.exchange(ctx)
-			if err != nil {
-				t.Fatalf("exchange: %v", err)
-			}
-			again, err := fl.exchange(ctx)
-			wantOAuthError(t, again, err, "invalid_grant")
-			dead, err := refreshWith(ctx, fl.conf, tok.RefreshToken)
-			wantOAuthError(t, dead, err, "invalid_grant")
-			// So does the access token of the first redemption.
-			if _, err := e.server.Verifier().Verify(ctx, tok.AccessToken); err == nil {
-				t.Error("the access token issued from a replayed code still verifies in process")
-			}
-			if got := e.introspect(ctx, t, tok.AccessToken); got["active"] != false {
-				t.Errorf("the access token issued from a replayed code introspects as %v, want active false", got)
-			}
-			e.assertNoPanic()
-		})
+		for _, refresh := range []bool{true, false} {
+			t.Run(name+map[bool]string{true: "", false: "/without refresh tokens"}[refresh], func(t *testing.T) {
+				t.Parallel()
+				e := newLifecycleEnv(t, envOptions{store: st, configure: func(cfg *keystile.Config) {
+					for i, c := range cfg.Clients {
+						if c.ID == "backend" && !refresh {
+							cfg.Clients[i].GrantTypes = []string{keystile.GrantAuthorizationCode}
+						}
+					}
+				}})
+				ctx := testContext(t)
+				fl := e.signIn(ctx, e.oauthConfig("backend", oauth2.AuthStyleInHeader), "alice")
+				tok, err := fl.exchange(ctx)
+				if err != nil {
+					t.Fatalf("exchange: %v", err)
+				}
+				if got := tok.RefreshToken != ""; got != refresh {
+					t.Fatalf("a refresh token issued: %v, want %v", got, refresh)
+				}
+				again, err := fl.exchange(ctx)
+				wantOAuthError(t, again, err, "invalid_grant")
+				if refresh {
+					dead, err := refreshWith(ctx, fl.conf, tok.RefreshToken)
+					wantOAuthError(t, dead, err, "invalid_grant")
+				}
+				// So does the access token of the first redemption.
+				if _, err := e.server.Verifier().Verify(ctx, tok.AccessToken); err == nil {
+					t.Error("the access token issued from a replayed code still verifies in process")
+				}
+				if got := e.introspect(ctx, t, tok.AccessToken); got["active"] != false {
+					t.Errorf("the access token issued from a replayed code introspects as %v, want active false", got)
+				}
+				e.assertNoPanic()
+			})
+		}
 	}
 }
 
